@@ -1,0 +1,41 @@
+//! The `neuroloop` command line.
+use clap::{Parser, Subcommand};
+use neuroloop_trainer::cli;
+
+/// neuroloop: learn how a neural population's dynamics and connectivity change with
+/// behaviour, and run what was learned on a microcontroller.
+#[derive(Parser)]
+#[command(name = "neuroloop", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a simulated session with known ground truth (Phy folder, behavior.csv, truth.json).
+    Simulate(cli::simulate::Args),
+    /// Quantise models to fixed point and write a model file (.nlm).
+    Export(cli::export::Args),
+    /// Show what a model file holds: header, sections, dimensions, sizes, device RAM.
+    Inspect(cli::inspect::Args),
+    /// Run neuroloop-core on the host over a recording and report its outputs.
+    Replay(cli::replay::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Simulate(a) => cli::simulate::run(a),
+        Command::Export(a) => cli::export::run(a),
+        Command::Inspect(a) => cli::inspect::run(a),
+        Command::Replay(a) => cli::replay::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("neuroloop: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
