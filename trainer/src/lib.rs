@@ -1,9 +1,15 @@
 //! neuroloop-trainer: everything neuroloop does on the host.
 //!
 //! * [`data`] reads spike data and behaviour labels and bins them;
+//! * [`graph`] builds functional-connectivity graphs from binned counts;
 //! * [`simulate`] writes simulated sessions with known ground truth;
+//! * [`slds`] holds switching linear systems in f32, the form the device runs;
 //! * [`export`] quantises f32 models into the `.nlm` model file read by `neuroloop-core`;
 //! * [`cli`] holds one module per `neuroloop` subcommand.
 
 pub mod cli;
 pub mod data;
+pub mod export;
+pub mod graph;
+pub mod simulate;
+pub mod slds;

@@ -1,0 +1,1 @@
+//! Functional-connectivity graphs: windows, zero-lag Pearson correlation, graph construction.

@@ -1,0 +1,1 @@
+//! Switching linear dynamical systems in f32, in the folded form the device runs.
