@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, then runs every check and test of
+# neuroloop — formatting, lints, docs, the workspace tests (including the firmware under
+# QEMU, bit-exact against the host), a bounded fuzz run of the model parser.
+#
+# Usage: bash scripts/test.sh            (everything)
+#        FUZZ_SECONDS=0 bash scripts/test.sh   (skip nothing but shorten the fuzz run to 0 s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+# One target directory for everything the host builds: Burn and the rest compile once.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+
+section "system packages (Cortex-M toolchain from Debian, QEMU)"
+missing=()
+[ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ] || missing+=(rustc-web cargo-web)
+ls /usr/lib/rustlib/src/rust/library/core >/dev/null 2>&1 || missing+=(rust-web-src)
+command -v ld.lld >/dev/null 2>&1 || missing+=(lld)
+command -v qemu-system-arm >/dev/null 2>&1 || missing+=(qemu-system-arm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+else
+  echo "all present"
+fi
+
+section "cargo fmt"
+cargo fmt --all -- --check
+
+section "cargo clippy (all targets, -D warnings)"
+cargo clippy --workspace --all-targets --release -- -D warnings
+
+section "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --release
+
+section "workspace tests (release; includes the QEMU bit-exact test)"
+cargo test --workspace --release
+
+section "fuzz the model parser (${FUZZ_SECONDS:-60} s)"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+
+section "all checks passed"
