@@ -1,3 +1,29 @@
 //! neuroloop-core: the device half of neuroloop.
-#![no_std]
+//!
+//! `no_std`, no allocator, no `unsafe`, no panics on any input. It holds
+//!
+//! * [`format`]: the model file (header + postcard body borrowed zero-copy from flash);
+//! * [`estimator`]: the switching-linear state estimator in fixed point, and its f32 reference;
+//! * [`kernels`]: the integer matrix-vector kernels the estimator runs on;
+//! * [`fixed`]: requantisation (Q31 multiplier + shift, round half up) and saturation;
+//! * [`lut`]: sigmoid, tanh and exp lookup tables with linear interpolation;
+//! * [`crc32`]: the checksum of the file format and of state trajectories.
+//!
+//! The same input gives the same bits on x86 and on a Cortex-M4: the hot path is integer only.
+#![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod blob;
+pub mod crc32;
+pub mod estimator;
+pub mod fixed;
+pub mod format;
+pub mod kernels;
+
+pub use estimator::{Estimator, ReferenceEstimator, StepError, StepOutput};
+pub use fixed::Requant;
+pub use format::{
+    encode_model, JsldsReference, JsldsSection, Meta, Model, ModelBody, ModelError, QMatrix,
+    Selection, WeightType,
+};

@@ -1,0 +1,22 @@
+//! The switching-linear estimator, per bin:
+//!
+//! ```text
+//! g_t = table(y_t)                                (per neuron, saturating at the table end)
+//! k_t = select(a_{t-1})                           nearest point or linear gate, ties: lowest k
+//! a_t = A_{k_t} a_{t-1} + B_{k_t} g_t + b_{k_t}   (i16 state, saturating)
+//! reported regime: changes to k after k_t == k for m+1 consecutive bins (lag of m bins)
+//! log_rates_t = C a_t + c                         (on demand)
+//! ```
+//!
+//! [`Estimator`] runs it in fixed point, [`ReferenceEstimator`] in f32; both share the step
+//! logic in `step.rs`.
+
+mod error;
+mod fixed;
+mod hysteresis;
+mod reference;
+mod step;
+
+pub use error::{StepError, StepOutput};
+pub use fixed::Estimator;
+pub use reference::ReferenceEstimator;

@@ -1,0 +1,145 @@
+//! The step logic, written once and shared by the fixed-point estimator and its f32
+//! reference: both are [`StepCore`]s over a different [`Backend`]. Keeping a single copy is
+//! what lets a disagreement between the two be blamed on quantisation, never on a
+//! difference in the algorithm (regime order, tie breaking, hysteresis, saturation of counts).
+
+use super::error::{StepError, StepOutput};
+use super::hysteresis::Hysteresis;
+
+/// The numeric half of the estimator: how inputs, selection scores, state updates and the
+/// readout are computed. Implemented for `i16` (kernels, [`super::fixed`]) and `f32`
+/// ([`super::reference`]).
+pub(crate) trait Backend {
+    /// Element of the state and input vectors.
+    type Value: Copy + Default;
+    /// Selection score; the lowest wins (gate scores are negated by the backend).
+    type Score: Copy + PartialOrd;
+
+    /// Latent dimension `d`.
+    fn latent(&self) -> usize;
+    /// Neuron count `N`.
+    fn neurons(&self) -> usize;
+    /// Number of regimes `K`.
+    fn regimes(&self) -> usize;
+    /// Hysteresis `m`.
+    fn hysteresis(&self) -> u16;
+    /// Input transform of one count; counts above the table saturate to its last entry.
+    fn input(&self, count: u16) -> Self::Value;
+    /// Selection score of regime `k` for state `a` (lower is better).
+    fn score(&self, k: usize, a: &[Self::Value]) -> Self::Score;
+    /// Row `i` of `A_k a + B_k g + b_k`.
+    fn update_row(&self, k: usize, i: usize, a: &[Self::Value], g: &[Self::Value]) -> Self::Value;
+    /// `out[j] = (C a + c)_j` for every `j < out.len()`.
+    fn readout(&self, a: &[Self::Value], out: &mut [Self::Value]);
+}
+
+/// `slice[..n]`, or the whole slice when shorter (capacities are checked at construction,
+/// so the fallback is never taken; it exists so that no path can panic).
+#[inline]
+pub(crate) fn prefix<T>(s: &[T], n: usize) -> &[T] {
+    s.get(..n).unwrap_or(s)
+}
+
+/// State and step logic over a backend; `D`, `N` are capacities.
+#[derive(Debug, Clone)]
+pub(crate) struct StepCore<B: Backend, const D: usize, const N: usize> {
+    pub(crate) backend: B,
+    a: [B::Value; D],
+    next: [B::Value; D],
+    g: [B::Value; N],
+    hyst: Hysteresis,
+}
+
+impl<B: Backend, const D: usize, const N: usize> StepCore<B, D, N> {
+    /// A core in the reset state. The caller has checked `latent <= D`, `neurons <= N`.
+    pub(crate) fn new(backend: B) -> Self {
+        let mut core = StepCore {
+            backend,
+            a: [B::Value::default(); D],
+            next: [B::Value::default(); D],
+            g: [B::Value::default(); N],
+            hyst: Hysteresis::new(0),
+        };
+        core.reset();
+        core
+    }
+
+    /// `a = 0`; the reported regime becomes the one selected from the zero state (which is
+    /// the regime the first step will use, so the first step never reports a change).
+    pub(crate) fn reset(&mut self) {
+        self.a = [B::Value::default(); D];
+        self.next = [B::Value::default(); D];
+        let k0 = self.select();
+        self.hyst = Hysteresis::new(k0);
+    }
+
+    /// `k = argmin_k score(k, a)`, ties to the lowest `k`.
+    fn select(&self) -> u8 {
+        let a = prefix(&self.a, self.backend.latent());
+        let mut best_k = 0usize;
+        let mut best = self.backend.score(0, a);
+        for k in 1..self.backend.regimes() {
+            let s = self.backend.score(k, a);
+            if s < best {
+                best = s;
+                best_k = k;
+            }
+        }
+        // K <= MAX_REGIMES = 64 by validation.
+        best_k as u8
+    }
+
+    /// One bin: input transform, regime selection from `a_{t-1}`, update, hysteresis.
+    pub(crate) fn step(&mut self, counts: &[u16]) -> Result<StepOutput, StepError> {
+        let n = self.backend.neurons();
+        if counts.len() != n {
+            return Err(StepError::CountLength {
+                expected: n,
+                got: counts.len(),
+            });
+        }
+        for (g, &c) in self.g.iter_mut().zip(counts) {
+            *g = self.backend.input(c);
+        }
+        let k = self.select();
+        let d = self.backend.latent();
+        let a = prefix(&self.a, d);
+        let g = prefix(&self.g, n);
+        for (i, out) in self.next.iter_mut().enumerate().take(d) {
+            *out = self.backend.update_row(k as usize, i, a, g);
+        }
+        core::mem::swap(&mut self.a, &mut self.next);
+        let changed = self.hyst.update(k, self.backend.hysteresis());
+        Ok(StepOutput {
+            regime: k,
+            reported: self.hyst.reported(),
+            changed,
+        })
+    }
+
+    /// The current state `a_t` (`d` entries).
+    pub(crate) fn latent(&self) -> &[B::Value] {
+        prefix(&self.a, self.backend.latent())
+    }
+
+    /// The currently reported regime.
+    pub(crate) fn reported(&self) -> u8 {
+        self.hyst.reported()
+    }
+
+    /// `C a + c` into `out[..N]`.
+    pub(crate) fn log_rates<'o>(
+        &self,
+        out: &'o mut [B::Value],
+    ) -> Result<&'o [B::Value], StepError> {
+        let n = self.backend.neurons();
+        let got = out.len();
+        match out.get_mut(..n) {
+            Some(o) => {
+                self.backend.readout(self.latent(), o);
+                Ok(o)
+            }
+            None => Err(StepError::OutputLength { expected: n, got }),
+        }
+    }
+}

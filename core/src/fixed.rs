@@ -1,0 +1,322 @@
+//! Fixed-point requantisation and saturation.
+//!
+//! Every integer kernel ends a row with a 64-bit accumulator that has to be brought back to a
+//! 16-bit activation in some Q format. As in CMSIS-NN and TFLite-micro, the real scale factor
+//! `s` is stored as a Q31 multiplier and a power-of-two exponent:
+//!
+//! ```text
+//! s ≈ mult · 2^(shift − 31),      mult: i32, shift: i8 in SHIFT_MIN..=SHIFT_MAX
+//! apply(acc) = floor(acc · mult / 2^(31 − shift) + 1/2)    saturated to i32
+//! ```
+//!
+//! **Rounding:** round half up (ties toward +∞), computed exactly with integer arithmetic
+//! (no intermediate rounding, no double rounding). It is the cheapest exact rule on a
+//! Cortex-M4 (add the half, arithmetic shift right) and it is the same on every target,
+//! which is what makes host and device bit-exact. The bias of ties toward +∞ is at most half
+//! an output LSB on exact ties, which are rare for calibrated multipliers.
+
+/// Smallest allowed `shift`: multipliers down to `2^-62` (below that the row is zero).
+pub const SHIFT_MIN: i8 = -31;
+/// Largest allowed `shift`: multipliers up to just below `2^30`.
+pub const SHIFT_MAX: i8 = 30;
+
+/// A real multiplier as Q31 mantissa and power-of-two shift: `mult · 2^(shift − 31)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Requant {
+    /// Q31 mantissa. [`Requant::from_f64`] produces `|mult|` in `[2^30, 2^31)` (or smaller only
+    /// when the multiplier is below `2^-32` and must be denormalised).
+    pub mult: i32,
+    /// Power-of-two exponent, `SHIFT_MIN..=SHIFT_MAX`; positive shifts enlarge.
+    pub shift: i8,
+}
+
+/// Why a real multiplier has no [`Requant`] representation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RequantError {
+    /// The multiplier is NaN or infinite.
+    NotFinite,
+    /// `|multiplier|` is `2^30` or more: it would need a shift above [`SHIFT_MAX`].
+    TooLarge {
+        /// The multiplier that was asked for.
+        multiplier: f64,
+    },
+}
+
+impl core::fmt::Display for RequantError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RequantError::NotFinite => write!(f, "requantisation multiplier is not finite"),
+            RequantError::TooLarge { multiplier } => write!(
+                f,
+                "requantisation multiplier {multiplier} is too large (must be below 2^30)"
+            ),
+        }
+    }
+}
+
+impl Requant {
+    /// The identity multiplier (`1.0`).
+    pub const ONE: Requant = Requant {
+        mult: 1 << 30,
+        shift: 1,
+    };
+
+    /// Nearest representation of `real_multiplier`.
+    ///
+    /// The mantissa is rounded to nearest (relative error at most `2^-31`). Multipliers below
+    /// `2^-32` in magnitude are denormalised at `shift = SHIFT_MIN` (absolute error at most
+    /// `2^-63`); zero gives `mult = 0`.
+    pub fn from_f64(real_multiplier: f64) -> Result<Requant, RequantError> {
+        if !real_multiplier.is_finite() {
+            return Err(RequantError::NotFinite);
+        }
+        if real_multiplier == 0.0 {
+            return Ok(Requant { mult: 0, shift: 0 });
+        }
+        let (frac, exp) = libm::frexp(real_multiplier); // real = frac · 2^exp, |frac| in [0.5, 1)
+        let mut mant = libm::round(frac * TWO_31) as i64;
+        let mut exp = exp;
+        if mant.abs() == 1 << 31 {
+            // Rounding carried into the next binade.
+            mant /= 2;
+            exp += 1;
+        }
+        if exp > SHIFT_MAX as i32 {
+            return Err(RequantError::TooLarge {
+                multiplier: real_multiplier,
+            });
+        }
+        if exp < SHIFT_MIN as i32 {
+            // Denormalise: mult = round(real · 2^(31 − SHIFT_MIN)), |mult| < 2^30.
+            let m = libm::round(libm::ldexp(real_multiplier, 31 - SHIFT_MIN as i32));
+            return Ok(Requant {
+                mult: m as i32,
+                shift: SHIFT_MIN,
+            });
+        }
+        Ok(Requant {
+            mult: mant as i32,
+            shift: exp as i8,
+        })
+    }
+
+    /// The real multiplier this represents, `mult · 2^(shift − 31)` (exact in f64).
+    pub fn to_f64(self) -> f64 {
+        libm::ldexp(self.mult as f64, self.shift as i32 - 31)
+    }
+
+    /// `floor(acc · mult / 2^(31 − shift) + 1/2)`, saturated to `i32`.
+    ///
+    /// Exact for every `acc` (an `i128` slow path is taken only when `acc` does not fit in
+    /// `i32`; the estimator's accumulators rarely leave it). A `shift` outside
+    /// `SHIFT_MIN..=SHIFT_MAX` (which validated models never contain) is clamped into it, so
+    /// this never panics.
+    #[inline]
+    pub fn apply(self, acc: i64) -> i32 {
+        let shift = self.shift.clamp(SHIFT_MIN, SHIFT_MAX);
+        let n = (31 - shift as i32) as u32; // 1..=62
+        if let Ok(small) = i32::try_from(acc) {
+            // |small · mult| <= 2^62 and the half is at most 2^61: no overflow in i64.
+            let p = small as i64 * self.mult as i64;
+            sat_i32((p + (1i64 << (n - 1))) >> n)
+        } else {
+            // |acc · mult| < 2^94.
+            let p = acc as i128 * self.mult as i128;
+            let r = (p + (1i128 << (n - 1))) >> n;
+            if r > i32::MAX as i128 {
+                i32::MAX
+            } else if r < i32::MIN as i128 {
+                i32::MIN
+            } else {
+                r as i32
+            }
+        }
+    }
+}
+
+const TWO_31: f64 = 2147483648.0;
+
+/// Saturates an `i64` to `i32`.
+#[inline]
+pub fn sat_i32(x: i64) -> i32 {
+    x.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+}
+
+/// Saturates an `i32` to `i16`.
+#[inline]
+pub fn sat_i16(x: i32) -> i16 {
+    x.clamp(i16::MIN as i32, i16::MAX as i32) as i16
+}
+
+/// Saturates an `i64` to `i16`.
+#[inline]
+pub fn sat_i16_from_i64(x: i64) -> i16 {
+    x.clamp(i16::MIN as i64, i16::MAX as i64) as i16
+}
+
+/// `a + b` saturated to `i16`.
+#[inline]
+pub fn add_sat_i16(a: i16, b: i16) -> i16 {
+    a.saturating_add(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reference: exact rational arithmetic in i128, floor(x + 1/2).
+    fn reference(acc: i64, r: Requant) -> i32 {
+        let n = 31 - r.shift as i32;
+        let num = acc as i128 * r.mult as i128;
+        let den = 1i128 << n;
+        // floor((2·num + den) / (2·den))
+        let q = (2 * num + den).div_euclid(2 * den);
+        q.clamp(i32::MIN as i128, i32::MAX as i128) as i32
+    }
+
+    #[test]
+    fn half_rounds_up_at_ties() {
+        let half = Requant::from_f64(0.5).unwrap();
+        assert_eq!(
+            half,
+            Requant {
+                mult: 1 << 30,
+                shift: 0
+            }
+        );
+        assert_eq!(half.apply(1), 1); // 0.5 -> 1
+        assert_eq!(half.apply(-1), 0); // -0.5 -> 0
+        assert_eq!(half.apply(3), 2); // 1.5 -> 2
+        assert_eq!(half.apply(-3), -1); // -1.5 -> -1
+        assert_eq!(half.apply(2), 1);
+        assert_eq!(half.apply(-2), -1);
+        // Just below / above a tie.
+        let q = Requant::from_f64(0.25).unwrap();
+        assert_eq!(q.apply(1), 0); // 0.25
+        assert_eq!(q.apply(2), 1); // 0.5
+        assert_eq!(q.apply(-2), 0); // -0.5
+        assert_eq!(q.apply(-3), -1); // -0.75
+    }
+
+    #[test]
+    fn identity_and_saturation() {
+        assert_eq!(Requant::ONE.to_f64(), 1.0);
+        for acc in [0, 1, -1, 12345, -32768, i32::MAX as i64, i32::MIN as i64] {
+            assert_eq!(Requant::ONE.apply(acc), acc as i32);
+        }
+        assert_eq!(Requant::ONE.apply(i64::MAX), i32::MAX);
+        assert_eq!(Requant::ONE.apply(i64::MIN), i32::MIN);
+        let big = Requant::from_f64(1e9).unwrap();
+        assert_eq!(big.apply(10), i32::MAX);
+        assert_eq!(big.apply(-10), i32::MIN);
+    }
+
+    #[test]
+    fn from_f64_ranges() {
+        assert_eq!(
+            Requant::from_f64(f64::NAN).unwrap_err(),
+            RequantError::NotFinite
+        );
+        assert!(matches!(
+            Requant::from_f64(2f64.powi(30)),
+            Err(RequantError::TooLarge { .. })
+        ));
+        let just_below = Requant::from_f64(2f64.powi(30) * 0.999).unwrap();
+        assert_eq!(just_below.shift, SHIFT_MAX);
+        assert_eq!(Requant::from_f64(0.0).unwrap().apply(1 << 40), 0);
+        // Rounding into the next binade: 1 - 2^-40 rounds to 1.0.
+        let r = Requant::from_f64(1.0 - 2f64.powi(-40)).unwrap();
+        assert_eq!(r, Requant::ONE);
+        // Denormal: 2^-40.
+        let tiny = Requant::from_f64(2f64.powi(-40)).unwrap();
+        assert_eq!(tiny.shift, SHIFT_MIN);
+        assert_eq!(tiny.to_f64(), 2f64.powi(-40));
+        let neg = Requant::from_f64(-0.75).unwrap();
+        assert_eq!(neg.to_f64(), -0.75);
+        assert_eq!(neg.apply(2), -1); // -1.5 -> -1
+    }
+
+    #[test]
+    fn relative_error_bound() {
+        for &m in &[1e-9, 3.3e-5, 0.1, 0.7071, 1.0, 3.14159, 1234.5, 1e8] {
+            let r = Requant::from_f64(m).unwrap();
+            assert!(((r.to_f64() - m) / m).abs() <= 2f64.powi(-31), "{m}");
+        }
+    }
+
+    #[test]
+    fn matches_exact_reference_on_grid() {
+        let accs = [
+            0i64,
+            1,
+            -1,
+            7,
+            -7,
+            1 << 20,
+            -(1 << 20),
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i32::MAX as i64 + 1,
+            i32::MIN as i64 - 1,
+            1 << 40,
+            -(1 << 40) + 3,
+            i64::MAX,
+            i64::MIN,
+        ];
+        let mults = [
+            0,
+            1,
+            -1,
+            1 << 30,
+            i32::MAX,
+            i32::MIN,
+            1_518_500_250,
+            -987_654_321,
+        ];
+        for &acc in &accs {
+            for &mult in &mults {
+                for shift in SHIFT_MIN..=SHIFT_MAX {
+                    let r = Requant { mult, shift };
+                    assert_eq!(r.apply(acc), reference(acc, r), "{acc} {mult} {shift}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn out_of_range_shift_is_clamped_not_panicking() {
+        let r = Requant {
+            mult: 1 << 30,
+            shift: i8::MAX,
+        };
+        let c = Requant {
+            mult: 1 << 30,
+            shift: SHIFT_MAX,
+        };
+        assert_eq!(r.apply(5), c.apply(5));
+        let r = Requant {
+            mult: 1 << 30,
+            shift: i8::MIN,
+        };
+        assert_eq!(r.apply(5), 0);
+    }
+
+    #[test]
+    fn saturating_helpers() {
+        assert_eq!(sat_i16(40000), i16::MAX);
+        assert_eq!(sat_i16(-40000), i16::MIN);
+        assert_eq!(sat_i16(-5), -5);
+        assert_eq!(sat_i16_from_i64(1 << 40), i16::MAX);
+        assert_eq!(add_sat_i16(i16::MAX, 1), i16::MAX);
+        assert_eq!(sat_i32(i64::MIN), i32::MIN);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn apply_is_exact(acc in proptest::num::i64::ANY, mult in proptest::num::i32::ANY,
+                          shift in SHIFT_MIN..=SHIFT_MAX) {
+            let r = Requant { mult, shift };
+            proptest::prop_assert_eq!(r.apply(acc), reference(acc, r));
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Dot product of an `i8` weight row (bytes) with an `i16` vector.
+
+/// Elements summed in `i32` before widening: `256 · 128 · 32768 = 2^30` fits in `i32`.
+pub const I8_BLOCK: usize = 256;
+
+/// `Σ_c (w[c] as i8) · x[c]` over the common length of `w` and `x`.
+///
+/// Accumulates blocks of [`I8_BLOCK`] elements in `i32` (one `MLA` per element on a
+/// Cortex-M4) and sums the blocks in `i64`, so it is exact for any length.
+#[inline]
+pub fn dot_i8(w: &[u8], x: &[i16]) -> i64 {
+    let n = w.len().min(x.len());
+    let (w, x) = (&w[..n], &x[..n]);
+    let mut total = 0i64;
+    for (wb, xb) in w.chunks(I8_BLOCK).zip(x.chunks(I8_BLOCK)) {
+        total = total.wrapping_add(block(wb, xb) as i64);
+    }
+    total
+}
+
+/// Exact for `w.len() == x.len() <= I8_BLOCK`.
+#[inline(always)]
+fn block(w: &[u8], x: &[i16]) -> i32 {
+    let wc = w.chunks_exact(2);
+    let xc = x.chunks_exact(2);
+    let (wr, xr) = (wc.remainder(), xc.remainder());
+    let (mut a0, mut a1) = (0i32, 0i32);
+    for (w2, x2) in wc.zip(xc) {
+        a0 = a0.wrapping_add((w2[0] as i8 as i32).wrapping_mul(x2[0] as i32));
+        a1 = a1.wrapping_add((w2[1] as i8 as i32).wrapping_mul(x2[1] as i32));
+    }
+    for (&wv, &xv) in wr.iter().zip(xr) {
+        a0 = a0.wrapping_add((wv as i8 as i32).wrapping_mul(xv as i32));
+    }
+    a0.wrapping_add(a1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn naive(w: &[i8], x: &[i16]) -> i64 {
+        w.iter().zip(x).map(|(&a, &b)| a as i64 * b as i64).sum()
+    }
+
+    #[test]
+    fn small_cases() {
+        assert_eq!(dot_i8(&[], &[]), 0);
+        assert_eq!(dot_i8(&[0xff], &[5]), -5);
+        assert_eq!(dot_i8(&[2, 3, 0x80], &[10, -1, 2]), 20 - 3 - 256);
+        // Mismatched lengths use the common prefix.
+        assert_eq!(dot_i8(&[1, 1, 1], &[4, 5]), 9);
+    }
+
+    #[test]
+    fn extreme_values_do_not_overflow() {
+        // 1024 · (-128) · (-32768) = 2^32, beyond i32: exercises the block widening.
+        let w = [0x80u8; 1024];
+        let x = [i16::MIN; 1024];
+        assert_eq!(dot_i8(&w, &x), 1 << 32);
+        let x = [i16::MAX; 1024];
+        assert_eq!(dot_i8(&w, &x), -128 * 32767 * 1024);
+    }
+
+    proptest! {
+        /// Exact against the f64 product sum (every term and the sum are exact in f64 here).
+        #[test]
+        fn matches_float(pairs in proptest::collection::vec((any::<i8>(), any::<i16>()), 0..1100)) {
+            let w: Vec<i8> = pairs.iter().map(|p| p.0).collect();
+            let x: Vec<i16> = pairs.iter().map(|p| p.1).collect();
+            let bytes: Vec<u8> = w.iter().map(|&v| v as u8).collect();
+            let f: f64 = w.iter().zip(&x).map(|(&a, &b)| a as f64 * b as f64).sum();
+            let got = dot_i8(&bytes, &x);
+            prop_assert_eq!(got, naive(&w, &x));
+            prop_assert_eq!(got as f64, f);
+        }
+    }
+}

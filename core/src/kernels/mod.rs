@@ -1,0 +1,31 @@
+//! Integer kernels of the hot path, one per file.
+//!
+//! Weights are read straight from the little-endian byte blobs of the model (flash on the
+//! device); activations are `i16`. Accumulator widths, with the bounds the loader enforces
+//! (`cols <= MAX_NEURONS = 1024`, `d <= MAX_LATENT = 256`):
+//!
+//! | kernel | product bound | accumulator | why it cannot overflow |
+//! | --- | --- | --- | --- |
+//! | [`dot_i8`] | `128·32768 = 2^22` | `i32` per block of 256, summed in `i64` | `256·2^22 = 2^30 < 2^31` |
+//! | [`dot_i16`] | `32768² = 2^30` | `i64` | `1024·2^30 = 2^40` |
+//! | [`sqdist_i16`] | `(2^16)² = 2^32` | `i64` | `256·2^32 = 2^40` |
+//!
+//! Arithmetic is written with explicit `wrapping_*` operations where the bounds above prove no
+//! wrap can happen, so that no input, validated or not, can make a kernel panic. Mismatched
+//! lengths are not an error: a kernel uses the common prefix (validated models always match).
+//!
+//! The inner loops use `chunks_exact` + `zip`, so they carry no bounds checks, and are
+//! unrolled two-way so that LLVM can keep two independent accumulator chains and, on
+//! Cortex-M4, fuse pairs of 16-bit multiplies (`SMLAD`/`SMLALD`).
+
+mod argmin;
+mod dot_i16;
+mod dot_i8;
+mod matvec;
+mod sqdist;
+
+pub use argmin::{argmax_i32, argmin_i64};
+pub use dot_i16::dot_i16;
+pub use dot_i8::{dot_i8, I8_BLOCK};
+pub use matvec::matvec_requant;
+pub use sqdist::sqdist_i16;
