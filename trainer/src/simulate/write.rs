@@ -1,0 +1,103 @@
+//! Writing a session to disk: every file goes to a temporary name in its folder first and is
+//! renamed into place, so that a reader never sees a half-written file.
+
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use npyz::WriterBuilder;
+
+use super::{spikes, ArrayData, Session, SimError};
+
+/// Writes `session` into `dir` (created if missing): `phy/`, `behavior.csv`, `truth.json` and
+/// the scenario's extra files.
+pub fn write_session(session: &Session, dir: &Path) -> Result<(), SimError> {
+    let phy = dir.join("phy");
+    fs::create_dir_all(&phy).map_err(|source| SimError::Write {
+        path: phy.clone(),
+        source,
+    })?;
+    let n = session.spike_samples.len() as u64;
+    atomic(&phy.join("spike_times.npy"), |w| {
+        npy(w, &[n], session.spike_samples.iter().copied())
+    })?;
+    atomic(&phy.join("spike_clusters.npy"), |w| {
+        npy(w, &[n], session.spike_clusters.iter().copied())
+    })?;
+    atomic(&phy.join("params.py"), |w| {
+        write!(
+            w,
+            "dat_path = 'simulated.dat'\nn_channels_dat = 1\ndtype = 'int16'\noffset = 0\n\
+             sample_rate = {:.1}\nhp_filtered = True\n",
+            spikes::SAMPLE_RATE
+        )
+    })?;
+    atomic(&phy.join("cluster_group.tsv"), |w| {
+        writeln!(w, "cluster_id\tgroup")?;
+        for u in 0..session.truth.neurons {
+            writeln!(w, "{u}\tgood")?;
+        }
+        Ok(())
+    })?;
+    atomic(&dir.join("behavior.csv"), |w| {
+        writeln!(w, "start_s,end_s,label")?;
+        for s in &session.truth.segments {
+            writeln!(w, "{},{},{}", s.start_s, s.end_s, s.label)?;
+        }
+        Ok(())
+    })?;
+    for a in &session.arrays {
+        atomic(&dir.join(&a.file), |w| match &a.data {
+            ArrayData::F32(v) => npy(w, &a.shape, v.iter().copied()),
+            ArrayData::U32(v) => npy(w, &a.shape, v.iter().copied()),
+        })?;
+    }
+    for (file, text) in &session.json_files {
+        atomic(&dir.join(file), |w| w.write_all(text.as_bytes()))?;
+    }
+    atomic(&dir.join("truth.json"), |w| {
+        serde_json::to_writer(&mut *w, &session.truth).map_err(io::Error::other)?;
+        writeln!(w)
+    })
+}
+
+fn npy<T: npyz::AutoSerialize>(
+    w: &mut dyn Write,
+    shape: &[u64],
+    values: impl Iterator<Item = T>,
+) -> io::Result<()> {
+    let mut out = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(w)
+        .begin_nd()?;
+    out.extend(values)?;
+    out.finish()
+}
+
+/// Writes `path` through a temporary file in the same folder and a rename.
+fn atomic(
+    path: &Path,
+    body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), SimError> {
+    let err = |source| SimError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut tmp = PathBuf::from(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    tmp.set_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut w = BufWriter::new(fs::File::create(&tmp)?);
+        body(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(err)
+}
