@@ -2,6 +2,24 @@
 //!
 //! Every reader returns the same in-memory types, so that everything downstream is
 //! independent of the file format.
+//!
+//! * [`phy`]: a Phy/Kilosort folder; [`nwb`]: an NWB 2.x file (Units table);
+//!   [`npy_counts`]: an already binned `T x N` count matrix;
+//! * [`binning`]: spike trains to counts at any bin width;
+//! * [`labels`]: behaviour intervals from a CSV file;
+//! * [`load_counts`]: one call from a path to counts, dispatching on what the path is.
+//!
+//! Every failure is a [`DataError`] naming the file, the field and the problem; no reader
+//! panics on any input.
+
+use std::path::Path;
+
+pub mod binning;
+mod error;
+mod npy;
+pub mod npy_counts;
+
+pub use error::DataError;
 
 /// Sorted spike times of a set of units, in seconds from the start of the recording.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,5 +72,164 @@ impl Counts {
     /// Centre time of a bin, seconds.
     pub fn bin_centre_s(&self, bin: usize) -> f64 {
         self.start_s + (bin as f64 + 0.5) * self.bin_s
+    }
+}
+
+/// What [`load_counts`] reads and how it bins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadOptions {
+    /// Bin width, seconds (for a `.npy` count matrix: the width its bins have).
+    pub bin_s: f64,
+    /// Keep only bins inside `(start, end)` seconds (see [`binning`] for the exact rule).
+    pub range_s: Option<(f64, f64)>,
+    /// Phy folders only: keep the units labelled `good` in `cluster_group.tsv`.
+    pub good_only: bool,
+    /// Keep only these unit ids, in this order (Phy cluster ids, NWB unit ids, `.npy` column
+    /// indices). `None` keeps every unit in the order of the source.
+    pub units: Option<Vec<u32>>,
+}
+
+impl LoadOptions {
+    /// Every unit, the whole recording, at `bin_s` seconds.
+    pub fn new(bin_s: f64) -> Self {
+        LoadOptions {
+            bin_s,
+            range_s: None,
+            good_only: false,
+            units: None,
+        }
+    }
+}
+
+/// Reads `path` and returns binned counts: a folder is read as Phy/Kilosort output, a `.nwb`
+/// file as NWB 2.x, a `.npy` file as a `T x N` count matrix with bins of `opts.bin_s`.
+pub fn load_counts(path: &Path, opts: &LoadOptions) -> Result<Counts, DataError> {
+    npy_counts::check_bin_width(opts.bin_s)?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    if path.is_dir() {
+        return Err(DataError::unsupported(
+            path,
+            "folder",
+            "Phy folders are not read yet",
+        ));
+    }
+    match ext.as_deref() {
+        Some("npy") => {
+            if opts.good_only {
+                return Err(good_only_error(path));
+            }
+            let counts = npy_counts::read(path, opts.bin_s)?;
+            let counts = match &opts.units {
+                Some(ids) => counts
+                    .select_units(ids)
+                    .map_err(|p| DataError::invalid(path, "units", p))?,
+                None => counts,
+            };
+            match opts.range_s {
+                Some(range) => counts.slice_time(range),
+                None => Ok(counts),
+            }
+        }
+        Some("nwb") => Err(DataError::unsupported(
+            path,
+            "file",
+            "NWB files are not read yet",
+        )),
+        _ => {
+            if !path.exists() {
+                return Err(DataError::io(
+                    path,
+                    "input",
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
+                ));
+            }
+            Err(DataError::unsupported(
+                path,
+                "input",
+                "expected a Phy/Kilosort folder, a .nwb file or a .npy count matrix",
+            ))
+        }
+    }
+}
+
+fn good_only_error(path: &Path) -> DataError {
+    DataError::Argument {
+        field: "good_only".into(),
+        problem: format!(
+            "applies to Phy folders (cluster_group.tsv) only, not to {}",
+            path.display()
+        ),
+    }
+}
+
+impl Counts {
+    /// The columns of `ids`, in that order. Errors (as text) name an unknown or repeated id.
+    pub fn select_units(&self, ids: &[u32]) -> Result<Counts, String> {
+        let mut cols = Vec::with_capacity(ids.len());
+        for (k, id) in ids.iter().enumerate() {
+            if ids[..k].contains(id) {
+                return Err(format!("unit id {id} is selected twice"));
+            }
+            match self.unit_ids.iter().position(|u| u == id) {
+                Some(c) => cols.push(c),
+                None => {
+                    return Err(format!(
+                        "unit id {id} is not in the data (ids: {:?})",
+                        self.unit_ids
+                    ))
+                }
+            }
+        }
+        if cols.is_empty() {
+            return Err("the selection holds no unit".into());
+        }
+        let n = self.n_units();
+        let mut data = Vec::with_capacity(self.n_bins * cols.len());
+        for b in 0..self.n_bins {
+            let row = &self.data[b * n..(b + 1) * n];
+            data.extend(cols.iter().map(|&c| row[c]));
+        }
+        Ok(Counts {
+            bin_s: self.bin_s,
+            start_s: self.start_s,
+            unit_ids: ids.to_vec(),
+            n_bins: self.n_bins,
+            data,
+        })
+    }
+
+    /// The whole bins inside `(a, b)` seconds; an error when there are none.
+    pub fn slice_time(&self, (a, b): (f64, f64)) -> Result<Counts, DataError> {
+        if !(a.is_finite() && b.is_finite() && a < b) {
+            return Err(DataError::argument(
+                "time range",
+                format!("needs finite start < end, got ({a}, {b})"),
+            ));
+        }
+        let first = (-binning::bin_index(-(a - self.start_s) / self.bin_s)).max(0.0);
+        // Bins whose left edge is at or after a (ceil) and right edge at or before b (floor).
+        let end = binning::bin_index((b - self.start_s) / self.bin_s).min(self.n_bins as f64);
+        if end <= first {
+            return Err(DataError::argument(
+                "time range",
+                format!(
+                    "({a}, {b}) holds no whole bin of the counts [{}, {}] s",
+                    self.start_s,
+                    self.start_s + self.n_bins as f64 * self.bin_s
+                ),
+            ));
+        }
+        let (first, end) = (first as usize, end as usize);
+        let n = self.n_units();
+        Ok(Counts {
+            bin_s: self.bin_s,
+            start_s: self.start_s + first as f64 * self.bin_s,
+            unit_ids: self.unit_ids.clone(),
+            n_bins: end - first,
+            data: self.data[first * n..end * n].to_vec(),
+        })
     }
 }
