@@ -238,7 +238,7 @@ mod tests {
 
     #[test]
     fn relative_error_bound() {
-        for &m in &[1e-9, 3.3e-5, 0.1, 0.7071, 1.0, 3.14159, 1234.5, 1e8] {
+        for &m in &[1e-9, 3.3e-5, 0.1, 0.7, 1.0, 3.3, 1234.5, 1e8] {
             let r = Requant::from_f64(m).unwrap();
             assert!(((r.to_f64() - m) / m).abs() <= 2f64.powi(-31), "{m}");
         }

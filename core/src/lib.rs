@@ -20,6 +20,7 @@ pub mod estimator;
 pub mod fixed;
 pub mod format;
 pub mod kernels;
+pub mod lut;
 
 pub use estimator::{Estimator, ReferenceEstimator, StepError, StepOutput};
 pub use fixed::Requant;

@@ -58,7 +58,8 @@ impl<'a> Model<'a> {
             })?;
         // A newer minor version may have appended optional fields this core does not know;
         // for this or an older minor, leftover bytes mean the body is not what it claims.
-        if !rest.is_empty() && header.minor <= FORMAT_MINOR {
+        let newer_minor = header.minor > FORMAT_MINOR;
+        if !rest.is_empty() && !newer_minor {
             return Err(ModelError::TrailingBody { extra: rest.len() });
         }
         validate_body(&body)?;

@@ -47,7 +47,7 @@ pub fn validate_jslds(j: &JsldsSection<'_>, neurons: usize) -> Result<(), ModelE
     scale("jslds.input_scale", j.input_scale)?;
     scale("jslds.log_rate_scale", j.log_rate_scale)?;
 
-    if j.input_table.len() % 2 != 0 {
+    if !j.input_table.len().is_multiple_of(2) {
         return Err(ModelError::BlobLength {
             field: "jslds.input_table",
             expected: j.input_table.len() + 1,

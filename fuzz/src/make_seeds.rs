@@ -1,0 +1,32 @@
+//! Writes valid model files into the seed corpus given as the first argument, in the input
+//! layout of the `model_from_bytes` target (both modes), followed by a few bins of counts.
+
+#[path = "../../core/tests/common/mod.rs"]
+mod common;
+
+use neuroloop_core::format::{WeightType, HEADER_LEN};
+use std::path::PathBuf;
+
+fn main() {
+    let dir = PathBuf::from(std::env::args().nth(1).expect("usage: make_seeds DIR"));
+    std::fs::create_dir_all(&dir).expect("create corpus dir");
+    let counts: Vec<u8> = (0..40u16).flat_map(|i| (i * 37 % 20).to_le_bytes()).collect();
+    let mut n = 0;
+    for nearest in [true, false] {
+        for wtype in [WeightType::I8, WeightType::I16] {
+            for with_ref in [true, false] {
+                let q = common::quantise(&common::two_regime(nearest, 2), wtype);
+                let file = common::encode(&q.body(with_ref));
+                for (mode, bytes) in [(0u8, &file[..]), (1u8, &file[HEADER_LEN..])] {
+                    let mut seed = vec![mode];
+                    seed.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+                    seed.extend_from_slice(bytes);
+                    seed.extend_from_slice(&counts);
+                    std::fs::write(dir.join(format!("seed-{n}")), seed).expect("write seed");
+                    n += 1;
+                }
+            }
+        }
+    }
+    println!("make_seeds: wrote {n} seeds to {}", dir.display());
+}
