@@ -8,8 +8,10 @@
 //! excites every other with `W_ij = gain / (size - 1)`, so every row of `W` sums to [`GAIN`]
 //! in every state. The stationary rates, `(I - W)^-1 baseline`, are therefore the same on
 //! average in every state and the population rate barely moves between states, while the
-//! zero-lag correlations (high within an assembly) change completely. Spikes are added to
-//! `g` at the end of the simulation step in which they fall (a delay below one step).
+//! zero-lag correlations (high within an assembly) change completely. The kernel is
+//! discretised at the simulation step `h`: a spike adds `(1 - exp(-h / tau)) / h` to `g` at
+//! the end of its step (a delay below one step) and `g` decays by `exp(-h / tau)` a step, so the
+//! kernel still integrates to 1 and the stationary rates are exact.
 //! States follow each other with dwell times uniform in [`DWELL_S`].
 
 use indicatif::ProgressBar;
@@ -24,15 +26,15 @@ use super::{assemble, rng, Parts, Resolved, Session, SimError};
 /// Names of the behavioural states.
 pub const NAMES: [&str; 3] = ["rest", "explore", "groom"];
 /// Sum of each row of the coupling matrix (branching ratio).
-pub const GAIN: f64 = 0.75;
+pub const GAIN: f64 = 0.85;
 /// Synaptic time constant, seconds.
-pub const KERNEL_TAU_S: f64 = 0.015;
+pub const KERNEL_TAU_S: f64 = 0.01;
 /// Neurons per assembly (target; assemblies of a state have equal sizes where possible).
 pub const ASSEMBLY_SIZE: usize = 16;
 /// Range of the dwell time in a state, seconds.
 pub const DWELL_S: (f64, f64) = (8.0, 25.0);
 /// Range of the baseline intensities, Hz.
-pub const BASELINE_HZ: (f64, f64) = (1.0, 4.0);
+pub const BASELINE_HZ: (f64, f64) = (0.6, 2.4);
 /// Fewest neurons: two assemblies of eight.
 pub const MIN_NEURONS: usize = 16;
 /// Most neurons (the coupling matrices are written densely to `truth.json`).
@@ -115,13 +117,16 @@ pub fn simulate(res: &Resolved, progress: &ProgressBar) -> Result<Session, SimEr
     let mut spiker = PoissonSpiker::new(n, &mut spike_rng);
     let h = res.step_s;
     let decay = (-h / KERNEL_TAU_S).exp();
+    // Jump of g_j per spike: the discretised kernel sums to exactly 1 over the steps that
+    // follow a spike (sum_k jump * decay^k * h = 1), so the stationary rates are exact.
+    let jump = (1.0 - decay) / h;
     let mut trace = vec![0.0f64; n]; // g_j
     let mut drive = vec![0.0f64; n]; // sum_j W_ij g_j
     let mut fired: Vec<usize> = Vec::new();
     let mut labels = BinMajority::new(NAMES.len(), res.n_bins);
     let mut current = usize::MAX;
-    for b in 0..res.n_bins {
-        let st = usize::from(state_of_bin[b]);
+    for (b, &state) in state_of_bin.iter().enumerate() {
+        let st = usize::from(state);
         if st != current {
             current = st;
             let w = &weights[st];
@@ -147,9 +152,9 @@ pub fn simulate(res: &Resolved, progress: &ProgressBar) -> Result<Session, SimEr
             trace.iter_mut().for_each(|g| *g *= decay);
             drive.iter_mut().for_each(|d| *d *= decay);
             for &j in &fired {
-                trace[j] += 1.0 / KERNEL_TAU_S;
+                trace[j] += jump;
                 for (i, d) in drive.iter_mut().enumerate() {
-                    *d += w[i * n + j] / KERNEL_TAU_S;
+                    *d += w[i * n + j] * jump;
                 }
             }
         }
@@ -177,7 +182,9 @@ pub fn simulate(res: &Resolved, progress: &ProgressBar) -> Result<Session, SimEr
         .collect();
     let conn = ConnectivityTruth {
         model: "rate_i(t) = baseline_i + sum_j W^s_ij g_j(t), g_j(t) = sum over spikes t' < t of \
-                neuron j of exp(-(t - t') / kernel_tau) / kernel_tau; s the state at t"
+                neuron j of exp(-(t - t') / kernel_tau) / kernel_tau (discretised at sim_step_s: \
+                a spike adds (1 - exp(-h / kernel_tau)) / h to g_j at the end of its step); s the \
+                state at t"
             .into(),
         kernel_tau_s: KERNEL_TAU_S,
         baseline_hz: baseline,

@@ -64,7 +64,10 @@ pub fn fixed_points(h: f64, m: usize) -> Vec<FixedPoint> {
             ((code / 3) % 3) as f64 - 1.0,
             (code / 9) as f64 - 1.0,
         ];
-        let eig: Vec<[f64; 2]> = p.iter().map(|x| [(1.0 - 3.0 * x * x) / TAU_S, 0.0]).collect();
+        let eig: Vec<[f64; 2]> = p
+            .iter()
+            .map(|x| [(1.0 - 3.0 * x * x) / TAU_S, 0.0])
+            .collect();
         let stable = p.iter().all(|x| *x != 0.0);
         let regime = stable.then(|| {
             p.iter()
@@ -124,7 +127,11 @@ impl LatentSystem for Flipflop {
     }
     fn init(&mut self, x: &mut [f64], _rng: &mut StdRng) {
         for (i, xi) in x.iter_mut().enumerate() {
-            *xi = if self.init_state >> i & 1 == 1 { 1.0 } else { -1.0 };
+            *xi = if self.init_state >> i & 1 == 1 {
+                1.0
+            } else {
+                -1.0
+            };
         }
         self.current = self.init_state;
     }
@@ -247,7 +254,11 @@ pub fn simulate(res: &Resolved, progress: &ProgressBar) -> Result<Session, SimEr
             });
         }
     }
-    truth_pulses.sort_by(|a, b| a.time_s.total_cmp(&b.time_s).then(a.channel.cmp(&b.channel)));
+    truth_pulses.sort_by(|a, b| {
+        a.time_s
+            .total_cmp(&b.time_s)
+            .then(a.channel.cmp(&b.channel))
+    });
     let mut input_units = Vec::new();
     for c in 0..CHANNELS {
         for (s, sign) in [1i8, -1].into_iter().enumerate() {

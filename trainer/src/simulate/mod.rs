@@ -307,11 +307,7 @@ pub(crate) struct Parts {
 
 /// Quantises the spikes, derives segments and rates, and fills the common part of the truth;
 /// `fill` adds the scenario's part.
-pub(crate) fn assemble(
-    res: &Resolved,
-    mut parts: Parts,
-    fill: impl FnOnce(&mut Truth),
-) -> Session {
+pub(crate) fn assemble(res: &Resolved, mut parts: Parts, fill: impl FnOnce(&mut Truth)) -> Session {
     let (spike_samples, spike_clusters) = spikes::quantise(&mut parts.times);
     let duration_s = res.duration_s();
     let mean_rate_hz = parts

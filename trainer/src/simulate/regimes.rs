@@ -87,7 +87,8 @@ pub fn flow(x: &[f64]) -> ([f64; 2], [f64; 4]) {
 /// Fixed points: Newton from the centres (stable), the midpoints between neighbours
 /// (saddles) and the origin (unstable).
 pub fn fixed_points(h: f64, m: usize) -> Vec<FixedPoint> {
-    let mut starts: Vec<([f64; 2], Option<u16>)> = (0..K).map(|k| (centre(k), Some(k as u16))).collect();
+    let mut starts: Vec<([f64; 2], Option<u16>)> =
+        (0..K).map(|k| (centre(k), Some(k as u16))).collect();
     for k in 0..K {
         let (a, b) = (centre(k), centre((k + 1) % K));
         starts.push(([(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0], None));
@@ -102,7 +103,10 @@ pub fn fixed_points(h: f64, m: usize) -> Vec<FixedPoint> {
             if det.abs() < 1e-300 {
                 break;
             }
-            let dx = [(j[3] * f[0] - j[1] * f[1]) / det, (-j[2] * f[0] + j[0] * f[1]) / det];
+            let dx = [
+                (j[3] * f[0] - j[1] * f[1]) / det,
+                (-j[2] * f[0] + j[0] * f[1]) / det,
+            ];
             x = [x[0] - dx[0], x[1] - dx[1]];
             if dx[0].abs().max(dx[1].abs()) < 1e-13 {
                 break;
@@ -111,7 +115,9 @@ pub fn fixed_points(h: f64, m: usize) -> Vec<FixedPoint> {
         let (_, j) = flow(&x);
         let eig = eig2(j[0], j[1], j[2], j[3]);
         let stable = eig.iter().all(|e| e[0] < 0.0);
-        let dup = out.iter().any(|p| (p.point[0] - x[0]).hypot(p.point[1] - x[1]) < 1e-6);
+        let dup = out
+            .iter()
+            .any(|p| (p.point[0] - x[0]).hypot(p.point[1] - x[1]) < 1e-6);
         if !dup {
             out.push(FixedPoint {
                 point: x.to_vec(),
@@ -168,8 +174,14 @@ pub fn simulate(res: &Resolved, progress: &ProgressBar) -> Result<Session, SimEr
     let c_mat: Vec<f64> = (0..n * 2)
         .map(|_| 0.8 * prng.sample::<f64, _>(StandardNormal))
         .collect();
-    let bias: Vec<f64> = (0..n).map(|_| prng.random_range(3.0f64..10.0).ln()).collect();
-    let readout = LogLinear { c_mat, bias, dim: 2 };
+    let bias: Vec<f64> = (0..n)
+        .map(|_| prng.random_range(3.0f64..10.0).ln())
+        .collect();
+    let readout = LogLinear {
+        c_mat,
+        bias,
+        dim: 2,
+    };
     let fps = fixed_points(res.step_s, res.steps_per_bin);
     let mut attractors = vec![[0.0; 2]; K];
     for p in &fps {
@@ -244,7 +256,10 @@ mod tests {
             let (fm, _) = flow(&xm);
             for r in 0..2 {
                 let fd = (fp[r] - fm[r]) / (2.0 * e);
-                assert!((fd - j[r * 2 + c]).abs() < 1e-4 * (1.0 + fd.abs()), "{r}{c}");
+                assert!(
+                    (fd - j[r * 2 + c]).abs() < 1e-4 * (1.0 + fd.abs()),
+                    "{r}{c}"
+                );
             }
         }
     }

@@ -8,6 +8,7 @@ use super::{Resolved, Session, SimError};
 pub fn simulate(_res: &Resolved, _progress: &ProgressBar) -> Result<Session, SimError> {
     Err(SimError::Scenario {
         scenario: "switching-linear",
-        message: "not available in this build: it needs `slds::simulate`, which has not landed".into(),
+        message: "not available in this build: it needs `slds::simulate`, which has not landed"
+            .into(),
     })
 }

@@ -80,7 +80,10 @@ mod tests {
         let names = vec!["a".to_string(), "b".to_string()];
         let s = segments(&[0, 0, 1, 1, 1, 0], &names, 0.5);
         assert_eq!(s.len(), 3);
-        assert_eq!((s[0].start_s, s[0].end_s, s[0].label.as_str()), (0.0, 1.0, "a"));
+        assert_eq!(
+            (s[0].start_s, s[0].end_s, s[0].label.as_str()),
+            (0.0, 1.0, "a")
+        );
         assert_eq!((s[1].start_s, s[1].end_s, s[1].regime), (1.0, 2.5, 1));
         assert_eq!(s[2].end_s, 3.0);
     }
