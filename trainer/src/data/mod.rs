@@ -16,8 +16,10 @@ use std::path::Path;
 
 pub mod binning;
 mod error;
+pub mod labels;
 mod npy;
 pub mod npy_counts;
+pub mod phy;
 
 pub use error::DataError;
 
@@ -27,7 +29,8 @@ pub struct SpikeTrains {
     /// One entry per unit, in the order the units are used downstream (column order of
     /// [`Counts`]).
     pub units: Vec<Unit>,
-    /// Start of the recording, seconds (0 unless the source says otherwise).
+    /// Start of the recording, seconds. Phy folders and NWB units tables do not record it, so
+    /// their readers use the first spike (see [`binning`] for how bins are placed).
     pub start_s: f64,
     /// End of the recording, seconds: the last spike time unless the source says otherwise.
     pub end_s: f64,
@@ -55,6 +58,41 @@ pub struct Counts {
     pub n_bins: usize,
     /// Counts, `data[bin * n_units + unit]`.
     pub data: Vec<u32>,
+}
+
+impl SpikeTrains {
+    /// The units of `ids`, in that order; `start_s` and `end_s` are kept. Errors (as text)
+    /// name an unknown or repeated id.
+    pub fn select_units(&self, ids: &[u32]) -> Result<SpikeTrains, String> {
+        let mut units = Vec::with_capacity(ids.len());
+        for (k, id) in ids.iter().enumerate() {
+            if ids[..k].contains(id) {
+                return Err(format!("unit id {id} is selected twice"));
+            }
+            match self.units.iter().find(|u| u.id == *id) {
+                Some(u) => units.push(u.clone()),
+                None => {
+                    return Err(format!(
+                        "unit id {id} is not in the data (ids: {:?})",
+                        self.units.iter().map(|u| u.id).collect::<Vec<_>>()
+                    ))
+                }
+            }
+        }
+        if units.is_empty() {
+            return Err("the selection holds no unit".into());
+        }
+        Ok(SpikeTrains {
+            units,
+            start_s: self.start_s,
+            end_s: self.end_s,
+        })
+    }
+
+    /// Total number of spikes over all units.
+    pub fn n_spikes(&self) -> usize {
+        self.units.iter().map(|u| u.times_s.len()).sum()
+    }
 }
 
 impl Counts {
@@ -110,11 +148,8 @@ pub fn load_counts(path: &Path, opts: &LoadOptions) -> Result<Counts, DataError>
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase());
     if path.is_dir() {
-        return Err(DataError::unsupported(
-            path,
-            "folder",
-            "Phy folders are not read yet",
-        ));
+        let spikes = phy::read(path, opts.good_only)?;
+        return bin_selected(spikes, path, opts);
     }
     match ext.as_deref() {
         Some("npy") => {
@@ -153,6 +188,17 @@ pub fn load_counts(path: &Path, opts: &LoadOptions) -> Result<Counts, DataError>
             ))
         }
     }
+}
+
+/// Unit selection, then binning, of spikes read from `path`.
+fn bin_selected(spikes: SpikeTrains, path: &Path, opts: &LoadOptions) -> Result<Counts, DataError> {
+    let spikes = match &opts.units {
+        Some(ids) => spikes
+            .select_units(ids)
+            .map_err(|p| DataError::invalid(path, "units", p))?,
+        None => spikes,
+    };
+    binning::bin(&spikes, opts.bin_s, opts.range_s)
 }
 
 fn good_only_error(path: &Path) -> DataError {
