@@ -1,2 +1,19 @@
-//! The firmware (placeholder until the device issue lands).
-fn main() {}
+//! The neuroloop firmware example for a Cortex-M4F (`thumbv7em-none-eabihf`, QEMU
+//! `mps2-an386`): replays a count stream through the switching-linear estimator of a model file,
+//! both embedded at build time, and reports the regime sequence, a checksum of the latent
+//! states and the cost of a step through semihosting. See `scripts/firmware.sh`.
+//!
+//! On the host this binary only says what it is for; the hardware-independent logic lives in
+//! the library (`neuroloop_firmware`) and is tested there.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+mod device;
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    println!(
+        "neuroloop-firmware is built for thumbv7em-none-eabihf (Cortex-M4F, QEMU mps2-an386); \
+         build and run it with scripts/firmware.sh"
+    );
+}

@@ -1,0 +1,74 @@
+//! Bare-metal part of the firmware: start-up, semihosting output and exit, SysTick timing.
+
+mod embedded;
+mod led;
+mod replay;
+mod stack;
+mod systick;
+
+use core::panic::PanicInfo;
+
+use cortex_m_rt::{entry, exception, ExceptionFrame};
+use cortex_m_semihosting::{debug, hprintln};
+
+/// Marker for a failure that was already reported on the console.
+struct Failed;
+
+#[entry]
+fn main() -> ! {
+    let code = match run() {
+        Ok(()) => debug::EXIT_SUCCESS,
+        Err(Failed) => debug::EXIT_FAILURE,
+    };
+    debug::exit(code);
+    loop {
+        cortex_m::asm::bkpt();
+    }
+}
+
+fn run() -> Result<(), Failed> {
+    let Some(mut cp) = cortex_m::Peripherals::take() else {
+        hprintln!("NL error: core peripherals already taken");
+        return Err(Failed);
+    };
+    systick::start(&mut cp.SYST);
+    let cal = systick::calibrate();
+    let milli = cal.milli_instructions_per_tick();
+    hprintln!(
+        "NL calibration instructions={} ticks={} instructions_per_tick={}.{:03}",
+        cal.instructions,
+        cal.ticks,
+        milli / 1000,
+        milli % 1000
+    );
+    if !cal.confirms_factor() {
+        hprintln!(
+            "NL error: SysTick does not count one tick per {} instructions; run QEMU with \
+             -icount shift=0 on mps2-an386",
+            systick::INSTRUCTIONS_PER_TICK
+        );
+        return Err(Failed);
+    }
+    let mut meter = systick::SysTickMeter::new();
+    replay::replay(&mut meter)?;
+    hprintln!("NL done");
+    Ok(())
+}
+
+#[panic_handler]
+fn panic(info: &PanicInfo) -> ! {
+    hprintln!("NL error: panic: {}", info);
+    debug::exit(debug::EXIT_FAILURE);
+    loop {
+        cortex_m::asm::bkpt();
+    }
+}
+
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    hprintln!("NL error: hard fault at pc={:#010x}", frame.pc());
+    debug::exit(debug::EXIT_FAILURE);
+    loop {
+        cortex_m::asm::bkpt();
+    }
+}

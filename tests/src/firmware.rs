@@ -1,0 +1,229 @@
+//! Running the firmware under QEMU from a test, and what it and the host replay report.
+//!
+//! The firmware prints `NL ...` lines (see `firmware-example/src/device/replay.rs`) and
+//! `scripts/firmware.sh` prints `FW ...` lines (sizes); [`FirmwareRun::parse`] reads both.
+//! [`host_replay`] computes the same summary with neuroloop-core on the host, so a test can
+//! compare them bit for bit.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use neuroloop_core::crc32::Crc32;
+use neuroloop_core::{Estimator, Model};
+
+/// The Debian packages the firmware build and run need (DESIGN.md, "Targets").
+pub const INSTALL_HINT: &str =
+    "apt-get update && apt-get install -y rustc-web cargo-web rust-web-src lld qemu-system-arm";
+
+/// Regime sequence and latent checksum of a replay: what host and device must agree on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Selected regime `k_t`, as runs `(value, length)`.
+    pub selected: Vec<(u8, u32)>,
+    /// Reported regime (after hysteresis), as runs.
+    pub reported: Vec<(u8, u32)>,
+    /// Bins processed.
+    pub bins: u32,
+    /// Reported regime changes.
+    pub changes: u32,
+    /// CRC-32 over the i16 LE latent state after every step.
+    pub latent_crc32: u32,
+}
+
+fn push_run(runs: &mut Vec<(u8, u32)>, v: u8) {
+    match runs.last_mut() {
+        Some((last, n)) if *last == v => *n += 1,
+        _ => runs.push((v, 1)),
+    }
+}
+
+/// Replays `counts` (T x N) through neuroloop-core's fixed-point estimator on the host, with
+/// the same capacities as the firmware.
+pub fn host_replay(model_bytes: &[u8], counts: &[u16], neurons: usize) -> ReplaySummary {
+    let model = Model::from_bytes(model_bytes).expect("model file loads on the host");
+    let mut est = Estimator::<32, 128>::new(&model).expect("estimator accepts the model");
+    let mut s = ReplaySummary {
+        selected: vec![],
+        reported: vec![],
+        bins: 0,
+        changes: 0,
+        latent_crc32: 0,
+    };
+    let mut crc = Crc32::new();
+    for row in counts.chunks_exact(neurons) {
+        let out = est.step(row).expect("host step");
+        crc.update_i16(est.latent());
+        push_run(&mut s.selected, out.regime);
+        push_run(&mut s.reported, out.reported);
+        s.bins += 1;
+        s.changes += u32::from(out.changed);
+    }
+    s.latent_crc32 = crc.finish();
+    s
+}
+
+/// What was missing to build or run the firmware, if anything (the message names the
+/// package to install).
+pub fn missing_tools() -> Option<String> {
+    let mut missing = vec![];
+    let on_path = |tool: &str| {
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+            .unwrap_or(false)
+    };
+    if !Path::new("/usr/bin/rustc").is_file() {
+        missing.push("/usr/bin/rustc (package rustc-web)");
+    }
+    if !Path::new("/usr/bin/cargo").is_file() {
+        missing.push("/usr/bin/cargo (package cargo-web)");
+    }
+    if !Path::new("/usr/lib/rustlib/src/rust/library/core").is_dir() {
+        missing.push("Rust library sources for -Zbuild-std (package rust-web-src)");
+    }
+    if !on_path("ld.lld") {
+        missing.push("ld.lld (package lld)");
+    }
+    if !on_path("qemu-system-arm") {
+        missing.push("qemu-system-arm (package qemu-system-arm)");
+    }
+    (!missing.is_empty()).then(|| {
+        format!(
+            "the firmware test needs Debian's Rust toolchain and QEMU; missing: {}. Install them \
+             as root with: {INSTALL_HINT}",
+            missing.join(", ")
+        )
+    })
+}
+
+/// Repository root (this crate lives in `<root>/tests`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Everything one run of `scripts/firmware.sh` reported.
+#[derive(Debug, Clone)]
+pub struct FirmwareRun {
+    /// The replay summary the firmware printed.
+    pub summary: ReplaySummary,
+    /// `key=value` pairs of the `FW` and `NL` lines (`step_instructions.median`, ...).
+    pub values: BTreeMap<String, String>,
+    /// The full output (stdout then stderr), for diagnostics.
+    pub output: String,
+}
+
+impl FirmwareRun {
+    /// Parses the output of `scripts/firmware.sh`.
+    pub fn parse(output: &str) -> Result<FirmwareRun, String> {
+        let mut summary = ReplaySummary {
+            selected: vec![],
+            reported: vec![],
+            bins: 0,
+            changes: 0,
+            latent_crc32: 0,
+        };
+        let mut values = BTreeMap::new();
+        for line in output.lines() {
+            let Some(rest) = line
+                .strip_prefix("NL ")
+                .or_else(|| line.strip_prefix("FW "))
+            else {
+                continue;
+            };
+            let mut words = rest.split_whitespace();
+            let first = words.next().unwrap_or("");
+            if first == "k" || first == "r" {
+                let v: u8 = words.next().and_then(|w| w.parse().ok()).ok_or(line)?;
+                let n: u32 = words
+                    .next()
+                    .and_then(|w| w.strip_prefix('x'))
+                    .and_then(|w| w.parse().ok())
+                    .ok_or(line)?;
+                let runs = if first == "k" {
+                    &mut summary.selected
+                } else {
+                    &mut summary.reported
+                };
+                runs.push((v, n));
+                continue;
+            }
+            // "group key=value key=value" or "key=value ..."
+            let (group, pairs) = if first.contains('=') {
+                ("", rest)
+            } else {
+                (first, &rest[first.len()..])
+            };
+            for pair in pairs.split_whitespace() {
+                if let Some((k, v)) = pair.split_once('=') {
+                    let key = if group.is_empty() {
+                        k.to_string()
+                    } else {
+                        format!("{group}.{k}")
+                    };
+                    values.insert(key, v.to_string());
+                }
+            }
+        }
+        let get = |k: &str| {
+            values
+                .get(k)
+                .ok_or_else(|| format!("the output has no {k}"))
+        };
+        summary.bins = get("bins")?.parse().map_err(|e| format!("bins: {e}"))?;
+        summary.changes = get("changes")?
+            .parse()
+            .map_err(|e| format!("changes: {e}"))?;
+        let crc = get("latent_crc32")?;
+        summary.latent_crc32 = u32::from_str_radix(crc.trim_start_matches("0x"), 16)
+            .map_err(|e| format!("latent_crc32 {crc}: {e}"))?;
+        Ok(FirmwareRun {
+            summary,
+            values,
+            output: output.to_string(),
+        })
+    }
+
+    /// A numeric value by key (`"step_instructions.median"`, `"flash_without_model_bytes"`).
+    pub fn number(&self, key: &str) -> Result<f64, String> {
+        self.values
+            .get(key)
+            .ok_or_else(|| format!("the firmware output has no {key}"))?
+            .parse()
+            .map_err(|e| format!("{key}: {e}"))
+    }
+}
+
+/// Builds the firmware with `model` and `counts` embedded and runs it in QEMU through
+/// `scripts/firmware.sh`. `Err` carries the script's whole output.
+pub fn build_and_run(model: &Path, counts: &Path, neurons: usize) -> Result<FirmwareRun, String> {
+    if let Some(msg) = missing_tools() {
+        return Err(msg);
+    }
+    let root = repo_root();
+    let out = Command::new("bash")
+        .arg(root.join("scripts/firmware.sh"))
+        .arg("--model")
+        .arg(model)
+        .arg("--counts")
+        .arg(counts)
+        .arg("--neurons")
+        .arg(neurons.to_string())
+        .current_dir(&root)
+        .output()
+        .map_err(|e| format!("cannot run scripts/firmware.sh: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        return Err(format!(
+            "scripts/firmware.sh failed ({}):\n{text}",
+            out.status
+        ));
+    }
+    FirmwareRun::parse(&text).map_err(|e| format!("{e}\n--- output ---\n{text}"))
+}
