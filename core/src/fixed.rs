@@ -110,13 +110,24 @@ impl Requant {
     /// Exact for every `acc`, without 128-bit arithmetic: the up-to-95-bit product is formed
     /// as `t · 2^32 + r0` from two 32×32→64 multiplies, and for the usual right shifts of 33
     /// or more bits the low word `r0` provably cannot change the result, so the rounding is
-    /// a 64-bit add and shift (about 20 Cortex-M4 instructions a row). A `shift` outside
-    /// `SHIFT_MIN..=SHIFT_MAX` (which validated models never contain) is clamped into it, so
-    /// this never panics.
+    /// a 64-bit add and shift (about 30 Cortex-M4 instructions a row). A `shift` outside
+    /// `SHIFT_MIN..=SHIFT_MAX` (which validated models never contain) gives an unspecified
+    /// value, never a panic.
     #[inline]
     pub fn apply(self, acc: i64) -> i32 {
-        let shift = self.shift.clamp(SHIFT_MIN, SHIFT_MAX);
-        let n = (31 - shift as i32) as u32; // 1..=62
+        sat_i32(self.apply_wide(acc))
+    }
+
+    /// [`Requant::apply`] before the final saturation: the exact rounded value when it lies
+    /// in `[-2^61, 2^61]`, otherwise some value beyond `±2^31` of the same sign. Sums of a few
+    /// of these cannot overflow `i64`, and saturating such a sum to `i16` gives the same
+    /// result as saturating each term to `i32` first (the `i16` range lies far inside), so
+    /// the estimator saturates once per output instead of once per term.
+    #[inline]
+    pub fn apply_wide(self, acc: i64) -> i64 {
+        // 1..=62 for valid shifts; the mask keeps every other shift panic-free (its result
+        // is then unspecified) at the cost of one instruction instead of a clamp.
+        let n = ((31 - self.shift as i32) & 63) as u32;
         let mult = self.mult as i64;
         // acc = hi·2^32 + lo with hi in [-2^31, 2^31), lo in [0, 2^32).
         let hi = acc >> 32;
@@ -128,23 +139,24 @@ impl Requant {
         if n > 32 {
             // floor((t·2^32 + r0 + 2^(n-1)) / 2^n) = floor((t + 2^(m-1)) / 2^m), m = n − 32:
             // t + 2^(m-1) is an integer and r0 / 2^32 < 1 cannot carry it past a multiple of 2^m.
-            // m is 1..=30; the mask changes nothing but tells the compiler the shift is
-            // below 32, which halves the Cortex-M4 code for the 64-bit shift.
+            // m is 1..=30; the mask changes nothing but tells the compiler the shift is below
+            // 32, which halves the Cortex-M4 code for the 64-bit shift.
             let m = (n - 32) & 31;
             let half = (1u32 << (m - 1)) as i64;
-            sat_i32((t + half) >> m)
+            (t + half) >> m
         } else if n == 32 {
-            // floor((t·2^32 + r0 + 2^31) / 2^32) = t + [r0 >= 2^31].
-            sat_i32(t + (r0 >> 31) as i64)
+            // floor((t·2^32 + r0 + 2^31) / 2^32) = t + [r0 >= 2^31]; |t| <= 2^62 + 2^31.
+            (t + (r0 >> 31) as i64).clamp(-(1 << 61), 1 << 61)
         } else if t >= 1 << 31 {
             // |acc·mult| >= 2^63 while n <= 31: far outside i32.
-            i32::MAX
+            1 << 61
         } else if t < -(1i64 << 31) {
-            i32::MIN
+            -(1 << 61)
         } else {
             // |t| <= 2^31, so t·2^(32-n) <= 2^62; the low part adds at most 2^(33-n).
+            let n = n.max(1); // only an invalid shift gives n = 0
             let low = ((r0 + (1u64 << (n - 1))) >> n) as i64;
-            sat_i32((t << (32 - n)) + low)
+            ((t << (32 - n)) + low).clamp(-(1 << 61), 1 << 61)
         }
     }
 }
@@ -299,21 +311,16 @@ mod tests {
     }
 
     #[test]
-    fn out_of_range_shift_is_clamped_not_panicking() {
-        let r = Requant {
-            mult: 1 << 30,
-            shift: i8::MAX,
-        };
-        let c = Requant {
-            mult: 1 << 30,
-            shift: SHIFT_MAX,
-        };
-        assert_eq!(r.apply(5), c.apply(5));
-        let r = Requant {
-            mult: 1 << 30,
-            shift: i8::MIN,
-        };
-        assert_eq!(r.apply(5), 0);
+    fn out_of_range_shifts_do_not_panic() {
+        for shift in i8::MIN..=i8::MAX {
+            for acc in [0i64, 1, -1, 1 << 40, i64::MAX, i64::MIN] {
+                for mult in [0, 1 << 30, i32::MIN, i32::MAX] {
+                    let r = Requant { mult, shift };
+                    let _ = r.apply(acc);
+                    let _ = r.apply_wide(acc);
+                }
+            }
+        }
     }
 
     #[test]

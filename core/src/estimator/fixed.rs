@@ -1,9 +1,9 @@
 //! The fixed-point estimator: `i16` state, weights from the model blobs, integer kernels.
 
 use super::error::{StepError, StepOutput};
-use super::step::{Backend, StepCore};
+use super::step::{first_min, Backend, StepCore};
 use crate::blob;
-use crate::fixed::sat_i16;
+use crate::fixed::sat_i16_from_i64;
 use crate::format::{validate_jslds, JsldsSection, Model, ModelError, Selection};
 use crate::kernels;
 
@@ -11,6 +11,9 @@ use crate::kernels;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FixedBackend<'m> {
     s: JsldsSection<'m>,
+    /// The input table as `i16` LE pairs, and its last index (counts saturate to it).
+    table: &'m [[u8; 2]],
+    last: usize,
     d: usize,
     n: usize,
     k: usize,
@@ -18,7 +21,6 @@ pub(crate) struct FixedBackend<'m> {
 
 impl Backend for FixedBackend<'_> {
     type Value = i16;
-    type Score = i64;
 
     fn latent(&self) -> usize {
         self.d
@@ -26,43 +28,55 @@ impl Backend for FixedBackend<'_> {
     fn neurons(&self) -> usize {
         self.n
     }
-    fn regimes(&self) -> usize {
-        self.k
-    }
     fn hysteresis(&self) -> u16 {
         self.s.hysteresis
     }
 
     #[inline]
     fn input(&self, count: u16) -> i16 {
-        self.s.input_q(count)
+        let i = (count as usize).min(self.last);
+        self.table.get(i).map_or(0, |p| i16::from_le_bytes(*p))
     }
 
-    #[inline]
-    fn score(&self, k: usize, a: &[i16]) -> i64 {
+    fn select(&self, a: &[i16]) -> usize {
         match &self.s.selection {
             Selection::Nearest { points } => {
-                kernels::sqdist_i16(a, blob::sub(points, k, 1, 2 * self.d))
+                let width = (2 * self.d).max(1);
+                let points = blob::sub(points, 0, self.k, width);
+                first_min(
+                    points
+                        .chunks_exact(width)
+                        .map(|e| kernels::sqdist_i16(a, e)),
+                )
             }
             Selection::Gate { weights, bias } => {
-                let s = weights
-                    .row_output(k, a)
-                    .saturating_add(blob::i16_at(bias, k) as i32);
-                -(s as i64)
+                let (bias, _) = bias.as_chunks::<2>();
+                first_min(
+                    kernels::rows(weights, 0, self.k)
+                        .zip(bias)
+                        .map(|((w, rq), b)| {
+                            let score = rq.apply_wide(kernels::dot(weights.wtype, w, a))
+                                + i16::from_le_bytes(*b) as i64;
+                            -score
+                        }),
+                )
             }
         }
     }
 
-    #[inline]
-    fn update_row(&self, k: usize, i: usize, a: &[i16], g: &[i16]) -> i16 {
-        let r = k * self.d + i;
-        let v = self
-            .s
-            .dynamics
-            .row_output(r, a)
-            .saturating_add(self.s.input_gain.row_output(r, g))
-            .saturating_add(blob::i16_at(self.s.offset, r) as i32);
-        sat_i16(v)
+    fn update(&self, k: usize, a: &[i16], g: &[i16], out: &mut [i16]) {
+        let (d, s) = (self.d, &self.s);
+        let (wa, wb) = (s.dynamics.wtype, s.input_gain.wtype);
+        let rows_a = kernels::rows(&s.dynamics, k * d, d);
+        let rows_b = kernels::rows(&s.input_gain, k * d, d);
+        let (offset, _) = blob::sub(s.offset, k * d, d, 2).as_chunks::<2>();
+        for ((o, ((ra, qa), (rb, qb))), b) in out.iter_mut().zip(rows_a.zip(rows_b)).zip(offset) {
+            // Each term is at most 2^61 + 2^30 in magnitude: the sum cannot overflow.
+            let v = qa.apply_wide(kernels::dot(wa, ra, a))
+                + qb.apply_wide(kernels::dot(wb, rb, g))
+                + i16::from_le_bytes(*b) as i64;
+            *o = sat_i16_from_i64(v);
+        }
     }
 
     fn readout(&self, a: &[i16], out: &mut [i16]) {
@@ -116,8 +130,16 @@ impl<'m, const D: usize, const N: usize> Estimator<'m, D, N> {
     /// [`ModelError::Capacity`] when `latent > D` or `neurons > N`, or any validation error.
     pub fn new(model: &Model<'m>) -> Result<Self, ModelError> {
         let (s, d, n, k) = checked_section(model, D, N)?;
+        let (table, _) = s.input_table.as_chunks::<2>();
         Ok(Estimator {
-            core: StepCore::new(FixedBackend { s, d, n, k }),
+            core: StepCore::new(FixedBackend {
+                s,
+                table,
+                last: table.len().saturating_sub(1),
+                d,
+                n,
+                k,
+            }),
         })
     }
 

@@ -3,7 +3,7 @@
 
 use super::error::{StepError, StepOutput};
 use super::fixed::checked_section;
-use super::step::{Backend, StepCore};
+use super::step::{first_min, Backend, StepCore};
 use crate::blob::{self, f32_at};
 use crate::format::{JsldsReference, Model, ModelError, Selection};
 
@@ -30,16 +30,12 @@ fn dot_f32(w: &[u8], x: &[f32]) -> f32 {
 
 impl Backend for FloatBackend<'_> {
     type Value = f32;
-    type Score = f32;
 
     fn latent(&self) -> usize {
         self.d
     }
     fn neurons(&self) -> usize {
         self.n
-    }
-    fn regimes(&self) -> usize {
-        self.k
     }
     fn hysteresis(&self) -> u16 {
         self.hysteresis
@@ -50,27 +46,33 @@ impl Backend for FloatBackend<'_> {
         f32_at(self.r.input_table, i)
     }
 
-    fn score(&self, k: usize, a: &[f32]) -> f32 {
+    fn select(&self, a: &[f32]) -> usize {
         if self.nearest {
-            let e = blob::sub(self.r.points, k, 1, 4 * self.d);
-            e.chunks_exact(4)
-                .zip(a)
-                .map(|(b, &av)| {
-                    let diff = av - f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                    diff * diff
-                })
-                .sum()
+            first_min((0..self.k).map(|k| {
+                blob::sub(self.r.points, k, 1, 4 * self.d)
+                    .chunks_exact(4)
+                    .zip(a)
+                    .map(|(b, &av)| {
+                        let diff = av - f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                        diff * diff
+                    })
+                    .sum::<f32>()
+            }))
         } else {
-            let w = blob::sub(self.r.gate_weights, k, 1, 4 * self.d);
-            -(dot_f32(w, a) + f32_at(self.r.gate_bias, k))
+            first_min((0..self.k).map(|k| {
+                -(dot_f32(blob::sub(self.r.gate_weights, k, 1, 4 * self.d), a)
+                    + f32_at(self.r.gate_bias, k))
+            }))
         }
     }
 
-    fn update_row(&self, k: usize, i: usize, a: &[f32], g: &[f32]) -> f32 {
-        let r = k * self.d + i;
-        dot_f32(blob::sub(self.r.dynamics, r, 1, 4 * self.d), a)
-            + dot_f32(blob::sub(self.r.input_gain, r, 1, 4 * self.n), g)
-            + f32_at(self.r.offset, r)
+    fn update(&self, k: usize, a: &[f32], g: &[f32], out: &mut [f32]) {
+        for (i, o) in out.iter_mut().enumerate() {
+            let r = k * self.d + i;
+            *o = dot_f32(blob::sub(self.r.dynamics, r, 1, 4 * self.d), a)
+                + dot_f32(blob::sub(self.r.input_gain, r, 1, 4 * self.n), g)
+                + f32_at(self.r.offset, r);
+        }
     }
 
     fn readout(&self, a: &[f32], out: &mut [f32]) {

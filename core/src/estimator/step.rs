@@ -12,25 +12,40 @@ use super::hysteresis::Hysteresis;
 pub(crate) trait Backend {
     /// Element of the state and input vectors.
     type Value: Copy + Default;
-    /// Selection score; the lowest wins (gate scores are negated by the backend).
-    type Score: Copy + PartialOrd;
 
     /// Latent dimension `d`.
     fn latent(&self) -> usize;
     /// Neuron count `N`.
     fn neurons(&self) -> usize;
-    /// Number of regimes `K`.
-    fn regimes(&self) -> usize;
     /// Hysteresis `m`.
     fn hysteresis(&self) -> u16;
     /// Input transform of one count; counts above the table saturate to its last entry.
     fn input(&self, count: u16) -> Self::Value;
-    /// Selection score of regime `k` for state `a` (lower is better).
-    fn score(&self, k: usize, a: &[Self::Value]) -> Self::Score;
-    /// Row `i` of `A_k a + B_k g + b_k`.
-    fn update_row(&self, k: usize, i: usize, a: &[Self::Value], g: &[Self::Value]) -> Self::Value;
+    /// Regime for state `a`: the first lowest of the per-regime scores, via [`first_min`]
+    /// (gate scores are negated, so "lowest" is right for both rules).
+    fn select(&self, a: &[Self::Value]) -> usize;
+    /// `out = A_k a + B_k g + b_k` (one entry per latent row).
+    fn update(&self, k: usize, a: &[Self::Value], g: &[Self::Value], out: &mut [Self::Value]);
     /// `out[j] = (C a + c)_j` for every `j < out.len()`.
     fn readout(&self, a: &[Self::Value], out: &mut [Self::Value]);
+}
+
+/// Index of the first smallest score (ties: lowest index; NaN never wins unless first).
+/// Both backends select through this, so their tie-breaking is the same by construction.
+#[inline]
+pub(crate) fn first_min<S: PartialOrd>(scores: impl Iterator<Item = S>) -> usize {
+    let mut best: Option<S> = None;
+    let mut best_k = 0;
+    for (k, s) in scores.enumerate() {
+        match &best {
+            Some(b) if !(s < *b) => {}
+            _ => {
+                best = Some(s);
+                best_k = k;
+            }
+        }
+    }
+    best_k
 }
 
 /// `slice[..n]`, or the whole slice when shorter (capacities are checked at construction,
@@ -73,20 +88,10 @@ impl<B: Backend, const D: usize, const N: usize> StepCore<B, D, N> {
         self.hyst = Hysteresis::new(k0);
     }
 
-    /// `k = argmin_k score(k, a)`, ties to the lowest `k`.
+    /// `k = select(a_{t-1})`; `K <= MAX_REGIMES = 64` by validation, so it fits a `u8`.
     fn select(&self) -> u8 {
-        let a = prefix(&self.a, self.backend.latent());
-        let mut best_k = 0usize;
-        let mut best = self.backend.score(0, a);
-        for k in 1..self.backend.regimes() {
-            let s = self.backend.score(k, a);
-            if s < best {
-                best = s;
-                best_k = k;
-            }
-        }
-        // K <= MAX_REGIMES = 64 by validation.
-        best_k as u8
+        let k = self.backend.select(prefix(&self.a, self.backend.latent()));
+        k.min(u8::MAX as usize) as u8
     }
 
     /// One bin: input transform, regime selection from `a_{t-1}`, update, hysteresis.
@@ -105,9 +110,11 @@ impl<B: Backend, const D: usize, const N: usize> StepCore<B, D, N> {
         let d = self.backend.latent();
         let a = prefix(&self.a, d);
         let g = prefix(&self.g, n);
-        for (i, out) in self.next.iter_mut().enumerate().take(d) {
-            *out = self.backend.update_row(k as usize, i, a, g);
-        }
+        let next = match self.next.get_mut(..d) {
+            Some(n) => n,
+            None => &mut self.next,
+        };
+        self.backend.update(k as usize, a, g, next);
         core::mem::swap(&mut self.a, &mut self.next);
         let changed = self.hyst.update(k, self.backend.hysteresis());
         Ok(StepOutput {

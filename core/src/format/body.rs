@@ -91,11 +91,7 @@ impl<'a> QMatrix<'a> {
     /// Raw accumulator `Σ_c W[r][c]·x[c]` of row `r` (see [`crate::kernels`] for bounds).
     #[inline]
     pub fn dot_row(&self, r: usize, x: &[i16]) -> i64 {
-        let row = self.row_bytes(r);
-        match self.wtype {
-            WeightType::I8 => crate::kernels::dot_i8(row, x),
-            WeightType::I16 => crate::kernels::dot_i16(row, x),
-        }
+        crate::kernels::dot(self.wtype, self.row_bytes(r), x)
     }
 
     /// Requantised output of row `r`: `requant(r).apply(dot_row(r, x))`.

@@ -29,5 +29,5 @@ mod sqdist;
 pub use argmin::{argmax_i32, argmin_i64};
 pub use dot_i16::dot_i16;
 pub use dot_i8::{dot_i8, I8_BLOCK};
-pub use matvec::matvec_requant;
+pub use matvec::{dot, matvec_requant, rows};
 pub use sqdist::sqdist_i16;
