@@ -30,19 +30,22 @@ pub(crate) trait Backend {
     fn readout(&self, a: &[Self::Value], out: &mut [Self::Value]);
 }
 
-/// Index of the first smallest score (ties: lowest index; NaN never wins unless first).
+/// Index of the first smallest score (ties: lowest index; NaN scores never win unless all
+/// are NaN, then 0).
 /// Both backends select through this, so their tie-breaking is the same by construction.
 #[inline]
 pub(crate) fn first_min<S: PartialOrd>(scores: impl Iterator<Item = S>) -> usize {
     let mut best: Option<S> = None;
     let mut best_k = 0;
     for (k, s) in scores.enumerate() {
-        match &best {
-            Some(b) if !(s < *b) => {}
-            _ => {
-                best = Some(s);
-                best_k = k;
-            }
+        let better = match &best {
+            None => true,
+            // A NaN best (incomparable with itself) yields to any comparable score.
+            Some(b) => s < *b || (b.partial_cmp(b).is_none() && s.partial_cmp(&s).is_some()),
+        };
+        if better {
+            best = Some(s);
+            best_k = k;
         }
     }
     best_k
@@ -148,5 +151,19 @@ impl<B: Backend, const D: usize, const N: usize> StepCore<B, D, N> {
             }
             None => Err(StepError::OutputLength { expected: n, got }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_min;
+
+    #[test]
+    fn first_min_ties_and_nan() {
+        assert_eq!(first_min([3i64, 1, 1, 2].into_iter()), 1);
+        assert_eq!(first_min(core::iter::empty::<i64>()), 0);
+        assert_eq!(first_min([2.0f32, f32::NAN, 1.0].into_iter()), 2);
+        assert_eq!(first_min([f32::NAN, 1.0].into_iter()), 1);
+        assert_eq!(first_min([-0.0f32, 0.0].into_iter()), 0);
     }
 }
