@@ -1,0 +1,283 @@
+//! The JSLDS section with owned blobs: a [`SwitchingLinear`] quantised at given activation
+//! scales, plus its f32 reference section. The system is already in the folded device form,
+//! so every tensor is quantised as it is: nothing is folded here (folding twice would shift
+//! every regime's offset).
+
+use neuroloop_core::{JsldsReference, JsldsSection, Selection, WeightType};
+use serde::Serialize;
+
+use super::tensor::{quantize_matrix, quantize_vector, MatrixSpec, OwnedQMatrix, TensorReport};
+use crate::slds::{SelectionF32, SwitchingLinear};
+
+/// Activation scales (real value of one LSB).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Scales {
+    /// Latent state.
+    pub state: f64,
+    /// Transformed input `g`.
+    pub input: f64,
+    /// Log-rates.
+    pub log_rate: f64,
+    /// Gate scores (gate selection only).
+    pub score: Option<f64>,
+}
+
+/// Largest input magnitudes per column of each matrix, for the error budget.
+pub(crate) struct InputRanges {
+    /// Per latent dimension (inputs of dynamics, readout, gate).
+    pub state: Vec<f64>,
+    /// Per neuron (inputs of the input gain).
+    pub input: Vec<f64>,
+}
+
+/// How tensors are typed.
+pub(crate) struct TypeRule {
+    pub budget: f64,
+    pub force: Option<WeightType>,
+    /// Gain applied to the tensors that feed the state.
+    pub recurrence_gain: f64,
+}
+
+/// Owned counterpart of core's `Selection`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum OwnedSelection {
+    Nearest {
+        points: Vec<u8>,
+    },
+    Gate {
+        weights: OwnedQMatrix,
+        bias: Vec<u8>,
+    },
+}
+
+/// Owned counterpart of core's `JsldsSection`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OwnedJslds {
+    pub latent: usize,
+    pub regimes: usize,
+    pub scales: Scales,
+    pub input_table: Vec<u8>,
+    pub selection: OwnedSelection,
+    pub dynamics: OwnedQMatrix,
+    pub input_gain: OwnedQMatrix,
+    pub offset: Vec<u8>,
+    pub readout: OwnedQMatrix,
+    pub readout_bias: Vec<u8>,
+    pub hysteresis: u16,
+    pub regime_names: String,
+    pub reference: OwnedReference,
+    pub tensors: Vec<TensorReport>,
+}
+
+/// Owned counterpart of core's `JsldsReference` (f32 LE blobs).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OwnedReference {
+    pub input_table: Vec<u8>,
+    pub points: Vec<u8>,
+    pub gate_weights: Vec<u8>,
+    pub gate_bias: Vec<u8>,
+    pub dynamics: Vec<u8>,
+    pub input_gain: Vec<u8>,
+    pub offset: Vec<u8>,
+    pub readout: Vec<u8>,
+    pub readout_bias: Vec<u8>,
+}
+
+fn f32_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+impl OwnedReference {
+    /// The system's own f32 values, bit for bit.
+    fn of(sys: &SwitchingLinear) -> OwnedReference {
+        let (points, gate_weights, gate_bias) = match &sys.selection {
+            SelectionF32::Nearest { points } => (f32_blob(points), vec![], vec![]),
+            SelectionF32::Gate { weights, bias } => (vec![], f32_blob(weights), f32_blob(bias)),
+        };
+        OwnedReference {
+            input_table: f32_blob(&sys.input_table),
+            points,
+            gate_weights,
+            gate_bias,
+            dynamics: f32_blob(&sys.dynamics),
+            input_gain: f32_blob(&sys.input_gain),
+            offset: f32_blob(&sys.offset),
+            readout: f32_blob(&sys.readout),
+            readout_bias: f32_blob(&sys.readout_bias),
+        }
+    }
+
+    fn view(&self) -> JsldsReference<'_> {
+        JsldsReference {
+            input_table: &self.input_table,
+            points: &self.points,
+            gate_weights: &self.gate_weights,
+            gate_bias: &self.gate_bias,
+            dynamics: &self.dynamics,
+            input_gain: &self.input_gain,
+            offset: &self.offset,
+            readout: &self.readout,
+            readout_bias: &self.readout_bias,
+        }
+    }
+}
+
+impl OwnedJslds {
+    /// Core's borrowed section, with or without the f32 reference.
+    pub fn view(&self, with_reference: bool) -> JsldsSection<'_> {
+        JsldsSection {
+            latent: self.latent as u16,
+            regimes: self.regimes as u16,
+            state_scale: self.scales.state as f32,
+            input_scale: self.scales.input as f32,
+            log_rate_scale: self.scales.log_rate as f32,
+            input_table: &self.input_table,
+            selection: match &self.selection {
+                OwnedSelection::Nearest { points } => Selection::Nearest { points },
+                OwnedSelection::Gate { weights, bias } => Selection::Gate {
+                    weights: weights.view(),
+                    bias,
+                },
+            },
+            dynamics: self.dynamics.view(),
+            input_gain: self.input_gain.view(),
+            offset: &self.offset,
+            readout: self.readout.view(),
+            readout_bias: &self.readout_bias,
+            hysteresis: self.hysteresis,
+            regime_names: &self.regime_names,
+            reference: with_reference.then(|| self.reference.view()),
+        }
+    }
+}
+
+fn vector(
+    tensors: &mut Vec<TensorReport>,
+    name: &str,
+    v: &[f32],
+    scale: f64,
+) -> Result<Vec<u8>, String> {
+    let (blob, report) = quantize_vector(name, v, scale)?;
+    tensors.push(report);
+    Ok(blob)
+}
+
+fn matrix(tensors: &mut Vec<TensorReport>, spec: MatrixSpec<'_>) -> Result<OwnedQMatrix, String> {
+    let (m, report) = quantize_matrix(&spec)?;
+    tensors.push(report);
+    Ok(m)
+}
+
+/// Quantises `sys` at `scales`. The scales stored in the file are f32, and every multiplier
+/// is computed from those f32 values, so that what the file says is exactly what was used.
+pub(crate) fn build_section(
+    sys: &SwitchingLinear,
+    scales: Scales,
+    ranges: &InputRanges,
+    rule: &TypeRule,
+    hysteresis: u16,
+) -> Result<OwnedJslds, String> {
+    let (d, k, n) = (sys.latent, sys.regimes, sys.neurons);
+    let s_a = scales.state as f32 as f64;
+    let s_g = scales.input as f32 as f64;
+    let s_l = scales.log_rate as f32 as f64;
+    let scales = Scales {
+        state: s_a,
+        input: s_g,
+        log_rate: s_l,
+        score: scales.score.map(|s| s as f32 as f64),
+    };
+    let mut tensors = Vec::new();
+    let input_table = vector(&mut tensors, "jslds.input_table", &sys.input_table, s_g)?;
+    let offset = vector(&mut tensors, "jslds.offset", &sys.offset, s_a)?;
+    let readout_bias = vector(&mut tensors, "jslds.readout_bias", &sys.readout_bias, s_l)?;
+    let selection = match &sys.selection {
+        SelectionF32::Nearest { points } => OwnedSelection::Nearest {
+            points: vector(&mut tensors, "jslds.selection.points", points, s_a)?,
+        },
+        SelectionF32::Gate { weights, bias } => {
+            let s_s = scales
+                .score
+                .ok_or_else(|| "jslds.selection: a gate needs a score scale".to_string())?;
+            OwnedSelection::Gate {
+                weights: matrix(
+                    &mut tensors,
+                    MatrixSpec {
+                        name: "jslds.selection.weights",
+                        w: weights,
+                        rows: k,
+                        cols: d,
+                        s_in: s_a,
+                        s_out: s_s,
+                        x_max: &ranges.state,
+                        gain: 1.0,
+                        budget: rule.budget,
+                        force: rule.force,
+                    },
+                )?,
+                bias: vector(&mut tensors, "jslds.selection.bias", bias, s_s)?,
+            }
+        }
+    };
+    let dynamics = matrix(
+        &mut tensors,
+        MatrixSpec {
+            name: "jslds.dynamics",
+            w: &sys.dynamics,
+            rows: k * d,
+            cols: d,
+            s_in: s_a,
+            s_out: s_a,
+            x_max: &ranges.state,
+            gain: rule.recurrence_gain,
+            budget: rule.budget,
+            force: rule.force,
+        },
+    )?;
+    let input_gain = matrix(
+        &mut tensors,
+        MatrixSpec {
+            name: "jslds.input_gain",
+            w: &sys.input_gain,
+            rows: k * d,
+            cols: n,
+            s_in: s_g,
+            s_out: s_a,
+            x_max: &ranges.input,
+            gain: rule.recurrence_gain,
+            budget: rule.budget,
+            force: rule.force,
+        },
+    )?;
+    let readout = matrix(
+        &mut tensors,
+        MatrixSpec {
+            name: "jslds.readout",
+            w: &sys.readout,
+            rows: n,
+            cols: d,
+            s_in: s_a,
+            s_out: s_l,
+            x_max: &ranges.state,
+            gain: 1.0,
+            budget: rule.budget,
+            force: rule.force,
+        },
+    )?;
+    Ok(OwnedJslds {
+        latent: d,
+        regimes: k,
+        scales,
+        input_table,
+        selection,
+        dynamics,
+        input_gain,
+        offset,
+        readout,
+        readout_bias,
+        hysteresis,
+        regime_names: sys.regime_names.join("\n"),
+        reference: OwnedReference::of(sys),
+        tensors,
+    })
+}

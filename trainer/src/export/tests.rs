@@ -1,0 +1,243 @@
+//! Tests of the exporter on simulated switching systems.
+
+use super::*;
+use crate::slds::{simulate, SelectionKind, SimConfig};
+use neuroloop_core::{ModelError, ReferenceEstimator, Selection};
+
+fn sim(selection: SelectionKind, bins: usize, seed: u64) -> crate::slds::SimulatedSlds {
+    let cfg = SimConfig {
+        n_bins: bins,
+        selection,
+        ..SimConfig::default()
+    };
+    simulate(&cfg, seed).unwrap()
+}
+
+fn f32s(blob: &[u8]) -> Vec<f32> {
+    blob.chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn i16s(blob: &[u8]) -> Vec<i16> {
+    blob.chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+#[test]
+fn nearest_system_exports_and_agrees_with_reference() {
+    let s = sim(SelectionKind::Nearest, 4000, 11);
+    let q = quantize_jslds(&s.system, &s.counts, &ExportOptions::default()).unwrap();
+    let r = &q.report;
+    assert!(r.check.regime_agreement >= 0.99, "{:?}", r.check);
+    // A few state LSBs; a regime flip from quantisation would show as a jump of ~0.1 or more.
+    assert!(r.check.max_latent_error < 0.01, "{:?}", r.check);
+    assert_eq!(q.bytes.len(), r.file_bytes_with_reference);
+    assert!(r.file_bytes_device_only < r.file_bytes_with_reference);
+    assert_eq!(
+        (r.neurons, r.latent, r.regimes, r.bin_us),
+        (64, 16, 8, 10_000)
+    );
+    // The default budget keeps the tensors that feed the recurrence at int16.
+    for t in &r.tensors {
+        if t.name == "jslds.dynamics" || t.name == "jslds.input_gain" {
+            assert_eq!(t.wtype, "i16", "{t:?}");
+            assert!(t.rel_error_i8 > r.budget, "{t:?}");
+        }
+        assert!(t.within_budget, "{t:?}");
+    }
+}
+
+#[test]
+fn reference_section_is_the_system_itself_and_nothing_is_folded_twice() {
+    let s = sim(SelectionKind::Nearest, 1500, 3);
+    let sys = &s.system;
+    let q = quantize_jslds(sys, &s.counts, &ExportOptions::default()).unwrap();
+    let model = Model::from_bytes(&q.bytes).unwrap();
+    let j = model.jslds().unwrap();
+    let r = j.reference.unwrap();
+    // The reference holds the system's f32 values bit for bit.
+    assert_eq!(f32s(r.dynamics), sys.dynamics);
+    assert_eq!(f32s(r.input_gain), sys.input_gain);
+    assert_eq!(f32s(r.offset), sys.offset);
+    assert_eq!(f32s(r.readout), sys.readout);
+    assert_eq!(f32s(r.readout_bias), sys.readout_bias);
+    assert_eq!(f32s(r.input_table), sys.input_table);
+    let crate::slds::SelectionF32::Nearest { points } = &sys.selection else {
+        unreachable!()
+    };
+    assert_eq!(f32s(r.points), *points);
+    assert!(r.gate_weights.is_empty() && r.gate_bias.is_empty());
+    // The quantised offsets, points and biases are the same vectors at their scales (half an
+    // LSB), not re-folded ones.
+    let sa = j.state_scale as f64;
+    for (q, &v) in i16s(j.offset).iter().zip(&sys.offset) {
+        assert!((*q as f64 * sa - v as f64).abs() <= 0.5 * sa + 1e-12);
+    }
+    let Selection::Nearest { points: qp } = j.selection else {
+        unreachable!()
+    };
+    for (q, &v) in i16s(qp).iter().zip(points) {
+        assert!((*q as f64 * sa - v as f64).abs() <= 0.5 * sa + 1e-12);
+    }
+    let sl = j.log_rate_scale as f64;
+    for (q, &v) in i16s(j.readout_bias).iter().zip(&sys.readout_bias) {
+        assert!((*q as f64 * sl - v as f64).abs() <= 0.5 * sl + 1e-12);
+    }
+    // Weights: dequantised dynamics equal A_k within one weight step.
+    let d = sys.latent;
+    let w = i16s(j.dynamics.data);
+    for row in 0..sys.regimes * d {
+        let rq = j.dynamics.requant(row).to_f64(); // weight step / (s_in / s_out) = 1 here
+        for c in 0..d {
+            let v = sys.dynamics[row * d + c] as f64;
+            assert!((w[row * d + c] as f64 * rq - v).abs() <= 0.51 * rq + 1e-12);
+        }
+    }
+}
+
+#[test]
+fn scales_are_calibrated_from_the_reference_run() {
+    let s = sim(SelectionKind::Nearest, 1500, 5);
+    let opts = ExportOptions::default();
+    let q = quantize_jslds(&s.system, &s.counts, &opts).unwrap();
+    let c = &q.report.calibration;
+    let sc = &q.report.scales;
+    // The largest of the reference latent and the parameters stored at state scale (offsets,
+    // expansion points), widened by the margin, maps to full scale.
+    let range = sc.state * 32767.0;
+    let max_abs = |v: &[f32]| v.iter().fold(0f64, |m, &x| m.max(x.abs() as f64));
+    let crate::slds::SelectionF32::Nearest { points } = &s.system.selection else {
+        unreachable!()
+    };
+    let expected = c
+        .latent_max
+        .max(max_abs(&s.system.offset))
+        .max(max_abs(points))
+        * opts.margin;
+    assert!(
+        (range - expected).abs() / expected < 1e-6,
+        "{range} vs {expected}"
+    );
+    assert!(c.latent_max > 0.5, "{c:?}");
+    // The input scale comes from the table, not from data.
+    let tmax = s
+        .system
+        .input_table
+        .iter()
+        .fold(0f32, |m, &v| m.max(v.abs()));
+    assert!((sc.input * 32767.0 - tmax as f64).abs() < 1e-3);
+    // A larger margin gives a coarser state scale.
+    let wide = ExportOptions {
+        margin: 2.5,
+        ..ExportOptions::default()
+    };
+    let q2 = quantize_jslds(&s.system, &s.counts, &wide).unwrap();
+    assert!(q2.report.scales.state > 1.9 * sc.state);
+}
+
+#[test]
+fn gate_system_exports_with_a_score_scale() {
+    let s = sim(SelectionKind::Gate, 3000, 21);
+    let q = quantize_jslds(&s.system, &s.counts, &ExportOptions::default()).unwrap();
+    assert_eq!(q.report.selection, "gate");
+    assert!(q.report.scales.score.is_some());
+    assert!(
+        q.report.check.regime_agreement >= 0.99,
+        "{:?}",
+        q.report.check
+    );
+    let model = Model::from_bytes(&q.bytes).unwrap();
+    assert!(matches!(
+        model.jslds().unwrap().selection,
+        Selection::Gate { .. }
+    ));
+}
+
+#[test]
+fn device_only_omits_the_reference_and_forced_int8_is_smaller() {
+    let s = sim(SelectionKind::Nearest, 1000, 2);
+    let opts = ExportOptions {
+        include_reference: false,
+        hysteresis: Some(7),
+        ..ExportOptions::default()
+    };
+    let q = quantize_jslds(&s.system, &s.counts, &opts).unwrap();
+    assert_eq!(q.bytes.len(), q.report.file_bytes_device_only);
+    let model = Model::from_bytes(&q.bytes).unwrap();
+    assert!(model.jslds().unwrap().reference.is_none());
+    assert_eq!(model.jslds().unwrap().hysteresis, 7);
+    assert!(matches!(
+        ReferenceEstimator::<16, 64>::new(&model),
+        Err(ModelError::MissingSection { .. })
+    ));
+    let int8 = ExportOptions {
+        force_weights: Some(WeightType::I8),
+        ..opts
+    };
+    let q8 = quantize_jslds(&s.system, &s.counts, &int8).unwrap();
+    assert!(q8
+        .report
+        .tensors
+        .iter()
+        .all(|t| t.wtype == "i16" && t.shape[1] == 1 || t.wtype == "i8"));
+    assert!(q8.bytes.len() + 8000 < q.bytes.len());
+}
+
+#[test]
+fn bad_inputs_name_the_field() {
+    let s = sim(SelectionKind::Nearest, 200, 1);
+    let mut wrong = s.counts.clone();
+    wrong.unit_ids.pop();
+    wrong.data.truncate(wrong.n_bins * 63);
+    let e = format!(
+        "{:#}",
+        quantize_jslds(&s.system, &wrong, &ExportOptions::default()).unwrap_err()
+    );
+    assert!(e.contains("calibration") && e.contains("63 units"), "{e}");
+    let mut bin = s.counts.clone();
+    bin.bin_s = 0.02;
+    let e = format!(
+        "{:#}",
+        quantize_jslds(&s.system, &bin, &ExportOptions::default()).unwrap_err()
+    );
+    assert!(e.contains("20 ms"), "{e}");
+    let mut sys = s.system.clone();
+    sys.offset.pop();
+    let e = format!(
+        "{:#}",
+        quantize_jslds(&sys, &s.counts, &ExportOptions::default()).unwrap_err()
+    );
+    assert!(e.contains("offset"), "{e}");
+    // K above the file format's limit is refused by the core's validation, by field.
+    let cfg = SimConfig {
+        regimes: 70,
+        latent: 4,
+        neurons: 8,
+        n_bins: 100,
+        ..SimConfig::default()
+    };
+    let big = simulate(&cfg, 1).unwrap();
+    let e = format!(
+        "{:#}",
+        quantize_jslds(&big.system, &big.counts, &ExportOptions::default()).unwrap_err()
+    );
+    assert!(e.contains("jslds.regimes"), "{e}");
+}
+
+#[test]
+fn write_model_file_refuses_invalid_bytes_and_keeps_the_old_file() {
+    let s = sim(SelectionKind::Nearest, 300, 4);
+    let q = quantize_jslds(&s.system, &s.counts, &ExportOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.nlm");
+    write_model_file(&path, &q.bytes).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), q.bytes);
+    let mut bad = q.bytes.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let e = format!("{:#}", write_model_file(&path, &bad).unwrap_err());
+    assert!(e.contains("m.nlm") && e.contains("CRC"), "{e}");
+    assert_eq!(std::fs::read(&path).unwrap(), q.bytes);
+}
