@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use neuroloop_core::crc32::Crc32;
 use neuroloop_core::{Estimator, Model};
@@ -198,7 +199,14 @@ impl FirmwareRun {
 
 /// Builds the firmware with `model` and `counts` embedded and runs it in QEMU through
 /// `scripts/firmware.sh`. `Err` carries the script's whole output.
+///
+/// Calls are serialised within the process: every build writes the same ELF path, so two
+/// tests building at once could run each other's firmware.
 pub fn build_and_run(model: &Path, counts: &Path, neurons: usize) -> Result<FirmwareRun, String> {
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _guard = BUILD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(msg) = missing_tools() {
         return Err(msg);
     }

@@ -3,3 +3,4 @@
 
 pub mod firmware;
 pub mod handbuilt;
+pub mod simulated;
