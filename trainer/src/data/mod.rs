@@ -19,6 +19,7 @@ mod error;
 pub mod labels;
 mod npy;
 pub mod npy_counts;
+pub mod nwb;
 pub mod phy;
 
 pub use error::DataError;
@@ -168,11 +169,13 @@ pub fn load_counts(path: &Path, opts: &LoadOptions) -> Result<Counts, DataError>
                 None => Ok(counts),
             }
         }
-        Some("nwb") => Err(DataError::unsupported(
-            path,
-            "file",
-            "NWB files are not read yet",
-        )),
+        Some("nwb") => {
+            if opts.good_only {
+                return Err(good_only_error(path));
+            }
+            let spikes = nwb::read(path, opts.units.as_deref())?;
+            binning::bin(&spikes, opts.bin_s, opts.range_s)
+        }
         _ => {
             if !path.exists() {
                 return Err(DataError::io(
