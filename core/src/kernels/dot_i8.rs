@@ -7,7 +7,7 @@ pub const I8_BLOCK: usize = 256;
 ///
 /// Accumulates blocks of [`I8_BLOCK`] elements in `i32` and sums the blocks in `i64`, so it is
 /// exact for any length. On Cortex-M4 the inner loop is `LDRSB` + `LDRSH` + `SMLABB` per
-/// element plus loop overhead (about 4 instructions a multiply-accumulate): without the
+/// element plus loop overhead (about 5 instructions a multiply-accumulate): without the
 /// `SXTB16` intrinsic (unstable, and `unsafe`) int8 weights cannot use the dual 16-bit MAC,
 /// so on that core int16 weights ([`super::dot_i16`]) are the faster choice and int8 weights
 /// the smaller one.
