@@ -21,6 +21,7 @@ fn same_seed_same_files_other_seed_other_spikes() {
         Scenario::Flipflop,
         Scenario::RingTheta,
         Scenario::Connectivity,
+        Scenario::SwitchingLinear,
     ] {
         let a = simulate::simulate(scenario, &opts(4), &ProgressBar::hidden()).unwrap();
         let b = simulate::simulate(scenario, &opts(4), &ProgressBar::hidden()).unwrap();
@@ -41,13 +42,18 @@ fn same_seed_same_files_other_seed_other_spikes() {
         let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         simulate::write_session(&a, da.path()).unwrap();
         simulate::write_session(&b, db.path()).unwrap();
-        for f in [
+        let base = [
             "phy/spike_times.npy",
             "phy/spike_clusters.npy",
             "phy/params.py",
             "behavior.csv",
             "truth.json",
-        ] {
+        ];
+        for f in base
+            .iter()
+            .copied()
+            .chain(a.truth.files.iter().map(String::as_str))
+        {
             let x = std::fs::read(da.path().join(f)).unwrap();
             let y = std::fs::read(db.path().join(f)).unwrap();
             assert!(

@@ -14,31 +14,33 @@ fn correlation(rb: &ReadBack, state: u16) -> Vec<f64> {
     let m = bins.len() as f64;
     let mut mean = vec![0.0; n];
     for &b in &bins {
-        for i in 0..n {
-            mean[i] += rb.counts[b * n + i] / m;
+        for (mi, c) in mean.iter_mut().zip(&rb.counts[b * n..(b + 1) * n]) {
+            *mi += c / m;
         }
     }
     let mut cov = vec![0.0; n * n];
     let mut d = vec![0.0; n];
     for &b in &bins {
-        for i in 0..n {
-            d[i] = rb.counts[b * n + i] - mean[i];
+        for ((di, c), mi) in d.iter_mut().zip(&rb.counts[b * n..(b + 1) * n]).zip(&mean) {
+            *di = c - mi;
         }
-        for i in 0..n {
-            if d[i] != 0.0 {
-                for j in 0..n {
-                    cov[i * n + j] += d[i] * d[j];
+        for (row, &di) in cov.chunks_mut(n).zip(&d) {
+            if di != 0.0 {
+                for (cij, dj) in row.iter_mut().zip(&d) {
+                    *cij += di * dj;
                 }
             }
         }
     }
-    let mut r = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..n {
-            r[i * n + j] = cov[i * n + j] / (cov[i * n + i] * cov[j * n + j]).sqrt();
-        }
-    }
-    r
+    let var: Vec<f64> = (0..n).map(|i| cov[i * n + i]).collect();
+    cov.chunks(n)
+        .zip(&var)
+        .flat_map(|(row, vi)| {
+            row.iter()
+                .zip(&var)
+                .map(move |(c, vj)| c / (vi * vj).sqrt())
+        })
+        .collect()
 }
 
 /// Mean correlation over pairs inside one assembly of `assemblies`, and over the other pairs.

@@ -267,6 +267,8 @@ pub struct Session {
     pub arrays: Vec<Array>,
     /// Extra JSON files: (file name, contents).
     pub json_files: Vec<(String, String)>,
+    /// Switching linear system written to `system.json` (switching-linear scenario).
+    pub system: Option<crate::slds::SwitchingLinear>,
 }
 
 impl Session {
@@ -360,5 +362,6 @@ pub(crate) fn assemble(res: &Resolved, mut parts: Parts, fill: impl FnOnce(&mut 
         spike_clusters,
         arrays: parts.arrays,
         json_files: Vec::new(),
+        system: None,
     }
 }

@@ -57,7 +57,9 @@ pub fn quantise(times: &mut [Vec<f64>]) -> (Vec<u64>, Vec<i32>) {
     let mut pairs: Vec<(u64, i32)> = Vec::with_capacity(times.iter().map(Vec::len).sum());
     for (i, ts) in times.iter_mut().enumerate() {
         for t in ts.iter_mut() {
-            let s = (*t * SAMPLE_RATE).floor().max(0.0) as u64;
+            // The small tolerance keeps a time that is already a sample (s / fs) on sample s
+            // although (s / fs) * fs may round to just below s.
+            let s = (*t * SAMPLE_RATE + 1e-6).floor().max(0.0) as u64;
             *t = s as f64 / SAMPLE_RATE;
             pairs.push((s, i as i32));
         }
@@ -99,5 +101,9 @@ mod tests {
         let (s, c) = quantise(&mut t);
         assert_eq!(s, vec![3000, 9000, 15000]);
         assert_eq!(c, vec![0, 1, 0]);
+        // Times that are samples stay on their sample.
+        let mut t = vec![(0..100_000u64).map(|s| s as f64 / SAMPLE_RATE).collect()];
+        let (s, _) = quantise(&mut t);
+        assert!(s.iter().enumerate().all(|(i, &x)| x == i as u64));
     }
 }

@@ -217,11 +217,20 @@ pub struct CouplingState {
     pub expected_population_rate_hz: f64,
 }
 
-/// Files of the switching-linear scenario.
+/// The switching linear system of the `switching-linear` scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SwitchingLinearTruth {
-    /// The system (`slds::write_system_json`), relative to the session folder.
+    /// The estimator to ship (`slds::write_system_json`), relative to the session folder.
     pub system_file: String,
     /// The binned counts it generated (`n_bins x neurons`, uint32).
     pub counts_file: String,
+    /// Number of regimes `K`.
+    pub regimes: usize,
+    /// Expansion points `e_k` of the generating system, `K x dim` (the fixed point of regime
+    /// `k`: `a = e_k` when the noise is off).
+    pub points: Vec<Vec<f64>>,
+    /// `F_k`, `K x dim x dim`: dynamics of `a - e_k` per bin in regime `k`.
+    pub dynamics: Vec<Vec<Vec<f64>>>,
+    /// Bins at which the regime changes.
+    pub switch_bins: Vec<usize>,
 }

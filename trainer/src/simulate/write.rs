@@ -52,6 +52,19 @@ pub fn write_session(session: &Session, dir: &Path) -> Result<(), SimError> {
             ArrayData::U32(v) => npy(w, &a.shape, v.iter().copied()),
         })?;
     }
+    if let Some(sys) = &session.system {
+        let path = dir.join("system.json");
+        let tmp = dir.join(format!(".system.json.tmp-{}", std::process::id()));
+        crate::slds::write_system_json(&tmp, sys)
+            .and_then(|()| fs::rename(&tmp, &path).map_err(Into::into))
+            .map_err(|e| {
+                let _ = fs::remove_file(&tmp);
+                SimError::Write {
+                    path,
+                    source: io::Error::other(format!("{e:#}")),
+                }
+            })?;
+    }
     for (file, text) in &session.json_files {
         atomic(&dir.join(file), |w| w.write_all(text.as_bytes()))?;
     }
