@@ -189,3 +189,20 @@ fn reset_restores_the_initial_state() {
     // The first step never reports a change: the reported regime starts as select(a_0).
     assert!(!first[0].changed);
 }
+
+#[test]
+fn state_ram_estimate_covers_the_estimator() {
+    // The estimator is the state `state_ram_bytes` counts plus the borrowed section view and
+    // a few words of bookkeeping; nothing else lives in it.
+    let q = quantise(&two_regime(true, 0), WeightType::I16);
+    let file = encode(&q.body(true));
+    let model = Model::from_bytes(&file).unwrap();
+    let ram = model.jslds().unwrap().state_ram_bytes();
+    let size = core::mem::size_of::<Estimator<2, 4>>();
+    let view = core::mem::size_of::<neuroloop_core::JsldsSection>();
+    assert!(size >= ram - 8, "{size} < {ram}");
+    assert!(
+        size <= ram + view + 8 * core::mem::size_of::<usize>(),
+        "{size} vs {ram} + {view}"
+    );
+}

@@ -40,7 +40,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(model) = Model::from_bytes(&file) else {
         return;
     };
-    let _ = model.jslds().map(|j| (j.state_ram_bytes(), j.weight_bytes(), j.regime_name(0)));
+    let _ = model
+        .jslds()
+        .map(|j| (j.state_ram_bytes(), j.weight_bytes(), j.regime_name(0)));
     let counts: Vec<u16> = count_bytes
         .chunks_exact(2)
         .map(|c| u16::from_le_bytes([c[0], c[1]]))

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 fn main() {
     let dir = PathBuf::from(std::env::args().nth(1).expect("usage: make_seeds DIR"));
     std::fs::create_dir_all(&dir).expect("create corpus dir");
-    let counts: Vec<u8> = (0..40u16).flat_map(|i| (i * 37 % 20).to_le_bytes()).collect();
+    let counts: Vec<u8> = (0..40u16)
+        .flat_map(|i| (i * 37 % 20).to_le_bytes())
+        .collect();
     let mut n = 0;
     for nearest in [true, false] {
         for wtype in [WeightType::I8, WeightType::I16] {
