@@ -90,8 +90,8 @@ pub fn calibrate() -> Calibration {
 
 /// A [`StepMeter`] that records the SysTick ticks of every step.
 pub struct SysTickMeter {
-    /// Ticks per step; 1024 one-tick buckets cover steps of up to ~40,000 instructions.
-    pub stats: CostStats<1024>,
+    /// Ticks per step; 512 one-tick buckets cover steps of up to ~20,000 instructions.
+    pub stats: CostStats<512>,
 }
 
 impl SysTickMeter {
