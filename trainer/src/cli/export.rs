@@ -1,10 +1,195 @@
-//! `neuroloop export` (placeholder until its issue lands).
+//! `neuroloop export`: quantise a model to fixed point and write a model file (.nlm).
+//!
+//! Sources: `--slds system.json` (a switching linear system in the folded device form, e.g.
+//! from `neuroloop simulate switching-linear`). Trained checkpoints (`--jslds`, `--tavrnn`)
+//! come with their issues: each source yields a section of the same model body, quantised by
+//! the same exporter and written by the same atomic writer.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use neuroloop_core::WeightType;
+
+use crate::data::{load_counts, LoadOptions};
+use crate::export::{
+    quantize_jslds, write_model_file, ExportOptions, DEFAULT_BUDGET, DEFAULT_MARGIN,
+};
+use crate::slds::read_system_json;
+
+/// Weight type rule.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Weights {
+    /// int8 or int16 per tensor, by the error budget.
+    Auto,
+    /// int8 everywhere.
+    I8,
+    /// int16 everywhere.
+    I16,
+}
 
 /// Arguments of `neuroloop export`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Switching linear system to export (JSON written by `neuroloop simulate switching-linear`
+    /// or `neuroloop_trainer::slds::write_system_json`).
+    #[arg(long, value_name = "system.json")]
+    pub slds: Option<PathBuf>,
+    /// Calibration data: a Phy/Kilosort folder, an .nwb file or a binned count .npy (T x N).
+    #[arg(long, value_name = "PATH")]
+    pub calibrate: PathBuf,
+    /// Bin width of the calibration data, ms (default: the system's own bin width; a
+    /// different value is an error, the system only runs at the width it was built for).
+    #[arg(long, value_name = "MS")]
+    pub bin_ms: Option<f64>,
+    /// Output model file.
+    #[arg(long, default_value = "model.nlm", value_name = "FILE")]
+    pub out: PathBuf,
+    /// Omit the f32 reference section (smaller file; `replay` then cannot compare).
+    #[arg(long)]
+    pub device_only: bool,
+    /// Hysteresis in bins (default: the system's).
+    #[arg(long, value_name = "N")]
+    pub hysteresis: Option<u16>,
+    /// Model name stored in the file (default: the output file's stem).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Weight types: per-tensor choice by the error budget, or one type for all.
+    #[arg(long, value_enum, default_value_t = Weights::Auto)]
+    pub weights: Weights,
+    /// Error budget of the int8/int16 choice: worst-case weight error, times the recurrence
+    /// gain for state-feeding tensors, as a fraction of the output's full range.
+    #[arg(long, default_value_t = DEFAULT_BUDGET)]
+    pub budget: f64,
+    /// Calibration margin: calibrated ranges are widened by this factor.
+    #[arg(long, default_value_t = DEFAULT_MARGIN)]
+    pub margin: f64,
+    /// Also write the export report (scales, tensor types, sizes, check) as JSON here.
+    #[arg(long, value_name = "JSON")]
+    pub report: Option<PathBuf>,
+}
 
 /// Runs `neuroloop export`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`neuroloop export` is not built yet")
+pub fn run(args: Args) -> Result<()> {
+    let Some(slds_path) = args.slds.as_deref() else {
+        bail!("nothing to export: give --slds system.json");
+    };
+    let sys = read_system_json(slds_path)?;
+    let bin_s = match args.bin_ms {
+        Some(ms) => {
+            let b = ms / 1e3;
+            if ((b - sys.bin_s) / sys.bin_s).abs() > 1e-6 {
+                bail!(
+                    "--bin-ms {ms}: {} was built for {} ms bins",
+                    slds_path.display(),
+                    sys.bin_s * 1e3
+                );
+            }
+            b
+        }
+        None => sys.bin_s,
+    };
+    let counts =
+        load_counts(&args.calibrate, &LoadOptions::new(bin_s)).context("calibration data")?;
+    let opts = ExportOptions {
+        name: args.name.clone().unwrap_or_else(|| stem(&args.out)),
+        budget: args.budget,
+        margin: args.margin,
+        include_reference: !args.device_only,
+        hysteresis: args.hysteresis,
+        force_weights: match args.weights {
+            Weights::Auto => None,
+            Weights::I8 => Some(WeightType::I8),
+            Weights::I16 => Some(WeightType::I16),
+        },
+    };
+    let q = quantize_jslds(&sys, &counts, &opts).with_context(|| {
+        format!(
+            "exporting {} calibrated on {}",
+            slds_path.display(),
+            args.calibrate.display()
+        )
+    })?;
+    write_model_file(&args.out, &q.bytes)?;
+    if let Some(path) = &args.report {
+        let text = serde_json::to_string_pretty(&q.report)?;
+        crate::export::write_atomic(path, text.as_bytes())?;
+    }
+    let r = &q.report;
+    println!(
+        "wrote {} ({} bytes{}): N={} d={} K={} selection={} bin={} us hysteresis={}",
+        args.out.display(),
+        q.bytes.len(),
+        if opts.include_reference {
+            ", with f32 reference"
+        } else {
+            ", device only"
+        },
+        r.neurons,
+        r.latent,
+        r.regimes,
+        r.selection,
+        r.bin_us,
+        r.hysteresis
+    );
+    println!(
+        "scales: state {:.4e}  input {:.4e}  log-rate {:.4e}{}",
+        r.scales.state,
+        r.scales.input,
+        r.scales.log_rate,
+        r.scales
+            .score
+            .map(|s| format!("  score {s:.4e}"))
+            .unwrap_or_default()
+    );
+    println!(
+        "calibration: {} bins, |a| <= {:.3}, |log rate| <= {:.3}, margin {}; recurrence gain {:.2} (rho {:.3})",
+        r.calibration.bins,
+        r.calibration.latent_max,
+        r.calibration.log_rate_max,
+        r.calibration.margin,
+        r.recurrence_gain,
+        r.spectral_radius
+    );
+    println!(
+        "{:<26} {:>10} {:>5} {:>8} {:>11} {:>11}",
+        "tensor", "shape", "type", "bytes", "err(i8)", "err(i16)"
+    );
+    for t in &r.tensors {
+        let err = |e: f64| {
+            if e.is_finite() {
+                format!("{e:.3e}")
+            } else {
+                "-".to_string()
+            }
+        };
+        println!(
+            "{:<26} {:>10} {:>5} {:>8} {:>11} {:>11}{}",
+            t.name,
+            format!("{}x{}", t.shape[0], t.shape[1]),
+            t.wtype,
+            t.bytes,
+            err(t.rel_error_i8),
+            err(t.rel_error_i16),
+            if t.within_budget {
+                ""
+            } else {
+                "  (over budget)"
+            }
+        );
+    }
+    println!(
+        "weights {} bytes; file {} bytes with reference, {} device only; device state RAM {} bytes",
+        r.weight_bytes, r.file_bytes_with_reference, r.file_bytes_device_only, r.state_ram_bytes
+    );
+    println!(
+        "check on calibration data: regime agreement {:.4}, max latent error {:.3e}",
+        r.check.regime_agreement, r.check.max_latent_error
+    );
+    Ok(())
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "neuroloop".to_string())
 }

@@ -16,15 +16,17 @@
 //! `reference_regimes`, latent error quantiles, `max_log_rate_error`, the `changes` timeline,
 //! per-regime `occupancy`, and with labels the regime-by-behaviour `labels` table.
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{Context, Result};
 use neuroloop_core::Model;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::host::{core_err, run_paired};
 use crate::data::Counts;
 
 /// One change of the reported regime.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// Bin at which the report changed.
     pub bin: usize,
@@ -37,7 +39,7 @@ pub struct Change {
 }
 
 /// Bins spent in one reported regime.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Occupancy {
     /// Regime index.
     pub regime: usize,
@@ -50,7 +52,7 @@ pub struct Occupancy {
 }
 
 /// Reported regime against behaviour labels.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelTable {
     /// Behaviour classes (rows of `bins`).
     pub classes: Vec<String>,
@@ -61,7 +63,7 @@ pub struct LabelTable {
 }
 
 /// The replay report (module docs for the keys).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplayReport {
     /// Bins replayed.
     pub bins: usize,
@@ -109,6 +111,15 @@ pub struct ReplayReport {
     pub occupancy: Vec<Occupancy>,
     /// Reported regime per behaviour class, when labels were given.
     pub labels: Option<LabelTable>,
+}
+
+/// Reads a report written by `neuroloop replay` (for checks and tests). Errors name the file
+/// and the key that is missing or malformed.
+pub fn read_report(path: &Path) -> Result<ReplayReport> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a neuroloop replay report", path.display()))
 }
 
 /// Behaviour labels as replay needs them: the class of a bin (by its centre time).
