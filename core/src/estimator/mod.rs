@@ -11,11 +11,11 @@
 //! [`Estimator`] runs it in fixed point, [`ReferenceEstimator`] in f32; both share the step
 //! logic in `step.rs`.
 //!
-//! Cost on the emulated Cortex-M4 (QEMU `mps2-an386`, `-icount shift=0`), one step at
-//! N = 64, d = 16, K = 8 (1,408 multiply-accumulates): about 8,440 instructions with `int16`
-//! weights and nearest-point selection (8,560 with a gate), about 12,600 with `int8` weights.
-//! The design target is 6,000; most of the gap is per-row loop set-up and requantisation
-//! (32 rows a step), see [`crate::kernels`].
+//! Cost on the emulated Cortex-M4 (QEMU `mps2-an386`, `-icount shift=0`, SysTick ticks × 40,
+//! so ±40), one step at N = 64, d = 16, K = 8 (1,408 multiply-accumulates): about 8,040
+//! instructions with `int16` weights and nearest-point selection (8,000 with a gate), about
+//! 10,500 (11,100) with `int8` weights. The design target is 6,000; the gap is per-row set-up
+//! and requantisation (32 rows a step, ~45 instructions each), see [`crate::kernels`].
 
 mod error;
 mod fixed;

@@ -6,11 +6,47 @@
 /// `i32`. The loop is one multiply-accumulate chain over `[u8; 2]` chunks decoded with
 /// `from_le_bytes`, which LLVM lowers to (unaligned) halfword loads; on Cortex-M4 its
 /// ARM parallel-DSP pass then fuses pairs of them into one word load per operand and one
-/// `SMLALD` (two 16×16 products into a 64-bit accumulator): about 2.75 instructions per
-/// multiply-accumulate including the loop overhead, with no alignment requirement on the
+/// `SMLALD` (two 16×16 products into a 64-bit accumulator): about 2.1 instructions per
+/// multiply-accumulate including the loop overhead for the constant lengths, 2.75 otherwise, with no alignment requirement on the
 /// blob. Splitting the chain into several accumulators defeats that fusion.
 #[inline]
 pub fn dot_i16(w: &[u8], x: &[i16]) -> i64 {
+    // Common lengths get a loop whose trip count is a constant: no run-time unrolling
+    // prologue or remainder, which on Cortex-M4 is most of the cost of a short row
+    // (16 columns: ~100 -> ~60 instructions; 64 columns: ~230 -> ~150).
+    let fast = match x.len() {
+        8 => fixed::<4>(w, x),
+        16 => fixed::<8>(w, x),
+        32 => fixed::<16>(w, x),
+        64 => fixed::<32>(w, x),
+        128 => fixed::<64>(w, x),
+        _ => None,
+    };
+    match fast {
+        Some(v) => v,
+        None => general(w, x),
+    }
+}
+
+/// Exactly `2·P` elements, when `w` has at least that many; `None` otherwise.
+#[inline(always)]
+fn fixed<const P: usize>(w: &[u8], x: &[i16]) -> Option<i64> {
+    let (pairs, _) = w.as_chunks::<2>();
+    let (wq, _) = pairs.as_chunks::<2>();
+    let (xq, _) = x.as_chunks::<2>();
+    let wq: &[[[u8; 2]; 2]; P] = wq.get(..P)?.try_into().ok()?;
+    let xq: &[[i16; 2]; P] = xq.get(..P)?.try_into().ok()?;
+    let mut acc = 0i64;
+    for (wp, xp) in wq.iter().zip(xq) {
+        acc = acc.wrapping_add(i16::from_le_bytes(wp[0]) as i64 * xp[0] as i64);
+        acc = acc.wrapping_add(i16::from_le_bytes(wp[1]) as i64 * xp[1] as i64);
+    }
+    Some(acc)
+}
+
+/// Any length: the common prefix of `w` (as `i16` pairs) and `x`.
+#[inline]
+fn general(w: &[u8], x: &[i16]) -> i64 {
     let (pairs, _) = w.as_chunks::<2>();
     let (w2, w_rest) = pairs.as_chunks::<2>();
     let (x2, x_rest) = x.as_chunks::<2>();
@@ -58,6 +94,20 @@ mod tests {
     }
 
     proptest! {
+        /// The constant-length fast paths agree with the general loop, also when `w` is
+        /// shorter or longer than `x`.
+        #[test]
+        fn fast_lengths(len in prop::sample::select(vec![8usize, 16, 32, 64, 128]),
+                        extra in -3i32..3,
+                        seed in proptest::collection::vec(any::<i16>(), 262)) {
+            let x = &seed[..len];
+            let wl = (len as i32 + extra).max(0) as usize;
+            let w = &seed[len..len + wl];
+            let want: i64 = w.iter().zip(x).map(|(&a, &b)| a as i64 * b as i64).sum();
+            prop_assert_eq!(dot_i16(&bytes(w), x), want);
+            prop_assert_eq!(general(&bytes(w), x), want);
+        }
+
         /// Mismatched lengths: the common prefix.
         #[test]
         fn common_prefix(w in proptest::collection::vec(any::<i16>(), 0..20),

@@ -13,6 +13,17 @@ pub const I8_BLOCK: usize = 256;
 /// the smaller one.
 #[inline]
 pub fn dot_i8(w: &[u8], x: &[i16]) -> i64 {
+    // Common lengths (all within one block) get a constant trip count, as in `dot_i16`.
+    let fast = match x.len() {
+        16 => fixed::<16>(w, x),
+        32 => fixed::<32>(w, x),
+        64 => fixed::<64>(w, x),
+        128 => fixed::<128>(w, x),
+        _ => None,
+    };
+    if let Some(v) = fast {
+        return v as i64;
+    }
     let mut total = 0i64;
     for (wb, xb) in w.chunks(I8_BLOCK).zip(x.chunks(I8_BLOCK)) {
         let mut acc = 0i32;
@@ -22,6 +33,18 @@ pub fn dot_i8(w: &[u8], x: &[i16]) -> i64 {
         total = total.wrapping_add(acc as i64);
     }
     total
+}
+
+/// Exactly `L <= I8_BLOCK` elements in `i32`, when `w` has at least `L` bytes.
+#[inline(always)]
+fn fixed<const L: usize>(w: &[u8], x: &[i16]) -> Option<i32> {
+    let w: &[u8; L] = w.get(..L)?.try_into().ok()?;
+    let x: &[i16; L] = x.get(..L)?.try_into().ok()?;
+    let mut acc = 0i32;
+    for (&wv, &xv) in w.iter().zip(x) {
+        acc = acc.wrapping_add((wv as i8 as i32).wrapping_mul(xv as i32));
+    }
+    Some(acc)
 }
 
 #[cfg(test)]
@@ -53,6 +76,17 @@ mod tests {
     }
 
     proptest! {
+        /// The constant-length fast paths agree with the naive sum, also for short `w`.
+        #[test]
+        fn fast_lengths(len in prop::sample::select(vec![16usize, 32, 64, 128]),
+                        short in any::<bool>(),
+                        w in proptest::collection::vec(any::<i8>(), 128),
+                        x in proptest::collection::vec(any::<i16>(), 128)) {
+            let wl = if short { len - 1 } else { len };
+            let bytes: Vec<u8> = w[..wl].iter().map(|&v| v as u8).collect();
+            prop_assert_eq!(dot_i8(&bytes, &x[..len]), naive(&w[..wl], &x[..len]));
+        }
+
         /// Exact against the f64 product sum (every term and the sum are exact in f64 here).
         #[test]
         fn matches_float(pairs in proptest::collection::vec((any::<i8>(), any::<i16>()), 0..1100)) {
