@@ -221,7 +221,7 @@ impl Labels {
     /// window is not inside labelled time of a single class. Touching intervals of the same
     /// label count as one (a window across two adjacent `still` intervals is `still`).
     pub fn label_span(&self, a_s: f64, b_s: f64) -> Option<usize> {
-        if !(a_s <= b_s) {
+        if a_s.partial_cmp(&b_s).is_none_or(|o| o.is_gt()) {
             return None;
         }
         let mut i = self.interval_at(a_s)?;

@@ -227,7 +227,7 @@ enum Value {
     Bool(bool),
     Int(i128),
     Seq(Vec<Value>),
-    NoneValue,
+    Nothing,
 }
 
 fn parse_header(text: &[u8]) -> Result<Header, String> {
@@ -421,7 +421,7 @@ impl Parser<'_> {
                 match &self.s[start..self.pos] {
                     b"True" => Ok(Value::Bool(true)),
                     b"False" => Ok(Value::Bool(false)),
-                    b"None" => Ok(Value::NoneValue),
+                    b"None" => Ok(Value::Nothing),
                     other => Err(format!(
                         "unknown name '{}' in header",
                         String::from_utf8_lossy(other)

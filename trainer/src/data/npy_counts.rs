@@ -65,7 +65,7 @@ fn from_npy(npy: &Npy, path: &Path, bin_s: f64) -> Result<Counts, DataError> {
         ));
     }
     let unit_ids = (0..cols)
-        .map(|n| u32::try_from(n))
+        .map(u32::try_from)
         .collect::<Result<Vec<u32>, _>>()
         .map_err(|_| DataError::shape(path, "counts", format!("{cols} units is too many")))?;
     let mut data = Vec::with_capacity(npy.len());
