@@ -60,18 +60,6 @@ impl<SE: core::fmt::Debug, PE: core::fmt::Debug> core::fmt::Display for AppError
     }
 }
 
-/// One estimator step in a function of its own. Inlined into the firmware's main loop (LTO),
-/// the step shared registers and a > 4 KiB stack frame with everything else there, and
-/// every spilled value cost an extra address computation: on the Cortex-M4 the out-of-line
-/// step is measurably cheaper (see the firmware's step-instruction figures).
-#[inline(never)]
-fn step_out_of_line<const D: usize, const N: usize>(
-    estimator: &mut Estimator<'_, D, N>,
-    counts: &[u16],
-) -> Result<StepOutput, StepError> {
-    estimator.step(counts)
-}
-
 /// What one processed bin gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BinOutcome {
@@ -143,7 +131,7 @@ where
         }
         let estimator = &mut self.estimator;
         let output = meter
-            .measure(|| step_out_of_line(estimator, counts))
+            .measure(|| estimator.step(counts))
             .map_err(AppError::Step)?;
         if output.changed {
             self.trigger_high = !self.trigger_high;
