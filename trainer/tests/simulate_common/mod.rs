@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use indicatif::ProgressBar;
-use neuroloop_trainer::data::{binning, phy};
+use neuroloop_trainer::data::{binning, labels, phy};
 use neuroloop_trainer::simulate::{self, Options, Scenario, Session, Truth};
 
 /// A session simulated, written to a temporary folder and read back from the files.
@@ -120,6 +120,17 @@ pub fn assert_labels_cover(rb: &ReadBack) {
     }
     let bins_in_segments: f64 = rows.iter().map(|r| (r.1 - r.0) / rb.truth.bin_s).sum();
     assert!((bins_in_segments - rb.truth.n_bins as f64).abs() < 1e-6);
+    // The trainer's labels reader labels every bin (at its centre) with the truth's regime.
+    let labels = labels::read_csv(&rb.dir.path().join("behavior.csv")).expect("labels read");
+    for (b, &r) in rb.truth.regime_per_bin.iter().enumerate() {
+        let t = (b as f64 + 0.5) * rb.truth.bin_s;
+        let class = labels.label_at(t).expect("every bin is labelled");
+        assert_eq!(
+            labels.classes[class],
+            rb.truth.regime_names[usize::from(r)],
+            "bin {b}"
+        );
+    }
 }
 
 /// Most neurons (at least `frac`) fire at 1-30 Hz over the session, measured from the files.
