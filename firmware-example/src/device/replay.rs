@@ -9,8 +9,8 @@
 //! * `NL bins=T changes=C` and `NL latent_crc32=0x..` (CRC-32 over the i16 LE latent state
 //!   after every step, in order);
 //! * `NL step_ticks ..`, `NL step_instructions min=.. median=.. max=.. mean=..`, `NL step_macs=..`;
-//! * `NL stack_peak_bytes=.. instrumentation_bytes=..` (the step-cost histogram, on the
-//!   stack), then `NL done`.
+//! * `NL stack_peak_bytes=.. instrumentation_bytes=..` (the step-cost histogram, a static
+//!   counted in the ELF's .bss), then `NL done`.
 
 use cortex_m_semihosting::hprintln;
 use neuroloop_core::crc32::Crc32;
@@ -142,7 +142,7 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
         ipm_x100 / 100,
         ipm_x100 % 100
     );
-    // The meter (its histogram) lives on the stack too; it is instrumentation, not firmware.
+    // The meter (its histogram, in .bss) is instrumentation, not firmware: reported apart.
     hprintln!(
         "NL stack_peak_bytes={} instrumentation_bytes={}",
         stack::peak_bytes(),
