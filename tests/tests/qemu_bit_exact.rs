@@ -121,7 +121,21 @@ fn print_figures(case: &str, run: &FirmwareRun, model_bytes: usize, changes: u32
 fn exported_nearest_model_matches_host_bit_for_bit() {
     let case = exported_case(SelectionKind::Nearest, 6000, BINS, 7);
     assert_eq!(case.neurons, N);
-    println!("exporter tensors: {:?}", case.report.tensors);
+    let r = &case.report;
+    let types: Vec<String> = r
+        .tensors
+        .iter()
+        .map(|t| format!("{} {}", t.name, t.wtype))
+        .collect();
+    println!(
+        "exporter: {}; weights {} B, file {} B device-only / {} B with the f32 reference, \
+         estimator state {} B",
+        types.join(", "),
+        r.weight_bytes,
+        r.file_bytes_device_only,
+        r.file_bytes_with_reference,
+        r.state_ram_bytes
+    );
     check_bit_exact("exported-nearest", &case.model, &case.counts, case.neurons);
 }
 
