@@ -119,14 +119,18 @@ awk -v f="$flash_fw" -v r="$ram_static" -v m="$model_file" 'BEGIN {
 
 # --- run -------------------------------------------------------------------------------------
 echo "FW running in QEMU (mps2-an386, -icount shift=0)"
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
 set +e
 timeout "$QEMU_TIMEOUT_S" qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -nographic \
-    -semihosting-config enable=on,target=native -icount shift=0 -kernel "$ELF" </dev/null
-rc=$?
+    -semihosting-config enable=on,target=native -icount shift=0 -kernel "$ELF" </dev/null \
+    | tee "$LOG"
+rc=${PIPESTATUS[0]}
 set -e
-if [ $rc -eq 124 ]; then
+if [ "$rc" -eq 124 ]; then
     die "QEMU did not finish within ${QEMU_TIMEOUT_S}s"
-elif [ $rc -ne 0 ]; then
+elif [ "$rc" -ne 0 ]; then
     die "firmware exited with status $rc under QEMU (see the NL error line above)"
 fi
+grep -q '^NL done' "$LOG" || die "QEMU exited 0 but the firmware never printed 'NL done'"
 echo "FW qemu exit status 0"
