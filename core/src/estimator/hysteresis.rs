@@ -53,6 +53,7 @@ impl Hysteresis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec::Vec;
 
     fn run(seq: &[u8], hold: u16) -> (Vec<u8>, Vec<u8>) {
         let mut h = Hysteresis::new(seq[0]);

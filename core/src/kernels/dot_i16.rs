@@ -72,6 +72,7 @@ fn general(w: &[u8], x: &[i16]) -> i64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::vec::Vec;
 
     fn bytes(w: &[i16]) -> Vec<u8> {
         w.iter().flat_map(|v| v.to_le_bytes()).collect()

@@ -51,6 +51,7 @@ fn fixed<const L: usize>(w: &[u8], x: &[i16]) -> Option<i32> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::vec::Vec;
 
     fn naive(w: &[i8], x: &[i16]) -> i64 {
         w.iter().zip(x).map(|(&a, &b)| a as i64 * b as i64).sum()

@@ -74,6 +74,7 @@ pub fn matvec_requant(m: &QMatrix<'_>, row0: usize, x: &[i16], bias: &[u8], out:
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::vec::Vec;
 
     fn mk<'a>(
         rows: u16,

@@ -21,6 +21,7 @@ pub fn sqdist_i16(a: &[i16], e: &[u8]) -> i64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::vec::Vec;
 
     #[test]
     fn extremes() {
