@@ -153,3 +153,24 @@ fn handbuilt_mixed_width_model_matches_host_bit_for_bit() {
     let (counts, _hidden) = handbuilt::counts(&sys, BINS, 11);
     check_bit_exact("handbuilt", &model, &counts, N);
 }
+
+/// A model that fails its checksum on the device makes the firmware exit with failure and
+/// say why; the script passes that on as a non-zero status.
+#[test]
+fn a_corrupt_model_fails_on_the_device() {
+    let sys = handbuilt::system(N, D, K, 3, 7);
+    let mut model = handbuilt::model_file(&sys, "handbuilt-n64-d16-k8");
+    let last = model.len() - 1;
+    model[last] ^= 0x01; // inside the body: the body CRC no longer matches
+    let (counts, _) = handbuilt::counts(&sys, 10, 11);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("qemu_bit_exact/corrupt");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("model.nlm"), &model).unwrap();
+    fs::write(dir.join("counts.u16"), handbuilt::counts_bytes(&counts)).unwrap();
+    let err = build_and_run(&dir.join("model.nlm"), &dir.join("counts.u16"), N)
+        .expect_err("the firmware must fail on a corrupt model");
+    assert!(
+        err.contains("NL error: embedded model") && err.contains("firmware exited with status 1"),
+        "unexpected failure report:\n{err}"
+    );
+}
