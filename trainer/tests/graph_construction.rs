@@ -1,7 +1,9 @@
 //! Graph construction: known structure, top-k, history node, normalised adjacency, surrogate
 //! test, windows and the sequence.
 
-use neuroloop_trainer::data::Counts;
+use std::path::Path;
+
+use neuroloop_trainer::data::{labels, Counts};
 use neuroloop_trainer::graph::{
     select_edges, surrogate, Correlation, FeatureKind, GraphConfig, GraphError, GraphSequence,
     GraphWindow, SurrogateTest, Symmetrise, TopK, WindowSums,
@@ -396,6 +398,14 @@ fn sequence_windows_spans_and_external_correlation() {
         assert_eq!(&g, w);
     }
     assert_eq!(seq.matrix_bytes(), 4 * 4 * (36 + 49 + 49));
+
+    // Windows at 100-110, 105-115, 110-120, 115-125 s.
+    let labels = labels::parse_csv(
+        b"start_s,end_s,label\n100,110,run\n110,112,rest\n112,125,rest\n",
+        Path::new("behavior.csv"),
+    )
+    .unwrap();
+    assert_eq!(seq.labels(&labels), vec![Some(0), None, Some(1), Some(1)]);
 }
 
 #[test]

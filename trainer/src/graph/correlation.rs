@@ -47,6 +47,12 @@ pub struct WindowSums {
     nonzero: Vec<(usize, u64)>,
 }
 
+/// A bin whose non-zero counts are at least `1 / DENSE_FRACTION` of the units is added by
+/// the dense path (contiguous rows of the triangle), a sparser bin by the sparse path (pairs
+/// of non-zero counts only). Both give the same sums; the crossover (about a third of the
+/// units non-zero, at N = 64 and 128) was measured on random counts.
+const DENSE_FRACTION: usize = 3;
+
 /// Index of `(i, j)`, `i <= j`, in a packed row-major upper triangle of side `n`.
 #[inline]
 fn packed(n: usize, i: usize, j: usize) -> usize {
@@ -116,6 +122,11 @@ impl WindowSums {
                 max: Self::MAX_BINS,
             });
         }
+        let nonzero_count = row.iter().filter(|&&x| x != 0).count();
+        if nonzero_count * DENSE_FRACTION >= n {
+            self.push_dense(row);
+            return Ok(());
+        }
         let mut nonzero = std::mem::take(&mut self.nonzero);
         nonzero.clear();
         nonzero.extend(
@@ -127,6 +138,31 @@ impl WindowSums {
         self.push_nonzero(&nonzero);
         self.nonzero = nonzero;
         Ok(())
+    }
+
+    /// Adds one bin with many non-zero counts: for each non-zero `x_i`, one contiguous,
+    /// vectorisable pass over row `i` of the triangle (zeros add nothing).
+    fn push_dense(&mut self, row: &[u32]) {
+        let n = self.n_units;
+        self.n_bins += 1;
+        let max = u64::from(row.iter().copied().max().unwrap_or(0));
+        let bound = max * max;
+        if bound > self.headroom {
+            self.spill();
+        }
+        self.headroom -= bound;
+        for (i, &xi) in row.iter().enumerate() {
+            if xi == 0 {
+                continue;
+            }
+            let xi = u64::from(xi);
+            self.sum[i] += xi;
+            let start = packed(n, i, i);
+            let products = &mut self.products[start..start + n - i];
+            for (p, &xj) in products.iter_mut().zip(&row[i..]) {
+                *p += xi * u64::from(xj);
+            }
+        }
     }
 
     /// Adds one bin given by its non-zero counts `(unit, count)`, units strictly increasing
@@ -330,6 +366,44 @@ mod tests {
             }
         }
         assert!(s.variance_numerator(0) >= 0);
+    }
+
+    #[test]
+    fn dense_and_sparse_paths_agree_and_both_spill() {
+        let big = u32::MAX;
+        // Rows of every density, with values large enough to spill on either path.
+        let rows: [[u32; 5]; 6] = [
+            [big, 0, 0, 0, 0],
+            [0, 0, 3, 0, big],
+            [1, 2, 3, 4, 5],
+            [big, big, 0, big, 7],
+            [0, 0, 0, 0, 0],
+            [0, 9, 0, 0, 0],
+        ];
+        let mut dense = WindowSums::new(5);
+        let mut sparse = WindowSums::new(5);
+        for row in &rows {
+            dense.push_dense(row);
+            let nz: Vec<(usize, u64)> = row
+                .iter()
+                .enumerate()
+                .filter(|&(_, &x)| x != 0)
+                .map(|(i, &x)| (i, u64::from(x)))
+                .collect();
+            sparse.push_nonzero(&nz);
+        }
+        assert!(!dense.spilled.is_empty() && !sparse.spilled.is_empty());
+        for i in 0..5 {
+            assert_eq!(dense.sum(i), sparse.sum(i));
+            for j in 0..5 {
+                let want: u128 = rows
+                    .iter()
+                    .map(|r| u128::from(r[i]) * u128::from(r[j]))
+                    .sum();
+                assert_eq!(dense.product(i, j), want);
+                assert_eq!(sparse.product(i, j), want);
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::{
     adjacency, features, select_edges, surrogate, Correlation, FeatureKind, GraphConfig,
     GraphError, WindowSpan, WindowSums, Windowing,
 };
+use crate::data::labels::Labels;
 use crate::data::Counts;
 
 /// The graph of one window.
@@ -187,6 +188,16 @@ impl GraphSequence {
             FeatureKind::Identity => Cow::Owned(features::identity(self.n_nodes())),
             FeatureKind::AbsCorrelation => Cow::Borrowed(&self.windows[w].features),
         }
+    }
+
+    /// The behaviour class of each window: the class whose labelled time covers the window's
+    /// whole span (`Labels::label_span(start_s, end_s)`), None for a window that is not
+    /// inside the time of a single label.
+    pub fn labels(&self, labels: &Labels) -> Vec<Option<usize>> {
+        self.windows
+            .iter()
+            .map(|w| labels.label_span(w.span.start_s, w.span.end_s))
+            .collect()
     }
 
     /// Bytes held by the matrices of all windows.
