@@ -13,7 +13,7 @@
 //!
 //! Everything that is not in this form (expansion points of the nonlinear model, input
 //! anchors, standardisation) has been folded into `B_k` and `b_k` by whoever built the system.
-//! [`simulate`] builds one by hand with known regimes and the spike counts it explains.
+//! [`simulate()`] builds one by hand with known regimes and the spike counts it explains.
 
 mod json;
 mod linalg;
