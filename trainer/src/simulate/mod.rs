@@ -121,6 +121,8 @@ pub const DEFAULT_BIN_MS: f64 = 10.0;
 pub const MAX_NEURONS: usize = 4096;
 /// Longest session, seconds (one day).
 pub const MAX_DURATION_S: f64 = 86_400.0;
+/// Most bins a session may have (per-bin truth is held in memory and written to JSON).
+pub const MAX_BINS: usize = 10_000_000;
 /// Longest simulation step, seconds: bins are split into steps no longer than this.
 pub const MAX_STEP_S: f64 = 1e-3;
 
@@ -187,6 +189,13 @@ impl Resolved {
                 "--duration-s",
                 duration_s.to_string(),
                 format!("the session must hold at least 10 bins of {bin_ms} ms"),
+            ));
+        }
+        if n_bins > MAX_BINS {
+            return Err(bad(
+                "--duration-s",
+                duration_s.to_string(),
+                format!("the session may hold at most {MAX_BINS} bins of {bin_ms} ms"),
             ));
         }
         let steps_per_bin = (bin_s / MAX_STEP_S - 1e-9).ceil().max(1.0) as usize;
@@ -265,8 +274,6 @@ pub struct Session {
     pub spike_clusters: Vec<i32>,
     /// Extra `.npy` files.
     pub arrays: Vec<Array>,
-    /// Extra JSON files: (file name, contents).
-    pub json_files: Vec<(String, String)>,
     /// Switching linear system written to `system.json` (switching-linear scenario).
     pub system: Option<crate::slds::SwitchingLinear>,
 }
@@ -361,7 +368,6 @@ pub(crate) fn assemble(res: &Resolved, mut parts: Parts, fill: impl FnOnce(&mut 
         spike_samples,
         spike_clusters,
         arrays: parts.arrays,
-        json_files: Vec::new(),
         system: None,
     }
 }

@@ -1,4 +1,4 @@
-//! `switching-linear`: the hand-built switching linear system of [`crate::slds::simulate`]
+//! `switching-linear`: the hand-built switching linear system of [`crate::slds::simulate()`]
 //! (reference configuration: d = 16 latent dimensions, K = 8 regimes), with its counts and a
 //! Phy folder that bins back to exactly those counts.
 //!

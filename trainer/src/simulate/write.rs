@@ -65,9 +65,6 @@ pub fn write_session(session: &Session, dir: &Path) -> Result<(), SimError> {
                 }
             })?;
     }
-    for (file, text) in &session.json_files {
-        atomic(&dir.join(file), |w| w.write_all(text.as_bytes()))?;
-    }
     atomic(&dir.join("truth.json"), |w| {
         serde_json::to_writer(&mut *w, &session.truth).map_err(io::Error::other)?;
         writeln!(w)
