@@ -7,40 +7,10 @@ use simulate_common::*;
 
 /// Zero-lag correlation matrix (`n x n`) of the counts over the bins labelled `state`.
 fn correlation(rb: &ReadBack, state: u16) -> Vec<f64> {
-    let n = rb.n;
     let bins: Vec<usize> = (0..rb.n_bins)
         .filter(|&b| rb.truth.regime_per_bin[b] == state)
         .collect();
-    let m = bins.len() as f64;
-    let mut mean = vec![0.0; n];
-    for &b in &bins {
-        for (mi, c) in mean.iter_mut().zip(&rb.counts[b * n..(b + 1) * n]) {
-            *mi += c / m;
-        }
-    }
-    let mut cov = vec![0.0; n * n];
-    let mut d = vec![0.0; n];
-    for &b in &bins {
-        for ((di, c), mi) in d.iter_mut().zip(&rb.counts[b * n..(b + 1) * n]).zip(&mean) {
-            *di = c - mi;
-        }
-        for (row, &di) in cov.chunks_mut(n).zip(&d) {
-            if di != 0.0 {
-                for (cij, dj) in row.iter_mut().zip(&d) {
-                    *cij += di * dj;
-                }
-            }
-        }
-    }
-    let var: Vec<f64> = (0..n).map(|i| cov[i * n + i]).collect();
-    cov.chunks(n)
-        .zip(&var)
-        .flat_map(|(row, vi)| {
-            row.iter()
-                .zip(&var)
-                .map(move |(c, vj)| c / (vi * vj).sqrt())
-        })
-        .collect()
+    correlation_of(rb, bins.into_iter())
 }
 
 /// Mean correlation over pairs inside one assembly of `assemblies`, and over the other pairs.
@@ -67,6 +37,41 @@ fn within_between(r: &[f64], n: usize, assemblies: &[Vec<u32>]) -> (f64, f64) {
         }
     }
     (within / nw, between / nb)
+}
+
+/// Zero-lag correlation matrix of the bins `bins`.
+fn correlation_of(rb: &ReadBack, bins: impl Iterator<Item = usize> + Clone) -> Vec<f64> {
+    let n = rb.n;
+    let m = bins.clone().count() as f64;
+    let mut mean = vec![0.0; n];
+    for b in bins.clone() {
+        for (mi, c) in mean.iter_mut().zip(&rb.counts[b * n..(b + 1) * n]) {
+            *mi += c / m;
+        }
+    }
+    let mut cov = vec![0.0; n * n];
+    let mut d = vec![0.0; n];
+    for b in bins {
+        for ((di, c), mi) in d.iter_mut().zip(&rb.counts[b * n..(b + 1) * n]).zip(&mean) {
+            *di = c - mi;
+        }
+        for (row, &di) in cov.chunks_mut(n).zip(&d) {
+            if di != 0.0 {
+                for (cij, dj) in row.iter_mut().zip(&d) {
+                    *cij += di * dj;
+                }
+            }
+        }
+    }
+    let var: Vec<f64> = (0..n).map(|i| cov[i * n + i].max(1e-12)).collect();
+    cov.chunks(n)
+        .zip(&var)
+        .flat_map(|(row, vi)| {
+            row.iter()
+                .zip(&var)
+                .map(move |(c, vj)| c / (vi * vj).sqrt())
+        })
+        .collect()
 }
 
 #[test]
@@ -117,4 +122,30 @@ fn connectivity_states_differ_in_correlation_not_rate() {
             assert!((sum - 0.85).abs() < 1e-9, "row {i} sums to {sum}");
         }
     }
+
+    // Two-second windows are classified by whose assemblies correlate most in them: the
+    // structure is visible window by window, not only over a whole state.
+    let w = (2.0 / t.bin_s).round() as usize;
+    let (mut right, mut total) = (0, 0);
+    for b0 in (0..rb.n_bins - w).step_by(w) {
+        let state = t.regime_per_bin[b0];
+        if t.regime_per_bin[b0..b0 + w].iter().any(|&r| r != state) {
+            continue;
+        }
+        let r = correlation_of(&rb, b0..b0 + w);
+        let scores: Vec<f64> = conn
+            .states
+            .iter()
+            .map(|st| within_between(&r, rb.n, &st.assemblies).0)
+            .collect();
+        let best = (0..k)
+            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .unwrap();
+        right += usize::from(best == usize::from(state));
+        total += 1;
+    }
+    assert!(
+        total > 50 && right as f64 >= 0.95 * total as f64,
+        "{right} of {total} windows"
+    );
 }
