@@ -19,6 +19,10 @@ use super::{Counts, DataError, SpikeTrains};
 /// Relative tolerance, in bins, for a time on a bin edge.
 const EDGE_TOLERANCE: f64 = 1e-9;
 
+/// Most count cells (bins x units) one call may allocate: 2^32 cells are 16 GiB, beyond any
+/// machine this runs on, so a wrong bin width is an error rather than an out-of-memory abort.
+const MAX_CELLS: usize = 1 << 32;
+
 /// Bins `spikes` at `bin_s` seconds, optionally restricted to `range_s = (a, b)` seconds.
 pub fn bin(
     spikes: &SpikeTrains,
@@ -57,15 +61,24 @@ pub fn bin(
             ),
         ));
     }
-    if n_bins * spikes.units.len() as f64 > isize::MAX as f64 / 8.0 {
-        return Err(DataError::argument(
+    let too_many = || {
+        DataError::argument(
             "bin width",
-            format!("{n_bins} bins of {bin_s} s are too many to hold in memory"),
-        ));
+            format!(
+                "{n_bins} bins of {bin_s} s x {} units are too many to hold in memory",
+                spikes.units.len()
+            ),
+        )
+    };
+    if n_bins * spikes.units.len() as f64 > MAX_CELLS as f64 {
+        return Err(too_many());
     }
     let n_bins = n_bins as usize;
     let n_units = spikes.units.len();
-    let mut data = vec![0u32; n_bins * n_units];
+    let mut data: Vec<u32> = Vec::new();
+    data.try_reserve_exact(n_bins * n_units)
+        .map_err(|_| too_many())?;
+    data.resize(n_bins * n_units, 0);
     for (u, unit) in spikes.units.iter().enumerate() {
         for &t in &unit.times_s {
             let x = bin_index((t - lo) / bin_s);
@@ -162,6 +175,11 @@ mod tests {
         assert!(bin(&s, 1.0, Some((2.0, 1.0))).is_err());
         assert!(bin(&s, 0.0, None).is_err());
         assert!(bin(&s, f64::NAN, None).is_err());
+        // 3.9e12 bins: an error, not an abort.
+        assert!(matches!(
+            bin(&s, 1e-12, None),
+            Err(DataError::Argument { .. })
+        ));
     }
 
     #[test]
