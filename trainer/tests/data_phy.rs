@@ -215,3 +215,44 @@ fn load_counts_bins_a_folder() {
     let e = load_counts(&p, &opts).unwrap_err();
     assert!(e.to_string().contains("unit id 8"), "{e}");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn arbitrary_params_text_never_panics(text in "\\PC{0,200}") {
+            let _ = phy::sample_rate(&text, Path::new("params.py"));
+        }
+
+        #[test]
+        fn random_folders_round_trip(
+            spikes in proptest::collection::vec((0u64..1_000_000, 0u32..6), 1..200),
+            rate in prop_oneof![Just(1000.0f64), Just(30000.0), Just(20000.0)],
+        ) {
+            let mut spikes = spikes;
+            spikes.sort();
+            let times: Vec<u64> = spikes.iter().map(|s| s.0).collect();
+            let clusters: Vec<u32> = spikes.iter().map(|s| s.1).collect();
+            let (_d, p) = folder(&times, &clusters);
+            std::fs::write(p.join("params.py"), format!("sample_rate = {rate:?}\n")).unwrap();
+            let s = phy::read(&p, false).unwrap();
+            let mut ids: Vec<u32> = clusters.clone();
+            ids.sort();
+            ids.dedup();
+            prop_assert_eq!(s.units.iter().map(|u| u.id).collect::<Vec<_>>(), ids);
+            for unit in &s.units {
+                let want: Vec<f64> = spikes
+                    .iter()
+                    .filter(|x| x.1 == unit.id)
+                    .map(|x| x.0 as f64 / rate)
+                    .collect();
+                prop_assert_eq!(&unit.times_s, &want);
+            }
+            prop_assert_eq!(s.n_spikes(), spikes.len());
+        }
+    }
+}
