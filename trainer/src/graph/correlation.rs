@@ -246,9 +246,7 @@ impl WindowSums {
     /// and for neurons with zero variance).
     pub fn correlation(&self) -> Correlation {
         let n = self.n_units;
-        let sd: Vec<f64> = (0..n)
-            .map(|i| (self.variance_numerator(i) as f64).sqrt())
-            .collect();
+        let sd = self.scaled_sd();
         let mut r = vec![0.0; n * n];
         for i in 0..n {
             if sd[i] == 0.0 {
@@ -256,15 +254,28 @@ impl WindowSums {
             }
             r[i * n + i] = 1.0;
             for j in i + 1..n {
-                if sd[j] == 0.0 {
-                    continue;
-                }
-                let v = (self.centred(i, j) as f64 / (sd[i] * sd[j])).clamp(-1.0, 1.0);
+                let v = self.pair_correlation(&sd, i, j);
                 r[i * n + j] = v;
                 r[j * n + i] = v;
             }
         }
         Correlation { n_units: n, r }
+    }
+
+    /// `sqrt(V_i)` for every neuron.
+    pub(crate) fn scaled_sd(&self) -> Vec<f64> {
+        (0..self.n_units)
+            .map(|i| (self.variance_numerator(i) as f64).sqrt())
+            .collect()
+    }
+
+    /// `R_ij`, `i != j`, given `sd = scaled_sd()`: the one place the division is done, so
+    /// that surrogates and data are compared on identical arithmetic.
+    pub(crate) fn pair_correlation(&self, sd: &[f64], i: usize, j: usize) -> f64 {
+        if sd[i] == 0.0 || sd[j] == 0.0 {
+            return 0.0;
+        }
+        (self.centred(i, j) as f64 / (sd[i] * sd[j])).clamp(-1.0, 1.0)
     }
 }
 

@@ -12,7 +12,8 @@ pub fn allowed_exceedances(test: &SurrogateTest) -> usize {
 }
 
 /// The pairs whose correlation passes the surrogate test, as a symmetric row-major
-/// `n_units^2` mask (false on the diagonal).
+/// `n_units^2` mask (false on the diagonal and for pairs with `R = 0`, which are never
+/// edges).
 ///
 /// `rows` are the counts of the window (row-major, one row a bin) and `corr` their
 /// correlation; `stream` selects the random stream (the window index in a sequence), so
@@ -70,6 +71,7 @@ pub fn significant_pairs(
     let mut start = vec![0usize; n_bins + 1];
     let mut next = vec![0usize; n_bins + 1];
     let mut placed = vec![(0usize, 0u64); events.len()];
+    let sd = WindowSums::from_rows(n_units, rows)?.scaled_sd();
     let shifted = |t: usize, o: usize| if t >= o { t - o } else { t + n_bins - o };
     for _ in 0..test.surrogates {
         for o in offsets.iter_mut() {
@@ -95,10 +97,12 @@ pub fn significant_pairs(
         for t in 0..n_bins {
             sums.push_nonzero(&placed[start[t]..start[t + 1]]);
         }
-        let surrogate = sums.correlation();
+        // Rotation keeps S_i and Q_i, so sd is the data's; pairs with R = 0 are never edges
+        // and are not tested.
         for i in 0..n_units {
             for j in i + 1..n_units {
-                if surrogate.get(i, j).abs() >= corr.get(i, j).abs() {
+                let r = corr.get(i, j).abs();
+                if r != 0.0 && sums.pair_correlation(&sd, i, j).abs() >= r {
                     exceed[i * n_units + j] += 1;
                 }
             }
@@ -107,7 +111,7 @@ pub fn significant_pairs(
     let allowed = allowed_exceedances(test) as u32;
     for i in 0..n_units {
         for j in i + 1..n_units {
-            if exceed[i * n_units + j] <= allowed {
+            if corr.get(i, j) != 0.0 && exceed[i * n_units + j] <= allowed {
                 mask[i * n_units + j] = true;
                 mask[j * n_units + i] = true;
             }
