@@ -13,6 +13,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole loop on simulated data: simulate, quantise, replay on the core, score.
+    Demo(cli::demo::Args),
     /// Write a simulated session with known ground truth (Phy folder, behavior.csv, truth.json).
     Simulate(cli::simulate::Args),
     /// Quantise models to fixed point and write a model file (.nlm).
@@ -26,6 +28,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(a) => cli::demo::run(a),
         Command::Simulate(a) => cli::simulate::run(a),
         Command::Export(a) => cli::export::run(a),
         Command::Inspect(a) => cli::inspect::run(a),
