@@ -66,7 +66,7 @@ pub fn read(dir: &Path, good_only: bool) -> Result<SpikeTrains, DataError> {
         ));
     }
 
-    let mut by_cluster: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+    let mut groups = Groups::default();
     let mut previous: i128 = 0;
     for i in 0..n {
         let Number::Int(sample) = times.get(i) else {
@@ -109,11 +109,9 @@ pub fn read(dir: &Path, good_only: bool) -> Result<SpikeTrains, DataError> {
                 )
             }
         })?;
-        by_cluster
-            .entry(cluster)
-            .or_default()
-            .push(sample as f64 / sample_rate);
+        groups.push(cluster, sample as f64 / sample_rate);
     }
+    let mut by_cluster = groups.into_map();
 
     if good_only {
         let good = good_clusters(dir)?;
@@ -152,6 +150,47 @@ pub fn read(dir: &Path, good_only: bool) -> Result<SpikeTrains, DataError> {
         start_s,
         end_s,
     })
+}
+
+/// Spike times grouped by cluster. Cluster ids are small in practice, so a dense table maps
+/// them to groups (a tree lookup per spike was most of the reading time); large ids fall back
+/// to a map.
+#[derive(Default)]
+struct Groups {
+    dense: Vec<usize>,
+    sparse: BTreeMap<u32, usize>,
+    groups: Vec<(u32, Vec<f64>)>,
+}
+
+impl Groups {
+    /// Ids below this use the dense table.
+    const DENSE: u32 = 1 << 16;
+
+    fn push(&mut self, cluster: u32, t: f64) {
+        let slot = if cluster < Self::DENSE {
+            let c = cluster as usize;
+            if c >= self.dense.len() {
+                self.dense.resize(c + 1, usize::MAX);
+            }
+            if self.dense[c] == usize::MAX {
+                self.dense[c] = self.groups.len();
+                self.groups.push((cluster, Vec::new()));
+            }
+            self.dense[c]
+        } else {
+            let next = self.groups.len();
+            let slot = *self.sparse.entry(cluster).or_insert(next);
+            if slot == next {
+                self.groups.push((cluster, Vec::new()));
+            }
+            slot
+        };
+        self.groups[slot].1.push(t);
+    }
+
+    fn into_map(self) -> BTreeMap<u32, Vec<f64>> {
+        self.groups.into_iter().collect()
+    }
 }
 
 /// Checks that `npy` is an integer vector and returns its length.
