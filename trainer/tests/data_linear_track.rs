@@ -4,7 +4,8 @@
 //!
 //! The data are not part of the repository. When they are absent these tests fail loudly,
 //! unless `NEUROLOOP_SKIP_SHARED_DATA=1` is set, in which case they print a loud notice and
-//! pass without checking anything.
+//! pass without checking anything. `NEUROLOOP_SHARED_DATA=DIR` reads `DIR/linear-track`
+//! instead of the default location.
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +16,11 @@ const SAMPLE_RATE: f64 = 30_000.0;
 
 /// The shared folder, or None (after a loud notice) when it is absent and skipping is asked.
 fn linear_track() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/linear-track");
+    // `NEUROLOOP_SHARED_DATA` may name the shared data folder when it lives elsewhere.
+    let dir = match std::env::var_os("NEUROLOOP_SHARED_DATA") {
+        Some(root) => PathBuf::from(root).join("linear-track"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/linear-track"),
+    };
     if dir.join("session.nwb").is_file() && dir.join("phy").is_dir() {
         return Some(dir);
     }
