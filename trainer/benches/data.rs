@@ -2,7 +2,7 @@
 //! 10 ms: the figure of the README.
 //!
 //! `cargo bench -p neuroloop-trainer --bench data`. Needs `../shared/data/linear-track` from
-//! the project root; without it the benchmark prints a loud notice and measures nothing.
+//! the project root (or `$NEUROLOOP_SHARED_DATA/linear-track`); without it the benchmark prints a loud notice and measures nothing.
 //! The sizes (units, spikes, bins) are printed first so that the figure can quote them.
 
 use std::hint::black_box;
@@ -15,7 +15,10 @@ use neuroloop_trainer::data::{binning, load_counts, nwb, phy, LoadOptions};
 const BIN_S: f64 = 0.010;
 
 fn linear_track() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/linear-track");
+    let dir = match std::env::var_os("NEUROLOOP_SHARED_DATA") {
+        Some(root) => PathBuf::from(root).join("linear-track"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/linear-track"),
+    };
     if dir.join("session.nwb").is_file() && dir.join("phy").is_dir() {
         Some(dir)
     } else {
