@@ -56,6 +56,7 @@ fn replay_args(model: &Path, data: &Path, labels: Option<PathBuf>, report: &Path
         data: data.to_path_buf(),
         bin_ms: Some(10.0),
         labels,
+        selection: Default::default(),
         report: report.to_path_buf(),
     }
 }
@@ -145,6 +146,21 @@ fn export_inspect_replay_end_to_end() {
     replay::run(replay_args(&model, &sess.join("phy"), None, &report_phy)).expect("replay phy");
     let rp = read_json(&report_phy);
     assert_eq!(rp.regimes[..bins], r.regimes[..]);
+
+    // A time range selects whole bins of the recording; selecting fewer units than the model
+    // has neurons is refused with a message that says so.
+    let report_range = dir.join("replay_range.json");
+    let mut args = replay_args(&model, &sess.join("phy"), None, &report_range);
+    args.selection.start_s = Some(10.0);
+    args.selection.end_s = Some(20.0);
+    replay::run(args).expect("replay a time range");
+    let rr = read_json(&report_range);
+    assert_eq!(rr.bins, 1000);
+    assert!((rr.start_s - 10.0).abs() < 1e-9, "start {}", rr.start_s);
+    let mut args = replay_args(&model, &sess.join("phy"), None, &report_range);
+    args.selection.units = Some((0..32).collect());
+    let e = msg(replay::run(args).unwrap_err());
+    assert!(e.contains("32") && e.contains("64"), "{e}");
 
     // A device-only file: smaller, no reference, replay reports the regimes and null
     // comparisons.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::data::{labels, load_counts, LoadOptions};
+use crate::data::{labels, load_counts};
 use crate::export::replay::{replay, BinLabels};
 use crate::export::write_atomic;
 
@@ -25,6 +25,9 @@ pub struct Args {
     /// Behaviour intervals (start_s,end_s,label): adds the regime-by-behaviour table.
     #[arg(long, value_name = "CSV")]
     pub labels: Option<PathBuf>,
+    /// Units and time range to replay.
+    #[command(flatten)]
+    pub selection: crate::cli::data_args::Selection,
     /// Report file (JSON).
     #[arg(long, value_name = "JSON")]
     pub report: PathBuf,
@@ -51,7 +54,8 @@ pub fn run(args: Args) -> Result<()> {
         }
         None => model_bin_s,
     };
-    let counts = load_counts(&args.data, &LoadOptions::new(bin_s)).context("recording")?;
+    let counts =
+        load_counts(&args.data, &args.selection.load_options(bin_s)?).context("recording")?;
     let labels = match &args.labels {
         Some(p) => Some(labels::read_csv(p)?),
         None => None,
