@@ -141,9 +141,16 @@ impl Requant {
             // t + 2^(m-1) is an integer and r0 / 2^32 < 1 cannot carry it past a multiple of 2^m.
             // m is 1..=30; the mask changes nothing but tells the compiler the shift is below
             // 32, which halves the Cortex-M4 code for the 64-bit shift.
+            //
+            // The shift is written on the two 32-bit halves: LLVM's generic 64-bit shift
+            // handles counts of 32 and more with extra conditional instructions on Cortex-M4,
+            // here the count is known to lie in 1..=31 (for valid shifts 1..=30).
             let m = (n - 32) & 31;
-            let half = (1u32 << (m - 1)) as i64;
-            (t + half) >> m
+            let t = t + (1i64 << (m - 1)); // |t| <= 2^62 + 2^31 + 2^30: no overflow
+            let (lo, hi) = (t as u32, (t >> 32) as i32);
+            let r_lo = (lo >> m) | (hi as u32).wrapping_shl(32 - m);
+            let r_hi = hi >> m;
+            ((r_hi as i64) << 32) | r_lo as i64
         } else if n == 32 {
             // floor((t·2^32 + r0 + 2^31) / 2^32) = t + [r0 >= 2^31]; |t| <= 2^62 + 2^31.
             (t + (r0 >> 31) as i64).clamp(-(1 << 61), 1 << 61)

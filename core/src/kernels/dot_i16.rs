@@ -31,7 +31,7 @@ pub fn dot_i16(w: &[u8], x: &[i16]) -> i64 {
 
 /// Exactly `2·P` elements, when `w` has at least that many; `None` otherwise.
 #[inline(always)]
-fn fixed<const P: usize>(w: &[u8], x: &[i16]) -> Option<i64> {
+pub(crate) fn fixed<const P: usize>(w: &[u8], x: &[i16]) -> Option<i64> {
     let (pairs, _) = w.as_chunks::<2>();
     let (wq, _) = pairs.as_chunks::<2>();
     let (xq, _) = x.as_chunks::<2>();
@@ -45,9 +45,37 @@ fn fixed<const P: usize>(w: &[u8], x: &[i16]) -> Option<i64> {
     Some(acc)
 }
 
+/// `Σ w·x` over 16 elements: two calls of [`dot8`] (see there why not one block).
+#[inline(never)]
+pub fn dot16(w: &[u8; 32], x: &[i16; 16]) -> i64 {
+    let (w, _) = w.as_chunks::<16>();
+    let (x, _) = x.as_chunks::<8>();
+    let mut acc = 0i64;
+    for (wb, xb) in w.iter().zip(x) {
+        acc = acc.wrapping_add(dot8(wb, xb));
+    }
+    acc
+}
+
+/// `Σ w·x` over 8 elements, straight-line: four word loads of each operand and four `SMLALD`
+/// on Cortex-M4. LLVM's ARM parallel-DSP pass gives up on a basic block with more than 16
+/// loads, so longer straight-line rows lose the pairing; this one is kept out of line so
+/// that callers cannot merge two of them into one block.
+#[inline(never)]
+pub fn dot8(w: &[u8; 16], x: &[i16; 8]) -> i64 {
+    fixed::<4>(w, x).unwrap_or(0)
+}
+
+/// `Σ w·x` over 64 elements: the constant-length loop, which LLVM unrolls to 8 elements (16
+/// loads, 4 `SMLALD`) an iteration; out of line so that it keeps its registers.
+#[inline(never)]
+pub fn dot64(w: &[u8; 128], x: &[i16; 64]) -> i64 {
+    fixed::<32>(w, x).unwrap_or(0)
+}
+
 /// Any length: the common prefix of `w` (as `i16` pairs) and `x`.
 #[inline]
-fn general(w: &[u8], x: &[i16]) -> i64 {
+pub(crate) fn general(w: &[u8], x: &[i16]) -> i64 {
     let (pairs, _) = w.as_chunks::<2>();
     let (w2, w_rest) = pairs.as_chunks::<2>();
     let (x2, x_rest) = x.as_chunks::<2>();

@@ -35,9 +35,15 @@ pub fn dot_i8(w: &[u8], x: &[i16]) -> i64 {
     total
 }
 
+/// `Σ w·x` over 64 elements in `i32`; out of line so that it keeps its registers.
+#[inline(never)]
+pub fn dot64(w: &[u8; 64], x: &[i16; 64]) -> i64 {
+    fixed::<64>(w, x).unwrap_or(0) as i64
+}
+
 /// Exactly `L <= I8_BLOCK` elements in `i32`, when `w` has at least `L` bytes.
 #[inline(always)]
-fn fixed<const L: usize>(w: &[u8], x: &[i16]) -> Option<i32> {
+pub(crate) fn fixed<const L: usize>(w: &[u8], x: &[i16]) -> Option<i32> {
     let w: &[u8; L] = w.get(..L)?.try_into().ok()?;
     let x: &[i16; L] = x.get(..L)?.try_into().ok()?;
     let mut acc = 0i32;

@@ -38,10 +38,12 @@ mod argmin;
 mod dot_i16;
 mod dot_i8;
 mod matvec;
+mod rowwise;
 mod sqdist;
 
 pub use argmin::{argmax_i32, argmin_i64};
-pub use dot_i16::dot_i16;
-pub use dot_i8::{dot_i8, I8_BLOCK};
+pub use dot_i16::{dot16 as dot16_i16, dot64 as dot64_i16, dot8 as dot8_i16, dot_i16};
+pub use dot_i8::{dot64 as dot64_i8, dot_i8, I8_BLOCK};
 pub use matvec::{dot, matvec_requant, rows};
-pub use sqdist::sqdist_i16;
+pub use rowwise::for_each_row;
+pub use sqdist::{sqdist16_minus_norm, sqdist_i16};
