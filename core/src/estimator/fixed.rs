@@ -55,6 +55,38 @@ pub(crate) struct FixedBackend<'m> {
     d: usize,
     n: usize,
     k: usize,
+    /// `|e_k|²` of the nearest-selection points when `d = 16` and `K <= NORM_CAP`
+    /// (`nearest16` is then `Some`), computed once from the model.
+    nearest16: Option<[i64; NORM_CAP]>,
+}
+
+/// Regimes whose point norms the fixed backend keeps (a step then needs only `a·e_k`).
+pub(crate) const NORM_CAP: usize = 16;
+
+impl<'m> FixedBackend<'m> {
+    fn new(s: JsldsSection<'m>, d: usize, n: usize, k: usize) -> Self {
+        let (table, _) = s.input_table.as_chunks::<2>();
+        let nearest16 = match s.selection {
+            Selection::Nearest { points } if d == 16 && k <= NORM_CAP => {
+                let mut norms = [0i64; NORM_CAP];
+                let (points, _) = blob::sub(points, 0, k, 32).as_chunks::<32>();
+                for (nm, e) in norms.iter_mut().zip(points) {
+                    *nm = kernels::sqdist_i16(&[0; 16], e);
+                }
+                Some(norms)
+            }
+            _ => None,
+        };
+        FixedBackend {
+            s,
+            table,
+            last: table.len().saturating_sub(1),
+            d,
+            n,
+            k,
+            nearest16,
+        }
+    }
 }
 
 impl<'m> Backend for FixedBackend<'m> {
@@ -76,11 +108,38 @@ impl<'m> Backend for FixedBackend<'m> {
         self.table.get(i).map_or(0, |p| i16::from_le_bytes(*p))
     }
 
+    /// The same values as [`FixedBackend::input`], with the table and its last index held
+    /// in registers for the whole loop (inlined into the step, LLVM reloaded them from the
+    /// stack for every neuron).
+    #[inline(never)]
+    fn inputs(&self, counts: &[u16], g: &mut [i16]) {
+        let table = self.table;
+        // `last` from the table's own length here, so that `get` below is provably in range
+        // and compiles without a check (an empty table gives zeros, as `input` does).
+        let Some(last) = table.len().checked_sub(1) else {
+            g.iter_mut().zip(counts).for_each(|(g, _)| *g = 0);
+            return;
+        };
+        for (g, &c) in g.iter_mut().zip(counts) {
+            let i = (c as usize).min(last);
+            *g = table.get(i).map_or(0, |p| i16::from_le_bytes(*p));
+        }
+    }
+
     fn select(&self, a: &[i16]) -> usize {
         match &self.s.selection {
             Selection::Nearest { points } => {
                 let width = (2 * self.d).max(1);
                 let points = blob::sub(points, 0, self.k, width);
+                if let (Some(a16), Some(norms)) = (a.first_chunk::<16>(), &self.nearest16) {
+                    // |e_k|² − 2 a·e_k = |a − e_k|² − |a|², exact in i64: every score is
+                    // lower by the same |a|², so the argmin and its ties are the same. The
+                    // norms are the model's; a step computes only a·e_k (SMLALD).
+                    let (points, _) = points.as_chunks::<32>();
+                    return first_min(points.iter().zip(norms).map(|(e, &nm)| {
+                        nm.wrapping_sub(kernels::dot16_i16(e, a16).wrapping_mul(2))
+                    }));
+                }
                 if let Some(a16) = a.first_chunk::<16>().filter(|_| self.d == 16) {
                     // Same argmin and ties: every score is lower by the same |a|².
                     let (points, _) = points.as_chunks::<32>();
@@ -209,16 +268,8 @@ impl<'m, const D: usize, const N: usize> Estimator<'m, D, N> {
     /// [`ModelError::Capacity`] when `latent > D` or `neurons > N`, or any validation error.
     pub fn new(model: &Model<'m>) -> Result<Self, ModelError> {
         let (s, d, n, k) = checked_section(model, D, N)?;
-        let (table, _) = s.input_table.as_chunks::<2>();
         Ok(Estimator {
-            core: StepCore::new(FixedBackend {
-                s,
-                table,
-                last: table.len().saturating_sub(1),
-                d,
-                n,
-                k,
-            }),
+            core: StepCore::new(FixedBackend::new(s, d, n, k)),
         })
     }
 
@@ -337,14 +388,7 @@ mod tests {
     }
 
     fn backend(s: JsldsSection<'_>) -> FixedBackend<'_> {
-        FixedBackend {
-            s,
-            table: &[],
-            last: 0,
-            d: D,
-            n: N,
-            k: K,
-        }
+        FixedBackend::new(s, D, N, K)
     }
 
     proptest! {

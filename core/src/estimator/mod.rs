@@ -26,3 +26,7 @@ mod step;
 pub use error::{StepError, StepOutput};
 pub use fixed::Estimator;
 pub use reference::ReferenceEstimator;
+
+/// Bytes of the fixed-point estimator's cache of nearest-point norms (see `fixed.rs`).
+pub(crate) const SELECTION_CACHE_BYTES: usize =
+    core::mem::size_of::<Option<[i64; fixed::NORM_CAP]>>();

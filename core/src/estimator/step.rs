@@ -21,6 +21,13 @@ pub(crate) trait Backend {
     fn hysteresis(&self) -> u16;
     /// Input transform of one count; counts above the table saturate to its last entry.
     fn input(&self, count: u16) -> Self::Value;
+    /// `g[j] = input(counts[j])` over the common length (a backend may do it in one tight
+    /// loop; the values must be those of [`Backend::input`]).
+    fn inputs(&self, counts: &[u16], g: &mut [Self::Value]) {
+        for (g, &c) in g.iter_mut().zip(counts) {
+            *g = self.input(c);
+        }
+    }
     /// Regime for state `a`: the first lowest of the per-regime scores, via [`first_min`]
     /// (gate scores are negated, so "lowest" is right for both rules).
     fn select(&self, a: &[Self::Value]) -> usize;
@@ -106,9 +113,7 @@ impl<B: Backend, const D: usize, const N: usize> StepCore<B, D, N> {
                 got: counts.len(),
             });
         }
-        for (g, &c) in self.g.iter_mut().zip(counts) {
-            *g = self.backend.input(c);
-        }
+        self.backend.inputs(counts, &mut self.g);
         let k = self.select();
         let d = self.backend.latent();
         let a = prefix(&self.a, d);

@@ -195,13 +195,15 @@ pub struct JsldsReference<'a> {
 impl JsldsSection<'_> {
     /// RAM in bytes that the device estimator state needs for this model when compiled with
     /// exactly-fitting capacities (`D = latent`, `N = neurons`): the `i16` state and its
-    /// double buffer (`4·d`), the `i16` input vector (`2·N`) and the hysteresis/bookkeeping
-    /// words (8). The borrowed model itself stays in flash and is not counted, nor are the
-    /// few pointers of the borrowed section view (their size depends on the target).
+    /// double buffer (`4·d`), the `i16` input vector (`2·N`), the hysteresis/bookkeeping
+    /// words (8) and the fixed-size cache of nearest-point norms that lets a step skip
+    /// `Σ e_k²` (136, present in every estimator). The borrowed model itself stays in flash
+    /// and is not counted, nor are the few pointers of the borrowed section view (their size
+    /// depends on the target).
     pub fn state_ram_bytes(&self) -> usize {
         let d = self.latent as usize;
         let n = self.input_gain.cols as usize;
-        4 * d + 2 * n + 8
+        4 * d + 2 * n + 8 + crate::estimator::SELECTION_CACHE_BYTES
     }
 
     /// Name of regime `k`, if the file names its regimes.
