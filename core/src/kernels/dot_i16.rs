@@ -45,8 +45,9 @@ pub(crate) fn fixed<const P: usize>(w: &[u8], x: &[i16]) -> Option<i64> {
     Some(acc)
 }
 
-/// `Σ w·x` over 16 elements: two calls of [`dot8`] (see there why not one block).
-#[inline(never)]
+/// `Σ w·x` over 16 elements: two calls of [`dot8`] (see there why not one block), made
+/// straight from the caller.
+#[inline(always)]
 pub fn dot16(w: &[u8; 32], x: &[i16; 16]) -> i64 {
     let (w, _) = w.as_chunks::<16>();
     let (x, _) = x.as_chunks::<8>();
