@@ -156,6 +156,26 @@ impl<'m> Backend for FixedBackend<'m> {
                 // `first_min` picks it; regimes without a bias entry do not compete (validated
                 // models have all K).
                 let (bias, _) = bias.as_chunks::<2>();
+                if let (Some(a16), WeightType::I16) = (
+                    a.first_chunk::<16>().filter(|_| self.d == 16),
+                    weights.wtype,
+                ) {
+                    // d = 16, int16 gate: constant-width rows and the kernel out of line, as
+                    // in `update_rows`; the same scores as the general path below.
+                    let (rows, _) = blob::sub(weights.data, 0, self.k, 32).as_chunks::<32>();
+                    let (mult, _) = blob::sub(weights.mult, 0, self.k, 4).as_chunks::<4>();
+                    let shift = blob::sub(weights.shift, 0, self.k, 1);
+                    return first_min(rows.iter().zip(mult).zip(shift).zip(bias).map(
+                        |(((w, m), &sh), b)| {
+                            let rq = Requant {
+                                mult: i32::from_le_bytes(*m),
+                                shift: sh as i8,
+                            };
+                            -(rq.apply_wide(kernels::dot16_i16(w, a16))
+                                + i16::from_le_bytes(*b) as i64)
+                        },
+                    ));
+                }
                 let mut best: Option<i64> = None;
                 let mut best_k = 0;
                 kernels::for_each_row(weights, 0, self.k, a, |i, v| {

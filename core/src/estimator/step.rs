@@ -69,8 +69,10 @@ pub(crate) fn prefix<T>(s: &[T], n: usize) -> &[T] {
 #[derive(Debug, Clone)]
 pub(crate) struct StepCore<B: Backend, const D: usize, const N: usize> {
     pub(crate) backend: B,
-    a: [B::Value; D],
-    next: [B::Value; D],
+    /// The state `a_t` and the buffer the next step writes: `bufs[cur]` is the state.
+    /// Flipping `cur` replaces swapping the two arrays (a copy of `2·D` values a step).
+    bufs: [[B::Value; D]; 2],
+    cur: bool,
     g: [B::Value; N],
     hyst: Hysteresis,
 }
@@ -80,8 +82,8 @@ impl<B: Backend, const D: usize, const N: usize> StepCore<B, D, N> {
     pub(crate) fn new(backend: B) -> Self {
         let mut core = StepCore {
             backend,
-            a: [B::Value::default(); D],
-            next: [B::Value::default(); D],
+            bufs: [[B::Value::default(); D]; 2],
+            cur: false,
             g: [B::Value::default(); N],
             hyst: Hysteresis::new(0),
         };
@@ -92,15 +94,15 @@ impl<B: Backend, const D: usize, const N: usize> StepCore<B, D, N> {
     /// `a = 0`; the reported regime becomes the one selected from the zero state (which is
     /// the regime the first step will use, so the first step never reports a change).
     pub(crate) fn reset(&mut self) {
-        self.a = [B::Value::default(); D];
-        self.next = [B::Value::default(); D];
+        self.bufs = [[B::Value::default(); D]; 2];
+        self.cur = false;
         let k0 = self.select();
         self.hyst = Hysteresis::new(k0);
     }
 
     /// `k = select(a_{t-1})`; `K <= MAX_REGIMES = 64` by validation, so it fits a `u8`.
     fn select(&self) -> u8 {
-        let k = self.backend.select(prefix(&self.a, self.backend.latent()));
+        let k = self.backend.select(self.latent());
         k.min(u8::MAX as usize) as u8
     }
 
@@ -116,14 +118,16 @@ impl<B: Backend, const D: usize, const N: usize> StepCore<B, D, N> {
         self.backend.inputs(counts, &mut self.g);
         let k = self.select();
         let d = self.backend.latent();
-        let a = prefix(&self.a, d);
+        let [b0, b1] = &mut self.bufs;
+        let (a, next) = if self.cur { (b1, b0) } else { (b0, b1) };
+        let a = prefix(a, d);
         let g = prefix(&self.g, n);
-        let next = match self.next.get_mut(..d) {
+        let next = match next.get_mut(..d) {
             Some(n) => n,
-            None => &mut self.next,
+            None => next,
         };
         self.backend.update(k as usize, a, g, next);
-        core::mem::swap(&mut self.a, &mut self.next);
+        self.cur = !self.cur;
         let changed = self.hyst.update(k, self.backend.hysteresis());
         Ok(StepOutput {
             regime: k,
@@ -134,7 +138,8 @@ impl<B: Backend, const D: usize, const N: usize> StepCore<B, D, N> {
 
     /// The current state `a_t` (`d` entries).
     pub(crate) fn latent(&self) -> &[B::Value] {
-        prefix(&self.a, self.backend.latent())
+        let [b0, b1] = &self.bufs;
+        prefix(if self.cur { b1 } else { b0 }, self.backend.latent())
     }
 
     /// The currently reported regime.

@@ -18,21 +18,33 @@
 //! no bounds checks, and each keeps a single accumulator chain: that is the shape LLVM's ARM
 //! parallel-DSP pass recognises, turning two `i16 × i16` products into one `SMLALD`.
 //!
-//! Measured on the emulated Cortex-M4 (QEMU `mps2-an386`, `-icount shift=0`, SysTick × 40,
-//! thumbv7em release build, 2026-11-23), per multiply-accumulate including row overhead:
+//! Measured on the emulated Cortex-M4 (QEMU `mps2-an386`, `-icount shift=0`, per-function
+//! counts from `scripts/firmware-profile.sh`, thumbv7em release build, 2026-11-23), per
+//! multiply-accumulate, call included, requantisation excluded:
 //!
-//! | kernel | 64 columns | 16 columns |
-//! | --- | --- | --- |
-//! | [`dot_i16`] | 2.9 instructions | 6.3 |
-//! | [`dot_i8`] | 4.0 | 7–11 (varies with code layout) |
-//! | [`sqdist_i16`] | — | 5.3 (per element, incl. regime loop) |
+//! | kernel | instructions / MAC |
+//! | --- | --- |
+//! | [`dot64_i16`] (64 columns, 8 a loop iteration: 8 word loads + 4 `SMLALD`) | 2.3 (loop alone 1.9) |
+//! | [`dot16_i16`] = 2 × [`dot8_i16`] (straight-line, 4 `SMLALD` each) | 2.4–3 |
+//! | [`dot64_i8`] (`LDRSB` + `LDRSH` + `SMLABB` an element) | 3.2 |
+//! | nearest point at d = 16 (`|e_k|²` cached, `a·e_k` by [`dot16_i16`]) | ~2.8 per element, regime loop included |
 //!
-//! Lengths 8/16/32/64/128 (`dot_i16`) and 16/32/64/128 (`dot_i8`) take a loop with a
-//! constant trip count, which removes LLVM's run-time unrolling prologue and remainder.
-//! The constant-length `dot_i16` loop is 17 instructions for 8 MACs (2.1); the rest is row
-//! set-up (row iterator, dispatch), which dominates short rows. `int8` weights cannot use the dual MAC without the
-//! `SXTB16` intrinsic (unstable and `unsafe`), so on this core `int16` weights are the fast
-//! choice and `int8` the small one.
+//! What shaped them, all of it LLVM behaviour observed in the disassembly:
+//!
+//! * the ARM parallel-DSP pass (two `i16 × i16` products into one `SMLALD`) gives up on a
+//!   basic block with more than 16 loads, so a fully unrolled 16- or 64-column row loses
+//!   the pairing; 8 elements (16 loads) a block is the most that keeps it;
+//! * inlined into a row loop, a kernel's loads of the shared vector are hoisted out of the
+//!   loop into (spilled) registers, which also loses the pairing; so the kernels the
+//!   estimator uses are out of line ([`dot8_i16`], [`dot64_i16`], [`dot64_i8`]);
+//! * choosing the kernel once per matrix instead of once per row ([`for_each_row`], and the
+//!   constant-width row loops of the estimator) removes a dispatch of about the cost of a
+//!   16-column row.
+//!
+//! Lengths 8/16/32/64/128 (`dot_i16`) and 16/32/64/128 (`dot_i8`) of the general entry
+//! points take a loop with a constant trip count. `int8` weights cannot use the dual MAC
+//! without the `SXTB16` intrinsic (unstable and `unsafe`), so on this core `int16` weights
+//! are the fast choice and `int8` the small one.
 
 mod argmin;
 mod dot_i16;
