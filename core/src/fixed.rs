@@ -54,6 +54,10 @@ impl core::fmt::Display for RequantError {
     }
 }
 
+/// Lets hosts carry the error in `Box<dyn Error>` / `anyhow` chains; `core::error::Error`
+/// needs no allocator, so the device build is unaffected.
+impl core::error::Error for RequantError {}
+
 impl Requant {
     /// The identity multiplier (`1.0`).
     pub const ONE: Requant = Requant {

@@ -46,3 +46,7 @@ impl fmt::Display for StepError {
         }
     }
 }
+
+/// Lets hosts carry the error in `Box<dyn Error>` / `anyhow` chains; `core::error::Error`
+/// needs no allocator, so the device build is unaffected.
+impl core::error::Error for StepError {}

@@ -240,3 +240,7 @@ pub(crate) fn postcard_reason(e: &postcard::Error) -> &'static str {
         _ => "postcard error",
     }
 }
+
+/// Lets hosts carry the error in `Box<dyn Error>` / `anyhow` chains; `core::error::Error`
+/// needs no allocator, so the device build is unaffected.
+impl core::error::Error for ModelError {}
