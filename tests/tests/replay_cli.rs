@@ -57,6 +57,7 @@ fn replay_args(model: &Path, data: &Path, labels: Option<PathBuf>, report: &Path
         bin_ms: Some(10.0),
         labels,
         selection: Default::default(),
+        counts_out: None,
         report: report.to_path_buf(),
     }
 }
@@ -156,6 +157,21 @@ fn export_inspect_replay_end_to_end() {
     replay::run(args).expect("replay a time range");
     let rr = read_json(&report_range);
     assert_eq!(rr.bins, 1000);
+    // The firmware's count stream of the same bins: 1000 x 64 u16, equal to the .npy rows.
+    let mut args = replay_args(&model, &sess.join("counts.npy"), None, &report_range);
+    args.selection.start_s = Some(10.0);
+    args.selection.end_s = Some(20.0);
+    let stream = dir.join("counts.u16");
+    args.counts_out = Some(stream.clone());
+    replay::run(args).expect("replay --counts-out");
+    let bytes = fs::read(&stream).unwrap();
+    assert_eq!(bytes.len(), 1000 * 64 * 2);
+    let npy = neuroloop_trainer::data::npy_counts::read(&sess.join("counts.npy"), 0.01).unwrap();
+    let first = 1000 * 64; // bin 1000 = 10 s
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        let c = u16::from_le_bytes([pair[0], pair[1]]) as u32;
+        assert_eq!(c, npy.data[first + i], "count {i} of the stream");
+    }
     assert!((rr.start_s - 10.0).abs() < 1e-9, "start {}", rr.start_s);
     let mut args = replay_args(&model, &sess.join("phy"), None, &report_range);
     args.selection.units = Some((0..32).collect());

@@ -28,6 +28,10 @@ pub struct Args {
     /// Units and time range to replay.
     #[command(flatten)]
     pub selection: crate::cli::data_args::Selection,
+    /// Also write the replayed counts as the firmware's raw count stream (u16 little-endian,
+    /// bins x neurons), for `scripts/firmware.sh --counts`.
+    #[arg(long, value_name = "FILE")]
+    pub counts_out: Option<PathBuf>,
     /// Report file (JSON).
     #[arg(long, value_name = "JSON")]
     pub report: PathBuf,
@@ -71,6 +75,15 @@ pub fn run(args: Args) -> Result<()> {
             args.data.display()
         )
     })?;
+    if let Some(path) = &args.counts_out {
+        write_atomic(path, &crate::export::device_stream(&counts))?;
+        println!(
+            "count stream for the firmware: {} ({} bins x {} neurons, u16 LE)",
+            path.display(),
+            counts.n_bins,
+            counts.n_units()
+        );
+    }
     let text = serde_json::to_string_pretty(&report)?;
     write_atomic(&args.report, text.as_bytes())?;
     let pct = |x: Option<f64>| {

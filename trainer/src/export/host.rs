@@ -64,9 +64,7 @@ pub fn run_paired<'m>(
     };
     let mut row = vec![0u16; counts.n_units()];
     for t in 0..counts.n_bins {
-        for (o, &c) in row.iter_mut().zip(counts.row(t)) {
-            *o = c.min(u16::MAX as u32) as u16;
-        }
+        device_counts(counts.row(t), &mut row);
         let f = fixed.step(&row).map_err(core_err)?;
         let r = match reference.as_mut() {
             Some(r) => Some(r.step(&row).map_err(core_err)?),
@@ -95,11 +93,30 @@ pub fn run_reference(
         Box::new(ReferenceEstimator::new(model).map_err(core_err)?);
     let mut row = vec![0u16; counts.n_units()];
     for t in 0..counts.n_bins {
-        for (o, &c) in row.iter_mut().zip(counts.row(t)) {
-            *o = c.min(u16::MAX as u32) as u16;
-        }
+        device_counts(counts.row(t), &mut row);
         let out = reference.step(&row).map_err(core_err)?;
         each(&out, &reference);
     }
     Ok(())
+}
+
+/// One bin's counts as the device takes them: `u16`, saturating. (The core's input table
+/// saturates far below 65,535 spikes a bin, so the clamp changes no output.)
+pub fn device_counts(row: &[u32], out: &mut [u16]) {
+    for (o, &c) in out.iter_mut().zip(row) {
+        *o = c.min(u16::MAX as u32) as u16;
+    }
+}
+
+/// The whole recording as the firmware's replay source embeds it (`NEUROLOOP_COUNTS` of
+/// `scripts/firmware.sh`): `u16` little-endian, one row of `n_units` a bin, saturating as
+/// [`device_counts`] does, so the device replays exactly the bins the host replayed.
+pub fn device_stream(counts: &Counts) -> Vec<u8> {
+    let mut row = vec![0u16; counts.n_units()];
+    let mut out = Vec::with_capacity(2 * counts.data.len());
+    for t in 0..counts.n_bins {
+        device_counts(counts.row(t), &mut row);
+        out.extend(row.iter().flat_map(|c| c.to_le_bytes()));
+    }
+    out
 }

@@ -28,7 +28,10 @@ pub mod replay;
 pub mod tensor;
 mod write;
 
-pub use host::{core_err, run_paired, run_reference, Bin, HostEstimator, HostReference};
+pub use host::{
+    core_err, device_counts, device_stream, run_paired, run_reference, Bin, HostEstimator,
+    HostReference,
+};
 pub use jslds::Scales;
 pub use tensor::{TensorReport, DEFAULT_BUDGET};
 pub use write::write_atomic;
