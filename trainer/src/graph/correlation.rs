@@ -84,15 +84,7 @@ impl WindowSums {
         if n_units == 0 {
             return Ok(sums);
         }
-        if !rows.len().is_multiple_of(n_units) {
-            return Err(GraphError::Counts {
-                field: "data",
-                problem: format!(
-                    "holds {} counts, not a whole number of rows of {n_units} units",
-                    rows.len()
-                ),
-            });
-        }
+        check_whole_rows(n_units, rows)?;
         for row in rows.chunks_exact(n_units) {
             sums.push(row)?;
         }
@@ -341,6 +333,21 @@ impl Correlation {
     pub fn to_f32(&self) -> Vec<f32> {
         self.r.iter().map(|&v| v as f32).collect()
     }
+}
+
+/// Checks that `rows` (row-major counts, `n_units > 0` a row) holds whole rows, and returns
+/// how many: the one shape rule of every function that takes a window's bins as a flat slice.
+pub(crate) fn check_whole_rows(n_units: usize, rows: &[u32]) -> Result<usize, GraphError> {
+    if !rows.len().is_multiple_of(n_units) {
+        return Err(GraphError::Counts {
+            field: "data",
+            problem: format!(
+                "holds {} counts, not a whole number of rows of {n_units} units",
+                rows.len()
+            ),
+        });
+    }
+    Ok(rows.len() / n_units)
 }
 
 #[cfg(test)]

@@ -37,16 +37,7 @@ pub fn significant_pairs(
     if n_units == 0 {
         return Ok(mask);
     }
-    if !rows.len().is_multiple_of(n_units) {
-        return Err(GraphError::Counts {
-            field: "data",
-            problem: format!(
-                "holds {} counts, not a whole number of rows of {n_units} units",
-                rows.len()
-            ),
-        });
-    }
-    let n_bins = rows.len() / n_units;
+    let n_bins = super::correlation::check_whole_rows(n_units, rows)?;
     if n_bins as u64 > WindowSums::MAX_BINS {
         return Err(GraphError::WindowTooLong {
             max: WindowSums::MAX_BINS,
