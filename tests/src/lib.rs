@@ -2,5 +2,4 @@
 //! helpers.
 
 pub mod firmware;
-pub mod handbuilt;
 pub mod simulated;

@@ -9,17 +9,18 @@
 //! * a system simulated by `slds::simulate` and quantised by the exporter, nearest-point
 //!   selection; prints the device figures (instructions per step, MACs, flash, RAM);
 //! * the same with the learned linear gate;
-//! * a hand-built system with int16 dynamics and int8 input gains (both kernel widths on the
-//!   device, whatever the exporter chooses).
+//! * the nearest-point system exported with int8 input gains and readout forced
+//!   (`ExportOptions::weight_overrides`), so both kernel widths run on the device whatever the
+//!   error budget would choose.
 //!
 //! Needs `qemu-system-arm` and Debian's Rust toolchain; without them it fails with the
 //! `apt-get install` line to run (it never skips).
 
 use std::fs;
 
+use neuroloop_core::WeightType;
 use neuroloop_tests::firmware::{build_and_run, host_replay, FirmwareRun};
-use neuroloop_tests::handbuilt;
-use neuroloop_tests::simulated::exported_case;
+use neuroloop_tests::simulated::{exported_case, DeviceCase};
 use neuroloop_trainer::slds::SelectionKind;
 
 const N: usize = 64;
@@ -29,7 +30,8 @@ const K: usize = 8;
 const BINS: usize = 3000;
 
 /// Host replay, firmware run, bit-exact comparison; returns the firmware's report.
-fn check_bit_exact(case: &str, model: &[u8], counts: &[u16], neurons: usize) -> FirmwareRun {
+fn check_bit_exact(case: &str, c: &DeviceCase) -> FirmwareRun {
+    let (model, counts, neurons) = (&c.model[..], &c.counts[..], c.neurons);
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("qemu_bit_exact")
         .join(case);
@@ -37,7 +39,7 @@ fn check_bit_exact(case: &str, model: &[u8], counts: &[u16], neurons: usize) -> 
     let model_path = dir.join("model.nlm");
     let counts_path = dir.join("counts.u16");
     fs::write(&model_path, model).unwrap();
-    fs::write(&counts_path, handbuilt::counts_bytes(counts)).unwrap();
+    fs::write(&counts_path, &c.stream).unwrap();
 
     let host = host_replay(model, counts, neurons);
     // The comparison only means something if the regimes actually move.
@@ -119,7 +121,7 @@ fn print_figures(case: &str, run: &FirmwareRun, model_bytes: usize, changes: u32
 
 #[test]
 fn exported_nearest_model_matches_host_bit_for_bit() {
-    let case = exported_case(SelectionKind::Nearest, 6000, BINS, 7);
+    let case = exported_case(SelectionKind::Nearest, 6000, BINS, 7, &[]);
     assert_eq!(case.neurons, N);
     let r = &case.report;
     let types: Vec<String> = r
@@ -136,37 +138,52 @@ fn exported_nearest_model_matches_host_bit_for_bit() {
         r.file_bytes_with_reference,
         r.state_ram_bytes
     );
-    check_bit_exact("exported-nearest", &case.model, &case.counts, case.neurons);
+    check_bit_exact("exported-nearest", &case);
 }
 
 #[test]
 fn exported_gate_model_matches_host_bit_for_bit() {
-    let case = exported_case(SelectionKind::Gate, 6000, BINS, 8);
+    let case = exported_case(SelectionKind::Gate, 6000, BINS, 8, &[]);
     assert_eq!(case.neurons, N);
-    check_bit_exact("exported-gate", &case.model, &case.counts, case.neurons);
+    check_bit_exact("exported-gate", &case);
 }
 
+/// Both kernel widths on the device: int16 dynamics, int8 input gains and readout.
+const MIXED: [(&str, WeightType); 2] = [
+    ("jslds.input_gain", WeightType::I8),
+    ("jslds.readout", WeightType::I8),
+];
+
 #[test]
-fn handbuilt_mixed_width_model_matches_host_bit_for_bit() {
-    let sys = handbuilt::system(N, D, K, 3, 7);
-    let model = handbuilt::model_file(&sys, "handbuilt-n64-d16-k8");
-    let (counts, _hidden) = handbuilt::counts(&sys, BINS, 11);
-    check_bit_exact("handbuilt", &model, &counts, N);
+fn mixed_width_model_matches_host_bit_for_bit() {
+    let case = exported_case(SelectionKind::Nearest, 6000, BINS, 7, &MIXED);
+    let ty = |name: &str| {
+        case.report
+            .tensors
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.wtype.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        (ty("jslds.dynamics"), ty("jslds.input_gain")),
+        ("i16".to_string(), "i8".to_string())
+    );
+    check_bit_exact("mixed-width", &case);
 }
 
 /// A model that fails its checksum on the device makes the firmware exit with failure and
 /// say why; the script passes that on as a non-zero status.
 #[test]
 fn a_corrupt_model_fails_on_the_device() {
-    let sys = handbuilt::system(N, D, K, 3, 7);
-    let mut model = handbuilt::model_file(&sys, "handbuilt-n64-d16-k8");
+    let case = exported_case(SelectionKind::Nearest, 200, 10, 7, &[]);
+    let mut model = case.model.clone();
     let last = model.len() - 1;
     model[last] ^= 0x01; // inside the body: the body CRC no longer matches
-    let (counts, _) = handbuilt::counts(&sys, 10, 11);
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("qemu_bit_exact/corrupt");
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join("model.nlm"), &model).unwrap();
-    fs::write(dir.join("counts.u16"), handbuilt::counts_bytes(&counts)).unwrap();
+    fs::write(dir.join("counts.u16"), &case.stream).unwrap();
     let err = build_and_run(&dir.join("model.nlm"), &dir.join("counts.u16"), N)
         .expect_err("the firmware must fail on a corrupt model");
     assert!(

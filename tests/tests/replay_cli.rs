@@ -44,6 +44,7 @@ fn export_args(sess: &Path, out: &Path) -> export::Args {
         hysteresis: None,
         name: None,
         weights: export::Weights::Auto,
+        weights_for: Vec::new(),
         budget: neuroloop_trainer::export::DEFAULT_BUDGET,
         margin: neuroloop_trainer::export::DEFAULT_MARGIN,
         report: None,

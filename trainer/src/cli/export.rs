@@ -27,6 +27,19 @@ pub enum Weights {
     I16,
 }
 
+/// Parses `TENSOR=i8|i16`.
+fn parse_override(s: &str) -> Result<(String, WeightType), String> {
+    let (name, ty) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected TENSOR=i8 or TENSOR=i16"))?;
+    let ty = match ty {
+        "i8" => WeightType::I8,
+        "i16" => WeightType::I16,
+        other => return Err(format!("{s:?}: weight type {other:?} is not i8 or i16")),
+    };
+    Ok((name.to_string(), ty))
+}
+
 /// Arguments of `neuroloop export`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -56,6 +69,10 @@ pub struct Args {
     /// Weight types: per-tensor choice by the error budget, or one type for all.
     #[arg(long, value_enum, default_value_t = Weights::Auto)]
     pub weights: Weights,
+    /// Force one matrix's weight type, e.g. `jslds.input_gain=i8` (repeatable; wins over
+    /// `--weights`).
+    #[arg(long = "weights-for", value_name = "TENSOR=i8|i16", value_parser = parse_override)]
+    pub weights_for: Vec<(String, WeightType)>,
     /// Error budget of the int8/int16 choice: worst-case weight error, times the recurrence
     /// gain for state-feeding tensors, as a fraction of the output's full range.
     #[arg(long, default_value_t = DEFAULT_BUDGET)]
@@ -101,6 +118,7 @@ pub fn run(args: Args) -> Result<()> {
             Weights::I8 => Some(WeightType::I8),
             Weights::I16 => Some(WeightType::I16),
         },
+        weight_overrides: args.weights_for.clone(),
     };
     let q = quantize_jslds(&sys, &counts, &opts).with_context(|| {
         format!(

@@ -30,12 +30,33 @@ pub(crate) struct InputRanges {
     pub input: Vec<f64>,
 }
 
+/// The names of the matrices whose weight type the exporter chooses (or a user forces).
+pub const MATRIX_NAMES: [&str; 4] = [
+    "jslds.dynamics",
+    "jslds.input_gain",
+    "jslds.readout",
+    "jslds.selection.weights",
+];
+
 /// How tensors are typed.
 pub(crate) struct TypeRule {
     pub budget: f64,
     pub force: Option<WeightType>,
+    /// Per-matrix forced types (by name); win over `force`.
+    pub overrides: Vec<(String, WeightType)>,
     /// Gain applied to the tensors that feed the state.
     pub recurrence_gain: f64,
+}
+
+impl TypeRule {
+    /// The forced type of the matrix `name`, if any.
+    fn force_for(&self, name: &str) -> Option<WeightType> {
+        self.overrides
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, t)| t)
+            .or(self.force)
+    }
 }
 
 /// Owned counterpart of core's `Selection`.
@@ -212,7 +233,7 @@ pub(crate) fn build_section(
                         x_max: &ranges.state,
                         gain: 1.0,
                         budget: rule.budget,
-                        force: rule.force,
+                        force: rule.force_for("jslds.selection.weights"),
                     },
                 )?,
                 bias: vector(&mut tensors, "jslds.selection.bias", bias, s_s)?,
@@ -231,7 +252,7 @@ pub(crate) fn build_section(
             x_max: &ranges.state,
             gain: rule.recurrence_gain,
             budget: rule.budget,
-            force: rule.force,
+            force: rule.force_for("jslds.dynamics"),
         },
     )?;
     let input_gain = matrix(
@@ -246,7 +267,7 @@ pub(crate) fn build_section(
             x_max: &ranges.input,
             gain: rule.recurrence_gain,
             budget: rule.budget,
-            force: rule.force,
+            force: rule.force_for("jslds.input_gain"),
         },
     )?;
     let readout = matrix(
@@ -261,7 +282,7 @@ pub(crate) fn build_section(
             x_max: &ranges.state,
             gain: 1.0,
             budget: rule.budget,
-            force: rule.force,
+            force: rule.force_for("jslds.readout"),
         },
     )?;
     Ok(OwnedJslds {

@@ -45,6 +45,7 @@ use serde::Serialize;
 
 use crate::data::Counts;
 use crate::slds::{SelectionF32, SwitchingLinear};
+pub use jslds::MATRIX_NAMES;
 use jslds::{build_section, InputRanges, OwnedJslds, TypeRule};
 
 /// Default calibration margin: the calibrated ranges are widened by this factor.
@@ -65,6 +66,10 @@ pub struct ExportOptions {
     pub hysteresis: Option<u16>,
     /// Forces every matrix to this weight type instead of the budget rule.
     pub force_weights: Option<WeightType>,
+    /// Forces single matrices, by tensor name (`jslds.dynamics`, `jslds.input_gain`,
+    /// `jslds.readout`, `jslds.selection.weights`, as `inspect` names them); wins over
+    /// `force_weights`. An unknown name is an error.
+    pub weight_overrides: Vec<(String, WeightType)>,
 }
 
 impl Default for ExportOptions {
@@ -76,6 +81,7 @@ impl Default for ExportOptions {
             include_reference: true,
             hysteresis: None,
             force_weights: None,
+            weight_overrides: Vec::new(),
         }
     }
 }
@@ -189,6 +195,14 @@ pub fn quantize_jslds(
     if !(opts.margin.is_finite() && opts.margin >= 1.0) {
         bail!("margin: {} must be at least 1", opts.margin);
     }
+    for (name, _) in &opts.weight_overrides {
+        if !MATRIX_NAMES.contains(&name.as_str()) {
+            bail!(
+                "weight override: no matrix named {name:?} (matrices: {})",
+                MATRIX_NAMES.join(", ")
+            );
+        }
+    }
     if !(opts.budget.is_finite() && opts.budget > 0.0) {
         bail!("budget: {} must be positive", opts.budget);
     }
@@ -249,6 +263,7 @@ pub fn quantize_jslds(
     let any_type = TypeRule {
         budget: opts.budget,
         force: Some(WeightType::I16),
+        overrides: Vec::new(),
         recurrence_gain: 1.0,
     };
     let provisional = build_section(sys, provisional_scales, &unit_ranges, &any_type, hysteresis)
@@ -315,6 +330,7 @@ pub fn quantize_jslds(
     let rule = TypeRule {
         budget: opts.budget,
         force: opts.force_weights,
+        overrides: opts.weight_overrides.clone(),
         recurrence_gain,
     };
     let section =

@@ -183,6 +183,37 @@ fn device_only_omits_the_reference_and_forced_int8_is_smaller() {
         .iter()
         .all(|t| t.wtype == "i16" && t.shape[1] == 1 || t.wtype == "i8"));
     assert!(q8.bytes.len() + 8000 < q.bytes.len());
+
+    // A per-tensor override wins over the global rule and touches only its matrix.
+    let mixed = ExportOptions {
+        force_weights: Some(WeightType::I16),
+        weight_overrides: vec![("jslds.input_gain".to_string(), WeightType::I8)],
+        ..int8
+    };
+    let qm = quantize_jslds(&s.system, &s.counts, &mixed).unwrap();
+    let ty = |name: &str| {
+        qm.report
+            .tensors
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.wtype.clone())
+            .unwrap()
+    };
+    assert_eq!(ty("jslds.input_gain"), "i8");
+    assert_eq!(ty("jslds.dynamics"), "i16");
+    assert_eq!(ty("jslds.readout"), "i16");
+    let unknown = ExportOptions {
+        weight_overrides: vec![("jslds.nonsense".to_string(), WeightType::I8)],
+        ..ExportOptions::default()
+    };
+    let e = format!(
+        "{:#}",
+        quantize_jslds(&s.system, &s.counts, &unknown).unwrap_err()
+    );
+    assert!(
+        e.contains("jslds.nonsense") && e.contains("jslds.input_gain"),
+        "{e}"
+    );
 }
 
 #[test]
