@@ -17,6 +17,10 @@ enum Command {
     Demo(cli::demo::Args),
     /// Write a simulated session with known ground truth (Phy folder, behavior.csv, truth.json).
     Simulate(cli::simulate::Args),
+    /// Train (`jslds train`) and analyse (`jslds analyze`) the JSLDS state estimator.
+    Jslds(cli::jslds::Args),
+    /// Train (`tavrnn train`) and evaluate (`tavrnn eval`) the TAVRNN connectivity model.
+    Tavrnn(cli::tavrnn::Args),
     /// Quantise models to fixed point and write a model file (.nlm).
     Export(cli::export::Args),
     /// Show what a model file holds: header, sections, dimensions, sizes, device RAM.
@@ -30,6 +34,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Demo(a) => cli::demo::run(a),
         Command::Simulate(a) => cli::simulate::run(a),
+        Command::Jslds(a) => cli::jslds::run(a),
+        Command::Tavrnn(a) => cli::tavrnn::run(a),
         Command::Export(a) => cli::export::run(a),
         Command::Inspect(a) => cli::inspect::run(a),
         Command::Replay(a) => cli::replay::run(a),

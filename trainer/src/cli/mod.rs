@@ -5,5 +5,7 @@ pub mod data_args;
 pub mod demo;
 pub mod export;
 pub mod inspect;
+pub mod jslds;
 pub mod replay;
 pub mod simulate;
+pub mod tavrnn;

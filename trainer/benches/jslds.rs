@@ -1,0 +1,2 @@
+//! Criterion benchmark of one JSLDS training step (filled in with issue jslds).
+fn main() {}
