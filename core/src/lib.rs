@@ -4,6 +4,7 @@
 //!
 //! * [`format`]: the model file (header + postcard body borrowed zero-copy from flash);
 //! * [`estimator`]: the switching-linear state estimator in fixed point, and its f32 reference;
+//! * [`graph`]: the streaming functional-connectivity graph encoder (sums, correlation, graph);
 //! * [`kernels`]: the integer matrix-vector kernels the estimator runs on;
 //! * [`fixed`]: requantisation (Q31 multiplier + shift, round half up) and saturation;
 //! * [`lut`]: sigmoid, tanh and exp lookup tables with linear interpolation;
@@ -24,6 +25,7 @@ pub mod crc32;
 pub mod estimator;
 pub mod fixed;
 pub mod format;
+pub mod graph;
 pub mod kernels;
 pub mod lut;
 
@@ -32,4 +34,7 @@ pub use fixed::Requant;
 pub use format::{
     encode_model, JsldsReference, JsldsSection, Meta, Model, ModelBody, ModelError, QMatrix,
     Selection, WeightType,
+};
+pub use graph::{
+    ConnectivityError, GraphSettings, StreamingConnectivity, WindowCorrelation, WindowGraph,
 };

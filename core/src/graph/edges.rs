@@ -1,0 +1,254 @@
+//! Which pairs of neurons are linked in a window: threshold, optional top-k per node, history
+//! node. The integer twin of the trainer's `graph::edges` (same candidates, same tie rule).
+
+use super::{packed, packed_sym, ConnectivityError, Shape, WindowCorrelation, Q30_ONE};
+
+/// How the per-node top-k selections become one undirected graph (as the trainer's
+/// `Symmetrise`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Symmetrise {
+    /// Edge `i–j` when `i` selects `j` or `j` selects `i`.
+    Union,
+    /// Edge `i–j` when `i` selects `j` and `j` selects `i`.
+    Intersection,
+}
+
+/// Keep only the `k` strongest candidate edges of each node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopK {
+    /// Candidates each node selects, by `|R|` descending, equal `|R|` to the lower index.
+    pub k: u16,
+    /// How the selections are made symmetric.
+    pub symmetrise: Symmetrise,
+}
+
+/// The graph settings of a window (the device's copy of the trainer's `GraphConfig`, less
+/// the window lengths and the surrogate test, which the device does not run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphSettings {
+    /// Edge threshold on `|R|` in Q1.30, `0..=2^30`: a pair is a candidate when
+    /// `|R_q| >= theta_q30` and `R_q != 0`. From a real threshold use
+    /// [`GraphSettings::theta_q30_from`] (`ceil(theta · 2^30)`).
+    pub theta_q30: i32,
+    /// Optional top-k per node.
+    pub top_k: Option<TopK>,
+    /// Add the history node (index `N`), linked to every neuron.
+    pub history_node: bool,
+}
+
+impl GraphSettings {
+    /// `ceil(theta · 2^30)`: for an integer `R_q`, `R_q >= theta · 2^30` exactly when
+    /// `R_q >= ceil(theta · 2^30)`, so the threshold means what the trainer's `|R| >= theta`
+    /// means. `theta` must lie in `[0, 1]`.
+    pub fn theta_q30_from(theta: f64) -> Result<i32, ConnectivityError> {
+        if !(0.0..=1.0).contains(&theta) {
+            return Err(ConnectivityError::Setting {
+                field: "theta",
+                problem: "must lie in [0, 1]",
+            });
+        }
+        Ok(libm::ceil(theta * f64::from(Q30_ONE)) as i32)
+    }
+
+    fn validate(&self) -> Result<(), ConnectivityError> {
+        if !(0..=Q30_ONE).contains(&self.theta_q30) {
+            return Err(ConnectivityError::Setting {
+                field: "theta_q30",
+                problem: "must lie in 0..=2^30",
+            });
+        }
+        if matches!(self.top_k, Some(TopK { k: 0, .. })) {
+            return Err(ConnectivityError::Setting {
+                field: "top_k.k",
+                problem: "must be at least 1",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Bit of a pair's flags: the pair is an edge.
+const EDGE: u8 = 1;
+/// Bit of the pair `(i, j)`, `i < j`: `i` selected `j` (top-k).
+const LOW_SELECTS: u8 = 2;
+/// Bit of the pair `(i, j)`, `i < j`: `j` selected `i` (top-k).
+const HIGH_SELECTS: u8 = 4;
+
+/// The graph of one window on `N` neurons (plus the history node when enabled), as a packed
+/// triangle of pair flags and the degrees. Memory: `T + 2 N + 8` bytes, 2.2 KB at N = 64.
+#[derive(Debug, Clone)]
+pub struct WindowGraph<const N: usize, const T: usize> {
+    flags: [u8; T],
+    degree: [u16; N],
+    history: bool,
+    edges: u32,
+}
+
+impl<const N: usize, const T: usize> Default for WindowGraph<N, T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize, const T: usize> WindowGraph<N, T> {
+    /// A graph without edges and without history node.
+    pub const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Shape::<N, T>::OK;
+        WindowGraph {
+            flags: [0; T],
+            degree: [0; N],
+            history: false,
+            edges: 0,
+        }
+    }
+
+    /// Builds the graph of `corr` with `settings`, written over `self` (left unchanged when
+    /// the settings are refused).
+    ///
+    /// Candidates: pairs `i != j` with `R_q != 0` and `|R_q| >= theta_q30`. Without top-k they
+    /// are the edges. With top-k, node `i` selects its `k` candidates of largest `|R_q|`,
+    /// equal `|R_q|` to the lower index (all of them if it has fewer), and the selections are
+    /// combined by union or intersection: the trainer's rule, on the integer `R_q`.
+    ///
+    /// Cost: one pass over the `T` pairs; with top-k, `k` passes over the `N − 1` others of
+    /// each node (`k N²` comparisons).
+    pub fn build(
+        &mut self,
+        corr: &WindowCorrelation<N, T>,
+        settings: &GraphSettings,
+    ) -> Result<(), ConnectivityError> {
+        settings.validate()?;
+        let theta = settings.theta_q30;
+        let r = corr.packed();
+        self.history = settings.history_node;
+        self.degree = [0; N];
+        self.edges = 0;
+        // Candidates as EDGE bits; the diagonal never is one.
+        for (f, &v) in self.flags.iter_mut().zip(r) {
+            let a = v.unsigned_abs();
+            *f = u8::from(v != 0 && a >= theta as u32);
+        }
+        for i in 0..N {
+            if let Some(f) = self.flags.get_mut(packed(N, i, i)) {
+                *f = 0;
+            }
+        }
+        if let Some(top) = settings.top_k {
+            for i in 0..N {
+                self.select(corr, i, top.k);
+            }
+            for f in self.flags.iter_mut() {
+                let (lo, hi) = (*f & LOW_SELECTS != 0, *f & HIGH_SELECTS != 0);
+                let keep = match top.symmetrise {
+                    Symmetrise::Union => lo || hi,
+                    Symmetrise::Intersection => lo && hi,
+                };
+                *f = u8::from(keep);
+            }
+        }
+        let mut start = 0usize;
+        for i in 0..N {
+            let len = N - i;
+            let row = self.flags.get(start + 1..start + len).unwrap_or(&[]);
+            for (j, &f) in (i + 1..N).zip(row) {
+                if f & EDGE != 0 {
+                    self.degree[i] = self.degree[i].saturating_add(1);
+                    self.degree[j] = self.degree[j].saturating_add(1);
+                    self.edges += 1;
+                }
+            }
+            start += len;
+        }
+        Ok(())
+    }
+
+    /// Marks node `i`'s top-`k` candidates (candidates are the EDGE bits at this point).
+    fn select(&mut self, corr: &WindowCorrelation<N, T>, i: usize, k: u16) {
+        // The previous pick, (|R|, j): the next pick is the best key strictly below it in the
+        // order "|R| descending, then index ascending".
+        let mut prev: Option<(u32, usize)> = None;
+        for _ in 0..k {
+            let mut best: Option<(u32, usize)> = None;
+            for j in 0..N {
+                if j == i {
+                    continue;
+                }
+                let at = packed_sym(N, i, j);
+                if self.flags.get(at).copied().unwrap_or(0) & EDGE == 0 {
+                    continue;
+                }
+                let a = corr.get(i, j).unsigned_abs();
+                if let Some((pa, pj)) = prev {
+                    if !(a < pa || (a == pa && j > pj)) {
+                        continue;
+                    }
+                }
+                // j ascends, so a strictly larger |R| is needed to replace the best.
+                if best.is_none_or(|(ba, _)| a > ba) {
+                    best = Some((a, j));
+                }
+            }
+            let Some((a, j)) = best else {
+                break;
+            };
+            let bit = if i < j { LOW_SELECTS } else { HIGH_SELECTS };
+            if let Some(f) = self.flags.get_mut(packed_sym(N, i, j)) {
+                *f |= bit;
+            }
+            prev = Some((a, j));
+        }
+    }
+
+    /// Whether neurons `i` and `j` (both `< N`) are linked. The history node's links are
+    /// given by [`Self::linked`].
+    pub fn contains(&self, i: usize, j: usize) -> bool {
+        i != j
+            && i < N
+            && j < N
+            && self.flags.get(packed_sym(N, i, j)).copied().unwrap_or(0) & EDGE != 0
+    }
+
+    /// Whether nodes `i` and `j` are linked in the binary adjacency `A` (history node
+    /// included; no self loops).
+    pub fn linked(&self, i: usize, j: usize) -> bool {
+        let h = N;
+        if self.history && i != j && ((i == h && j < N) || (j == h && i < N)) {
+            return true;
+        }
+        self.contains(i, j)
+    }
+
+    /// Neuron–neuron edges (the history node's links are not counted, as in the trainer).
+    pub fn edge_count(&self) -> u32 {
+        self.edges
+    }
+
+    /// Number of nodes: `N`, plus 1 with the history node.
+    pub fn n_nodes(&self) -> usize {
+        N + usize::from(self.history)
+    }
+
+    /// Whether the history node (index `N`) is present.
+    pub fn has_history_node(&self) -> bool {
+        self.history
+    }
+
+    /// Neighbours of neuron `i` among the neurons; 0 outside `N`.
+    pub fn neuron_degree(&self, i: usize) -> u16 {
+        self.degree.get(i).copied().unwrap_or(0)
+    }
+
+    /// `d_i = 1 + Σ_j A_ij`, the degree of node `i` in `A + I` (self loop counted); 0 for a
+    /// node that does not exist.
+    pub fn node_degree(&self, i: usize) -> u32 {
+        let h = u32::from(self.history);
+        if i < N {
+            1 + u32::from(self.degree[i]) + h
+        } else if i == N && self.history {
+            1 + N as u32
+        } else {
+            0
+        }
+    }
+}
