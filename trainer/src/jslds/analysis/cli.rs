@@ -1,0 +1,98 @@
+//! `neuroloop jslds analyze --model CKPT --report JSON [--plots DIR] [--truth truth.json]`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::truth::TruthSession;
+use crate::data::{load_counts, Counts, LoadOptions};
+use crate::export::write_atomic;
+
+/// Arguments of `neuroloop jslds analyze`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AnalyzeArgs {
+    /// Checkpoint written by `neuroloop jslds train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Where to write the JSON report (keys in the README, "jslds analyze report").
+    #[arg(long)]
+    pub report: PathBuf,
+    /// Folder for the figures (SVG): eigenspectra, latent states in principal components,
+    /// training curves.
+    #[arg(long)]
+    pub plots: Option<PathBuf>,
+    /// `truth.json` of a simulated session (`neuroloop simulate`): adds `truth_match`.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// The session's data, when not where the checkpoint recorded it (also used by the
+    /// rate-threshold baseline; default with `--truth`: the `phy/` folder next to it).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// Runs `neuroloop jslds analyze`.
+pub fn run_analyze(args: AnalyzeArgs) -> Result<()> {
+    let inputs = crate::jslds::analysis_inputs(&args.model, args.data.as_deref())?;
+    let truth = args.truth.as_deref().map(TruthSession::read).transpose()?;
+    let session = match &truth {
+        Some(t) => session_counts(args.data.as_deref(), t, inputs.bin_s),
+        None => None,
+    };
+    let (mut report, view) = super::analyze(&inputs, truth.as_ref(), session.as_ref())
+        .with_context(|| format!("{}: analysing the checkpoint", args.model.display()))?;
+    if let Some(dir) = &args.plots {
+        report.figures = super::plots::write_all(dir, &view, &report)?;
+    }
+    let json = serde_json::to_string_pretty(&report)?;
+    write_atomic(&args.report, json.as_bytes())?;
+    print_summary(&report, &args.report);
+    Ok(())
+}
+
+/// The session's counts at the model's bin width for the baseline: `--data`, else `phy/`
+/// next to `truth.json`. A session that cannot be read only drops the baseline (with a note).
+fn session_counts(data: Option<&Path>, truth: &TruthSession, bin_s: f64) -> Option<Counts> {
+    let path = data
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| truth.dir().join("phy"));
+    match load_counts(&path, &LoadOptions::new(bin_s)) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("note: no rate-threshold baseline ({e})");
+            None
+        }
+    }
+}
+
+fn print_summary(r: &super::Report, path: &Path) {
+    println!("jslds analyze — {}", path.display());
+    println!(
+        "  held-out relative error |h-a|/|h| : {:.4}  ({} bins)",
+        r.relative_error, r.heldout_bins
+    );
+    println!(
+        "  co-smoothing                      : {:.4} bits/spike ({} neurons)",
+        r.co_bps, r.co_bps_neurons
+    );
+    println!(
+        "  regimes                           : {} ({} occupied, {} stable)",
+        r.regimes.len(),
+        r.regimes_occupied,
+        r.regimes_stable
+    );
+    if let Some(t) = &r.truth_match {
+        println!(
+            "  truth ({})                  : fixed points {}/{}, regime accuracy {:.3}{}{}",
+            t.scenario,
+            t.fixed_points_matched,
+            t.fixed_points_true,
+            t.regime_accuracy,
+            t.frequency_error_hz
+                .map(|f| format!(", frequency error {f:.2} Hz"))
+                .unwrap_or_default(),
+            t.baseline_rate_threshold_accuracy
+                .map(|b| format!(", rate-threshold baseline {b:.3}"))
+                .unwrap_or_default(),
+        );
+    }
+}

@@ -1,0 +1,54 @@
+//! The JSON report of `neuroloop jslds analyze`. The first four keys are the stable ones of
+//! issue 4 (`relative_error`, `co_bps`, `regimes`, `truth_match`); the rest are extras. All
+//! are documented in the README under "jslds analyze report".
+
+use serde::Serialize;
+
+use super::regime::RegimeReport;
+use super::truth_match::TruthMatch;
+
+/// `neuroloop jslds analyze --report JSON`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `||H - A||_F / ||H||_F` over the held-out full rollout.
+    pub relative_error: f64,
+    /// Bits per spike of the GRU path's predicted rates against the held-out mean rate, on the
+    /// neurons named by `co_bps_neurons`.
+    pub co_bps: f64,
+    /// One entry per regime.
+    pub regimes: Vec<RegimeReport>,
+    /// The match to the ground truth (only with `--truth`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truth_match: Option<TruthMatch>,
+    /// Which neurons `co_bps` is over: `"predicted-only"` (those not fed to the GRU) or
+    /// `"all"` (every neuron is an input; next-bin prediction).
+    pub co_bps_neurons: String,
+    /// `co_bps` over all neurons.
+    pub co_bps_all_neurons: f64,
+    /// `co_bps` of the linear path's rates (same neurons as `co_bps`).
+    pub co_bps_linear: f64,
+    /// `co_bps` against the training bins' mean rate instead of the held-out mean.
+    pub co_bps_vs_train_mean: f64,
+    /// Bin width, seconds.
+    pub bin_s: f64,
+    /// Latent size `d`.
+    pub latent: usize,
+    /// Neurons `N`.
+    pub neurons: usize,
+    /// Neurons fed to the GRU.
+    pub input_units: usize,
+    /// Regimes used on at least one held-out bin.
+    pub regimes_occupied: usize,
+    /// Regimes whose `J_h` is stable.
+    pub regimes_stable: usize,
+    /// Session bin of the first held-out bin.
+    pub heldout_first_bin: usize,
+    /// Held-out bins.
+    pub heldout_bins: usize,
+    /// Length of each restart piece of the rollout, bins.
+    pub heldout_segment_len: usize,
+    /// Optimiser steps recorded in the training curves (last logged step).
+    pub training_steps: Option<usize>,
+    /// Figures written (relative to `--plots`).
+    pub figures: Vec<String>,
+}
