@@ -86,15 +86,10 @@ impl<const N: usize, const T: usize> WindowCorrelation<N, T> {
         }
         self.active = active;
         let s = sums.sums();
-        let m = sums.products();
         let mut start = 0usize;
         for i in 0..N {
             let len = N - i;
-            let (Some(row), Some(mrow), Some(&si)) = (
-                self.r.get_mut(start..start + len),
-                m.get(start..start + len),
-                s.get(i),
-            ) else {
+            let (Some(row), Some(&si)) = (self.r.get_mut(start..start + len), s.get(i)) else {
                 break;
             };
             start += len;
@@ -107,10 +102,10 @@ impl<const N: usize, const T: usize> WindowCorrelation<N, T> {
                 continue;
             };
             *diag = Q30_ONE;
-            let mrow = mrow.get(1..).unwrap_or(&[]);
             let others = inv.get(i + 1..).unwrap_or(&[]);
             let sj = s.get(i + 1..).unwrap_or(&[]);
-            for (((out, &p), b), &sj) in row.iter_mut().zip(mrow).zip(others).zip(sj) {
+            for (j, ((out, b), &sj)) in (i + 1..).zip(row.iter_mut().zip(others).zip(sj)) {
+                let p = sums.product(i, j);
                 *out = pair(n, p, u64::from(si) * u64::from(sj), a, *b);
             }
         }

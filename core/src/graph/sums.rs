@@ -3,11 +3,33 @@
 
 use super::{packed, triangle, ConnectivityError, Shape, MAX_COUNT, MAX_WINDOW_BINS};
 
-/// A bin whose non-zero counts are at least `1 / DENSE_FRACTION` of the neurons takes the
-/// dense path (contiguous rows of the triangle, no index loads), a sparser bin the sparse
-/// path (pairs of non-zero counts only). Both compute the same sums; as in the trainer's
-/// `WindowSums`, the crossover is about a third of the neurons.
-const DENSE_FRACTION: usize = 3;
+/// A bin whose non-zero counts are at least `DENSE_NUM / DENSE_DEN` of the neurons takes the
+/// dense path (every entry of the triangle, no index loads), a sparser bin the sparse path
+/// (pairs of non-zero counts only). Both compute the same sums. The threshold, half the
+/// neurons, bounds the worst case on the emulated Cortex-M4 at N = 64
+/// (`scripts/firmware-graph-bench.sh`): the dense pass costs a constant ~11,200 instructions,
+/// a sparse bin ~10 a pair plus ~90 a non-zero neuron, so the largest sparse bin (31 of 64
+/// non-zero) stays below the dense pass.
+const DENSE_NUM: usize = 1;
+const DENSE_DEN: usize = 2;
+
+/// Where `M_ij`, `i <= j < N`, lies in the sums' storage: the triangle in **row-pair
+/// blocks**. Rows `b = 2m` and `b + 1` form one block starting at `packed(N, b, b)` (where
+/// the packed row-major triangle has row `b`): first `M_bb, M_b(b+1), M_(b+1)(b+1)`, then
+/// for each column `j >= b + 2` the pair `M_bj, M_(b+1)j`. An odd `N` ends with a block of
+/// the one entry `M_(N-1)(N-1)`. The dense update then walks two rows in one contiguous pass
+/// (one load of `x_j` and one pair of adjacent words per two multiply-accumulates).
+#[inline(always)]
+pub(crate) fn slot(n: usize, i: usize, j: usize) -> usize {
+    let b = i & !1;
+    let base = packed(n, b, b);
+    if j <= b + 1 {
+        // (b, b) -> 0, (b, b + 1) -> 1, (b + 1, b + 1) -> 2.
+        base + (i - b) + (j - b)
+    } else {
+        base + 3 + 2 * (j - b - 2) + (i - b)
+    }
+}
 
 /// Running sums of one window of binned counts for `N` neurons, `T = triangle(N)`.
 ///
@@ -25,6 +47,12 @@ pub struct StreamingConnectivity<const N: usize, const T: usize> {
     sum: [u32; N],
     products: [u32; T],
     saturated: u32,
+    /// Scratch of one bin, kept here so that no call zeroes stack arrays: the neurons with a
+    /// non-zero count and their saturated counts (the first `k` entries are this bin's)...
+    idx: [u16; N],
+    val: [u16; N],
+    /// ... and, for a dense bin, every saturated count.
+    dense: [u32; N],
 }
 
 impl<const N: usize, const T: usize> Default for StreamingConnectivity<N, T> {
@@ -43,6 +71,9 @@ impl<const N: usize, const T: usize> StreamingConnectivity<N, T> {
             sum: [0; N],
             products: [0; T],
             saturated: 0,
+            idx: [0; N],
+            val: [0; N],
+            dense: [0; N],
         }
     }
 
@@ -66,75 +97,133 @@ impl<const N: usize, const T: usize> StreamingConnectivity<N, T> {
             });
         }
         self.n_bins += 1;
-        // The non-zero counts, saturated, and their neurons.
-        let mut idx = [0u16; N];
-        let mut val = [0u16; N];
+        // Collect the non-zero counts, two neurons at a time: at 10 ms bins most pairs are
+        // both zero and cost one test.
         let mut k = 0usize;
-        for (i, &c) in counts.iter().enumerate() {
-            let x = if c > MAX_COUNT {
-                self.saturated = self.saturated.saturating_add(1);
-                MAX_COUNT
-            } else {
-                c
-            };
-            if x != 0 {
-                // k <= i < N: the slot always exists.
-                if let (Some(si), Some(sv)) = (idx.get_mut(k), val.get_mut(k)) {
-                    *si = i as u16;
-                    *sv = x;
-                }
-                k += 1;
+        let (pairs, rest) = counts.as_chunks::<2>();
+        for (p, pair) in pairs.iter().enumerate() {
+            if pair[0] | pair[1] == 0 {
+                continue;
+            }
+            for (h, &c) in pair.iter().enumerate() {
+                k = self.note(2 * p + h, c, k);
             }
         }
-        if k * DENSE_FRACTION >= N {
-            self.push_dense(counts);
+        for (h, &c) in rest.iter().enumerate() {
+            k = self.note(2 * pairs.len() + h, c, k);
+        }
+        if k * DENSE_DEN >= DENSE_NUM * N {
+            for (d, &c) in self.dense.iter_mut().zip(counts) {
+                *d = u32::from(c.min(MAX_COUNT));
+            }
+            self.push_dense();
         } else {
-            self.push_sparse(&idx[..k.min(N)], &val[..k.min(N)]);
+            self.push_sparse(k);
         }
         Ok(k)
     }
 
-    /// Adds the pairs of the non-zero counts `(idx[a], val[a])`, neurons increasing.
+    /// Notes count `c` of neuron `i` (saturated) when it is non-zero; returns the new number
+    /// of non-zero counts.
     #[inline(always)]
-    fn push_sparse(&mut self, idx: &[u16], val: &[u16]) {
+    fn note(&mut self, i: usize, c: u16, k: usize) -> usize {
+        if c == 0 {
+            return k;
+        }
+        let x = if c > MAX_COUNT {
+            self.saturated = self.saturated.saturating_add(1);
+            MAX_COUNT
+        } else {
+            c
+        };
+        // k <= i < N: the slots always exist.
+        if let (Some(si), Some(sv)) = (self.idx.get_mut(k), self.val.get_mut(k)) {
+            *si = i as u16;
+            *sv = x;
+        }
+        k + 1
+    }
+
+    /// Adds the pairs of the first `k` noted non-zero counts (neurons increasing).
+    #[inline(always)]
+    fn push_sparse(&mut self, k: usize) {
+        let idx = self.idx.get(..k).unwrap_or(&[]);
+        let val = self.val.get(..k).unwrap_or(&[]);
         for (a, (&i, &xi)) in idx.iter().zip(val).enumerate() {
             let i = usize::from(i);
             let xi = u32::from(xi);
             if let Some(s) = self.sum.get_mut(i) {
                 *s = s.wrapping_add(xi);
             }
-            // Row i of the triangle starts at packed(i, i); entry (i, j) is at row + j - i.
-            let row_start = packed(N, i, i) - i;
-            let row = self.products.get_mut(row_start..).unwrap_or(&mut []);
-            for (&j, &xj) in idx[a..].iter().zip(&val[a..]) {
-                if let Some(m) = row.get_mut(usize::from(j)) {
+            // Row i in the block of rows b, b + 1 (see `slot`): the head holds (i, i) and,
+            // for an even i, (i, i + 1); the entries (i, j) beyond it lie at `far + 2 j`.
+            let b = i & !1;
+            let base = packed(N, b, b);
+            if let Some(m) = self.products.get_mut(base + 2 * (i - b)) {
+                *m = m.wrapping_add(xi * xi);
+            }
+            let mut from = a + 1;
+            if b == i {
+                if let (Some(&j), Some(&xj)) = (idx.get(from), val.get(from)) {
+                    if usize::from(j) == i + 1 {
+                        if let Some(m) = self.products.get_mut(base + 1) {
+                            *m = m.wrapping_add(xi * u32::from(xj));
+                        }
+                        from += 1;
+                    }
+                }
+            }
+            let far = (base + 3 + (i - b)).wrapping_sub(2 * (b + 2));
+            let (idx, val) = (
+                idx.get(from..).unwrap_or(&[]),
+                val.get(from..).unwrap_or(&[]),
+            );
+            for (&j, &xj) in idx.iter().zip(val) {
+                let at = far.wrapping_add(2 * usize::from(j));
+                if let Some(m) = self.products.get_mut(at) {
                     *m = m.wrapping_add(xi * u32::from(xj));
                 }
             }
         }
     }
 
-    /// Adds a bin with many non-zero counts: for each non-zero `x_i`, one contiguous pass over
-    /// row `i` of the triangle (zeros add nothing).
+    /// Adds a bin with many non-zero counts (`self.dense`): one row-pair block (rows `i` and
+    /// `i + 1`, see [`slot`]) a pass, so that each `x_j` is loaded once for two adjacent
+    /// multiply-accumulates; blocks of a zero pair of counts are skipped.
     #[inline(never)]
-    fn push_dense(&mut self, counts: &[u16; N]) {
-        let mut x = [0u32; N];
-        for (d, &c) in x.iter_mut().zip(counts) {
-            *d = u32::from(c.min(MAX_COUNT));
-        }
+    fn push_dense(&mut self) {
+        let x = &self.dense;
         let mut start = 0usize;
-        for i in 0..N {
-            let len = N - i;
-            let xi = x[i];
-            if xi != 0 {
+        let mut i = 0usize;
+        while i + 1 < N {
+            let (xi, xh) = (x[i], x[i + 1]);
+            let len = 2 * (N - i) - 1;
+            if xi | xh != 0 {
                 self.sum[i] = self.sum[i].wrapping_add(xi);
-                if let Some(row) = self.products.get_mut(start..start + len) {
-                    for (m, &xj) in row.iter_mut().zip(&x[i..]) {
-                        *m = m.wrapping_add(xi * xj);
+                self.sum[i + 1] = self.sum[i + 1].wrapping_add(xh);
+                let block = self.products.get_mut(start..start + len).unwrap_or(&mut []);
+                if let [m_ii, m_ih, m_hh, rest @ ..] = block {
+                    *m_ii = m_ii.wrapping_add(xi * xi);
+                    *m_ih = m_ih.wrapping_add(xi * xh);
+                    *m_hh = m_hh.wrapping_add(xh * xh);
+                    let (pairs, _) = rest.as_chunks_mut::<2>();
+                    let xs = x.get(i + 2..).unwrap_or(&[]);
+                    for (m, &xj) in pairs.iter_mut().zip(xs) {
+                        m[0] = m[0].wrapping_add(xi * xj);
+                        m[1] = m[1].wrapping_add(xh * xj);
                     }
                 }
             }
             start += len;
+            i += 2;
+        }
+        if i < N {
+            // Odd N: the last block is the single diagonal entry.
+            let xi = x[i];
+            self.sum[i] = self.sum[i].wrapping_add(xi);
+            if let Some(m) = self.products.get_mut(start) {
+                *m = m.wrapping_add(xi * xi);
+            }
         }
     }
 
@@ -191,10 +280,8 @@ impl<const N: usize, const T: usize> StreamingConnectivity<N, T> {
         if i >= N || j >= N {
             return 0;
         }
-        self.products
-            .get(super::packed_sym(N, i, j))
-            .copied()
-            .unwrap_or(0)
+        let (i, j) = if i <= j { (i, j) } else { (j, i) };
+        self.products.get(slot(N, i, j)).copied().unwrap_or(0)
     }
 
     /// The sums `S_i`.
@@ -202,7 +289,8 @@ impl<const N: usize, const T: usize> StreamingConnectivity<N, T> {
         &self.sum
     }
 
-    /// The packed upper triangle of `M`, row-major, diagonal included.
+    /// The upper triangle of `M`, diagonal included, in row-pair blocks (see [`Self::product`]
+    /// for one entry; the layout is internal and may change).
     pub fn products(&self) -> &[u32; T] {
         &self.products
     }
@@ -220,6 +308,21 @@ mod tests {
     use crate::graph::triangle;
 
     type S5 = StreamingConnectivity<5, { triangle(5) }>;
+
+    #[test]
+    fn slots_cover_the_triangle_once() {
+        for n in 1..12 {
+            let mut seen = std::vec![false; triangle(n)];
+            for i in 0..n {
+                for j in i..n {
+                    let k = slot(n, i, j);
+                    assert!(!seen[k], "n={n} ({i},{j})");
+                    seen[k] = true;
+                }
+            }
+            assert!(seen.iter().all(|&s| s));
+        }
+    }
 
     #[test]
     fn dense_and_sparse_paths_give_the_exact_sums() {
