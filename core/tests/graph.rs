@@ -414,3 +414,55 @@ proptest! {
         }
     }
 }
+
+/// The first window of the `p0.10` case of `firmware-example/src/bin/graph_bench.rs`,
+/// regenerated here with the same generator: the checksums of R (Q1.30) and Â (Q1.14) must
+/// equal the ones the firmware printed under QEMU (`scripts/firmware-graph-bench.sh`,
+/// `NLG window_end source=p0.10 ... r_crc32=.. a_hat_crc32=..`): bit-exact host and
+/// Cortex-M4.
+#[test]
+fn host_matches_the_cortex_m4_bench_bit_for_bit() {
+    const N: usize = 64;
+    const T: usize = triangle(N);
+    let mut state = 0x1234_5678u32 ^ 100;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    let mut sums = StreamingConnectivity::<N, T>::new();
+    let mut row = [0u16; N];
+    for _ in 0..1000 {
+        for c in row.iter_mut() {
+            *c = if next() % 1000 < 100 {
+                1 + u16::from(next() % 4 == 0)
+            } else {
+                0
+            };
+        }
+        sums.push(&row).unwrap();
+    }
+    let mut corr = WindowCorrelation::<N, T>::new();
+    corr.compute(&sums);
+    let mut graph = WindowGraph::<N, T>::new();
+    let settings = GraphSettings {
+        theta_q30: 107_374_183,
+        top_k: None,
+        history_node: true,
+    };
+    graph.build(&corr, &settings).unwrap();
+    let mut r = neuroloop_core::crc32::Crc32::new();
+    for v in corr.packed() {
+        r.update(&v.to_le_bytes());
+    }
+    let mut a = neuroloop_core::crc32::Crc32::new();
+    let mut out = [0i16; N + 1];
+    for i in 0..=N {
+        graph.normalized_row(i, &mut out).unwrap();
+        a.update_i16(&out);
+    }
+    assert_eq!(graph.edge_count(), 8);
+    assert_eq!(r.finish(), 0x1e7b_fb0d, "R differs from the Cortex-M4 run");
+    assert_eq!(a.finish(), 0x212c_26d7, "Â differs from the Cortex-M4 run");
+}
