@@ -11,6 +11,10 @@
 //! The linear algebra is small and local ([`mat`], [`eigen`], [`pca`], [`lstsq`]): `d` is at
 //! most a few hundred, and the crate has no LAPACK.
 
+// The numerical routines index rows and columns the way the textbook algorithms they follow
+// do; iterator rewrites of those loops would hide the algorithm.
+#![allow(clippy::needless_range_loop)]
+
 pub mod baseline;
 pub mod cli;
 pub mod eigen;
@@ -42,7 +46,8 @@ use truth_match::{match_truth, ModelSide};
 use view::columns;
 
 /// Analyses `inputs`; with `truth`, also scores against it, and with the session's counts at
-/// the model's bin width (`session`, all bins) fits the rate-threshold baseline.
+/// the model's bin width (`session`, all bins, loaded as training loaded them: its `start_s`
+/// places the model's bins in time; 0 without it) fits the rate-threshold baseline.
 pub fn analyze(
     inputs: &AnalysisInputs,
     truth: Option<&TruthSession>,
@@ -99,6 +104,7 @@ pub fn analyze(
             Some(match_truth(
                 &ModelSide {
                     bin_s: view.bin_s,
+                    start_s: session.map_or(0.0, |s| s.start_s),
                     first_bin: ho.first_bin,
                     h: &ho.h,
                     regime: &ho.regime,
@@ -149,7 +155,7 @@ fn baseline_for(
     let mut population = Vec::new();
     let mut labels = Vec::new();
     for b in 0..session.n_bins {
-        let Some(l) = truth.regime_of_model_bin(b, session.bin_s) else {
+        let Some(l) = truth.regime_of_model_bin(b, session.bin_s, session.start_s) else {
             break;
         };
         population.push(

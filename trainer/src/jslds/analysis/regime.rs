@@ -77,15 +77,14 @@ pub fn analyse_regime(
     })
 }
 
-/// `-dt / ln|lambda|`: `0` for `lambda = 0`, `None` for `|lambda| = 1`.
+/// `-dt / ln|lambda|`: `0` for `lambda = 0`, `None` for `|lambda| = 1` (or not finite).
 pub fn time_constant(modulus: f64, bin_s: f64) -> Option<f64> {
-    let ln = modulus.ln();
-    if ln == 0.0 || !ln.is_finite() && ln > 0.0 {
+    if modulus == 1.0 || !modulus.is_finite() {
         None
-    } else if ln == f64::NEG_INFINITY {
+    } else if modulus == 0.0 {
         Some(0.0)
     } else {
-        Some(-bin_s / ln)
+        Some(-bin_s / modulus.ln())
     }
 }
 

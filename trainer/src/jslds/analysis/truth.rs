@@ -58,14 +58,15 @@ impl TruthSession {
         (b >= 0.0 && (b as usize) < self.truth.n_bins).then_some(b as usize)
     }
 
-    /// The truth bin of the centre of model bin `bin` (width `bin_s`, session starting at 0).
-    pub fn bin_of_model_bin(&self, bin: usize, bin_s: f64) -> Option<usize> {
-        self.bin_at((bin as f64 + 0.5) * bin_s)
+    /// The truth bin of the centre of model bin `bin` (bins of `bin_s` from `start_s`, the
+    /// start of the binned session in seconds).
+    pub fn bin_of_model_bin(&self, bin: usize, bin_s: f64, start_s: f64) -> Option<usize> {
+        self.bin_at(start_s + (bin as f64 + 0.5) * bin_s)
     }
 
-    /// The true regime of model bin `bin`.
-    pub fn regime_of_model_bin(&self, bin: usize, bin_s: f64) -> Option<usize> {
-        self.bin_of_model_bin(bin, bin_s)
+    /// The true regime of model bin `bin` (see [`TruthSession::bin_of_model_bin`]).
+    pub fn regime_of_model_bin(&self, bin: usize, bin_s: f64, start_s: f64) -> Option<usize> {
+        self.bin_of_model_bin(bin, bin_s, start_s)
             .map(|b| usize::from(self.truth.regime_per_bin[b]))
     }
 }
@@ -120,6 +121,19 @@ fn check(truth: &Truth, path: &Path) -> Result<()> {
                 ),
             );
         }
+        if let Some(sl) = &truth.switching_linear {
+            let d = l.dim;
+            if sl.points.iter().any(|p| p.len() != d)
+                || sl.dynamics.len() != sl.points.len()
+                || sl.dynamics.iter().any(|f| f.len() != d)
+                || sl.dynamics.iter().flatten().any(|row| row.len() != d)
+            {
+                return bad(
+                    "switching_linear",
+                    format!("points must be K x {d} and dynamics K x {d} x {d} (latent.dim {d})"),
+                );
+            }
+        }
     }
     Ok(())
 }
@@ -139,7 +153,7 @@ pub fn read_f32_matrix(path: &Path, field: &str, rows: usize, cols: usize) -> Re
         );
     }
     let fortran = npy.order() == npyz::Order::Fortran;
-    let descr = npy.dtype().descr();
+    let descr = npy.dtype().descr().trim_matches('\'').to_string();
     let values: Vec<f64> = match descr.as_str() {
         "<f4" => npy
             .into_vec::<f32>()
@@ -173,4 +187,47 @@ pub fn read_f32_matrix(path: &Path, field: &str, rows: usize, cols: usize) -> Re
         }
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use npyz::WriterBuilder;
+
+    fn write_npy(path: &Path, shape: &[u64], data: &[f32]) {
+        let mut out = Vec::new();
+        {
+            let mut w = npyz::WriteOptions::new()
+                .default_dtype()
+                .shape(shape)
+                .writer(&mut out)
+                .begin_nd()
+                .unwrap();
+            w.extend(data.iter().copied()).unwrap();
+            w.finish().unwrap();
+        }
+        std::fs::write(path, out).unwrap();
+    }
+
+    #[test]
+    fn latent_matrix_reads_and_bad_shapes_name_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("latent.npy");
+        write_npy(&p, &[3, 2], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let m = read_f32_matrix(&p, "latent", 3, 2).unwrap();
+        assert_eq!(m.row(1), &[3.0, 4.0]);
+        let e = format!("{:#}", read_f32_matrix(&p, "latent", 4, 2).unwrap_err());
+        assert!(
+            e.contains("latent.npy") && e.contains("latent") && e.contains("[4, 2]"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            read_f32_matrix(&dir.path().join("none.npy"), "latent", 1, 1).unwrap_err()
+        );
+        assert!(e.contains("none.npy") && e.contains("cannot read"), "{e}");
+        std::fs::write(&p, b"not npy").unwrap();
+        let e = format!("{:#}", read_f32_matrix(&p, "latent", 3, 2).unwrap_err());
+        assert!(e.contains("latent.npy"), "{e}");
+    }
 }

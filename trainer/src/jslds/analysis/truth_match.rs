@@ -89,6 +89,9 @@ pub struct FixedPointMatch {
 pub struct ModelSide<'a> {
     /// Bin width of the model, seconds.
     pub bin_s: f64,
+    /// Start of the model's session bin 0, seconds (a Phy folder's counts start at its first
+    /// spike).
+    pub start_s: f64,
     /// Session bin index of held-out bin 0.
     pub first_bin: usize,
     /// Held-out GRU states, `bins x d`.
@@ -109,7 +112,7 @@ pub fn match_truth(
     let t = &truth.truth;
     let bins = model.regime.len();
     let truth_bins: Vec<Option<usize>> = (0..bins)
-        .map(|i| truth.bin_of_model_bin(model.first_bin + i, model.bin_s))
+        .map(|i| truth.bin_of_model_bin(model.first_bin + i, model.bin_s, model.start_s))
         .collect();
     let labels: Vec<Option<usize>> = truth_bins
         .iter()
