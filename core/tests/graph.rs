@@ -166,13 +166,14 @@ fn reference_edges(c: &Corr, theta: i32, top: Option<TopK>) -> Vec<bool> {
             }
         }
         Some(t) => {
-            let mut sel = vec![false; N * N];
+            let mut sel = [false; N * N];
             for i in 0..N {
                 let mut v: Vec<(u32, usize)> = (0..N)
                     .filter(|&j| cand(i, j))
                     .map(|j| (c.get(i, j).unsigned_abs(), j))
                     .collect();
-                v.sort_by(|a, b| b.0.cmp(&a.0));
+                // Stable: equal |R| keep the ascending index order.
+                v.sort_by_key(|&(a, _)| std::cmp::Reverse(a));
                 for &(_, j) in v.iter().take(usize::from(t.k)) {
                     sel[i * N + j] = true;
                 }
@@ -334,17 +335,17 @@ fn history_node_adjacency_and_features() {
             (lhs - di.sqrt()).abs() < 0.5 / 16384.0 * nodes as f64 * 12.0,
             "{i}: {lhs}"
         );
-        for j in 0..nodes {
-            assert_eq!(row[j], g.normalized(j, i), "symmetric");
+        for (j, &v) in row.iter().enumerate() {
+            assert_eq!(v, g.normalized(j, i), "symmetric");
             let exact = if i == j || g.linked(i, j) {
                 16384.0 / (di * f64::from(g.node_degree(j))).sqrt()
             } else {
                 0.0
             };
-            assert!((f64::from(row[j]) - exact).abs() <= 0.5, "({i},{j})");
+            assert!((f64::from(v) - exact).abs() <= 0.5, "({i},{j})");
         }
         g.abs_correlation_row(&c, i, &mut row).unwrap();
-        for j in 0..nodes {
+        for (j, &v) in row.iter().enumerate() {
             let want = if i < N && j < N {
                 (f64::from(c.get(i, j)).abs() / 65536.0).round()
             } else if i == j {
@@ -352,7 +353,7 @@ fn history_node_adjacency_and_features() {
             } else {
                 0.0
             };
-            assert!((f64::from(row[j]) - want).abs() <= 0.5);
+            assert!((f64::from(v) - want).abs() <= 0.5);
         }
     }
     assert_eq!(normalized_entry(1, 1), Q14_ONE);

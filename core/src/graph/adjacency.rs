@@ -14,7 +14,8 @@ pub const Q14_ONE: i16 = 1 << 14;
 /// (>= 1; a 0 is read as 1).
 pub fn normalized_entry(d_i: u32, d_j: u32) -> i16 {
     let p = d_i.max(1).saturating_mul(d_j.max(1));
-    ((isqrt_u32((1u32 << 30) / p) + 1) / 2) as i16
+    // (isqrt + 1) / 2, written as the ceiling of a half.
+    isqrt_u32((1u32 << 30) / p).div_ceil(2) as i16
 }
 
 impl<const N: usize, const T: usize> WindowGraph<N, T> {
