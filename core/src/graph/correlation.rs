@@ -104,8 +104,8 @@ impl<const N: usize, const T: usize> WindowCorrelation<N, T> {
             *diag = Q30_ONE;
             let others = inv.get(i + 1..).unwrap_or(&[]);
             let sj = s.get(i + 1..).unwrap_or(&[]);
-            for (j, ((out, b), &sj)) in (i + 1..).zip(row.iter_mut().zip(others).zip(sj)) {
-                let p = sums.product(i, j);
+            let m = sums.row_products(i);
+            for (((out, b), &sj), p) in row.iter_mut().zip(others).zip(sj).zip(m) {
                 *out = pair(n, p, u64::from(si) * u64::from(sj), a, *b);
             }
         }

@@ -284,6 +284,25 @@ impl<const N: usize, const T: usize> StreamingConnectivity<N, T> {
         self.products.get(slot(N, i, j)).copied().unwrap_or(0)
     }
 
+    /// `M_ij` for `j = i + 1 .. N`, in order (row `i` of the triangle right of the diagonal),
+    /// read along the row-pair block of `i` without an index computation per entry.
+    pub(crate) fn row_products(&self, i: usize) -> impl Iterator<Item = u32> + '_ {
+        let b = i & !1;
+        let base = if i < N { packed(N, b, b) } else { T };
+        // For an even i, (i, i + 1) is in the block's head; the columns j >= b + 2 follow in
+        // steps of two, starting at the entry of row i for column b + 2.
+        let head = if i == b {
+            self.products.get(base + 1)
+        } else {
+            None
+        };
+        let tail = self.products.get(base + 3 + (i - b)..).unwrap_or(&[]);
+        head.into_iter()
+            .chain(tail.iter().step_by(2))
+            .copied()
+            .take(N.saturating_sub(i + 1))
+    }
+
     /// The sums `S_i`.
     pub fn sums(&self) -> &[u32; N] {
         &self.sum
@@ -321,6 +340,18 @@ mod tests {
                 }
             }
             assert!(seen.iter().all(|&s| s));
+        }
+    }
+
+    #[test]
+    fn row_products_walk_each_row() {
+        let mut s = S5::new();
+        s.push(&[1, 2, 3, 4, 5]).unwrap();
+        s.push(&[0, 7, 0, 1, 9]).unwrap();
+        for i in 0..5 {
+            let got: std::vec::Vec<u32> = s.row_products(i).collect();
+            let want: std::vec::Vec<u32> = (i + 1..5).map(|j| s.product(i, j)).collect();
+            assert_eq!(got, want, "row {i}");
         }
     }
 
