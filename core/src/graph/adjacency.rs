@@ -2,7 +2,7 @@
 //! Q1.14.
 
 use super::correlation::q30_to_q14;
-use super::{isqrt_u32, ConnectivityError, WindowCorrelation, WindowGraph};
+use super::{isqrt_u32, walk_row, ConnectivityError, WindowCorrelation, WindowGraph};
 
 /// `1.0` in Q1.14, the format of `Â` and of the |R| features (`i16`, `1.0 = 16,384`, so that
 /// the largest entry, 1, fits).
@@ -30,12 +30,29 @@ impl<const N: usize, const T: usize> WindowGraph<N, T> {
         normalized_entry(self.node_degree(i), self.node_degree(j))
     }
 
-    /// Row `i` of `Â` into `out` (length [`Self::n_nodes`]). Costs one integer square root
-    /// (16 steps) per non-zero entry.
+    /// Row `i` of `Â` into `out` (length [`Self::n_nodes`]); the same values as
+    /// [`Self::normalized`]. Costs one integer square root (16 steps) per non-zero entry and
+    /// a flag test per neuron.
     pub fn normalized_row(&self, i: usize, out: &mut [i16]) -> Result<(), ConnectivityError> {
         self.check_row(i, out.len())?;
-        for (j, o) in out.iter_mut().enumerate() {
-            *o = self.normalized(i, j);
+        out.fill(0);
+        let d_i = self.node_degree(i);
+        if i == N {
+            // The history node: linked to every neuron, and its self loop.
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = normalized_entry(d_i, self.node_degree(j));
+            }
+            return Ok(());
+        }
+        let flags = self.pair_flags();
+        walk_row(N, i, |j, at| {
+            let linked = j == i || flags.get(at).is_some_and(|&f| f & 1 != 0);
+            if let (true, Some(o)) = (linked, out.get_mut(j)) {
+                *o = normalized_entry(d_i, self.node_degree(j));
+            }
+        });
+        if let (true, Some(o)) = (self.has_history_node(), out.get_mut(N)) {
+            *o = normalized_entry(d_i, self.node_degree(N));
         }
         Ok(())
     }
@@ -52,15 +69,19 @@ impl<const N: usize, const T: usize> WindowGraph<N, T> {
         out: &mut [i16],
     ) -> Result<(), ConnectivityError> {
         self.check_row(i, out.len())?;
-        for (j, o) in out.iter_mut().enumerate() {
-            *o = if i < N && j < N {
-                q30_to_q14(corr.get(i, j).saturating_abs())
-            } else if i == j {
-                Q14_ONE
-            } else {
-                0
-            };
+        out.fill(0);
+        if i == N {
+            if let Some(o) = out.get_mut(N) {
+                *o = Q14_ONE;
+            }
+            return Ok(());
         }
+        let r = corr.packed();
+        walk_row(N, i, |j, at| {
+            if let (Some(o), Some(&v)) = (out.get_mut(j), r.get(at)) {
+                *o = q30_to_q14(v.saturating_abs());
+            }
+        });
         Ok(())
     }
 

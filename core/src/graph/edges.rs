@@ -200,6 +200,11 @@ impl<const N: usize, const T: usize> WindowGraph<N, T> {
         }
     }
 
+    /// The pair flags (bit 0: edge), packed triangle.
+    pub(crate) fn pair_flags(&self) -> &[u8; T] {
+        &self.flags
+    }
+
     /// Whether neurons `i` and `j` (both `< N`) are linked. The history node's links are
     /// given by [`Self::linked`].
     pub fn contains(&self, i: usize, j: usize) -> bool {

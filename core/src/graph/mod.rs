@@ -70,6 +70,24 @@ pub(crate) fn packed_sym(n: usize, i: usize, j: usize) -> usize {
     }
 }
 
+/// Calls `f(j, packed_sym(n, i, j))` for `j = 0 .. n`, in order, without a multiplication per
+/// entry: down column `i` of the triangle for `j < i` (the index grows by `n − j − 1`), then
+/// along row `i`.
+#[inline(always)]
+pub(crate) fn walk_row(n: usize, i: usize, mut f: impl FnMut(usize, usize)) {
+    let mut at = i; // packed(n, 0, i)
+    for j in 0..i.min(n) {
+        f(j, at);
+        at += n - j - 1;
+    }
+    if i < n {
+        let start = packed(n, i, i);
+        for j in i..n {
+            f(j, start + (j - i));
+        }
+    }
+}
+
 /// Compile-time check of the `T = triangle(N)` relation of the const generics.
 pub(crate) struct Shape<const N: usize, const T: usize>;
 
@@ -79,4 +97,21 @@ impl<const N: usize, const T: usize> Shape<N, T> {
         T == triangle(N) && N >= 1 && N <= 1024,
         "T must equal triangle(N) = N (N + 1) / 2, with 1 <= N <= 1024"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walk_row_visits_the_symmetric_indices_in_order() {
+        for n in 1..9 {
+            for i in 0..n {
+                let mut seen = std::vec::Vec::new();
+                walk_row(n, i, |j, at| seen.push((j, at)));
+                let want: std::vec::Vec<_> = (0..n).map(|j| (j, packed_sym(n, i, j))).collect();
+                assert_eq!(seen, want);
+            }
+        }
+    }
 }
