@@ -5,6 +5,7 @@
 //! * [`format`]: the model file (header + postcard body borrowed zero-copy from flash);
 //! * [`estimator`]: the switching-linear state estimator in fixed point, and its f32 reference;
 //! * [`graph`]: the streaming functional-connectivity graph encoder (sums, correlation, graph);
+//! * [`tavrnn`]: one TAVRNN step per window on that graph (fixed point and f32 reference);
 //! * [`kernels`]: the integer matrix-vector kernels the estimator runs on;
 //! * [`fixed`]: requantisation (Q31 multiplier + shift, round half up) and saturation;
 //! * [`lut`]: sigmoid, tanh and exp lookup tables with linear interpolation;
@@ -28,12 +29,13 @@ pub mod format;
 pub mod graph;
 pub mod kernels;
 pub mod lut;
+pub mod tavrnn;
 
 pub use estimator::{Estimator, ReferenceEstimator, StepError, StepOutput};
 pub use fixed::Requant;
 pub use format::{
-    encode_model, JsldsReference, JsldsSection, Meta, Model, ModelBody, ModelError, QMatrix,
-    Selection, WeightType,
+    encode_model, encode_model_with, JsldsReference, JsldsSection, Meta, Model, ModelBody,
+    ModelError, QLayer, QMatrix, Selection, TavrnnSection, WeightType,
 };
 pub use graph::{
     ConnectivityError, GraphSettings, StreamingConnectivity, WindowCorrelation, WindowGraph,

@@ -24,8 +24,9 @@ pub const MAGIC: [u8; 4] = *b"NLMF";
 pub const HEADER_LEN: usize = 32;
 /// The format major version this core reads and writes.
 pub const FORMAT_MAJOR: u16 = 1;
-/// The format minor version this core writes (and the newest whose fields it knows).
-pub const FORMAT_MINOR: u16 = 0;
+/// The format minor version this core writes (and the newest whose fields it knows): 1.1
+/// appends the optional TAVRNN section.
+pub const FORMAT_MINOR: u16 = 1;
 /// Largest body this core accepts (16 MiB): a corrupted length must not make a reader wait
 /// for, or a tool allocate, gigabytes.
 pub const MAX_BODY_LEN: u32 = 16 << 20;

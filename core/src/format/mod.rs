@@ -10,12 +10,18 @@ mod body;
 mod error;
 mod header;
 mod schema;
+mod tavrnn;
 mod validate;
 
 pub use body::{JsldsReference, JsldsSection, Meta, ModelBody, QMatrix, Selection, WeightType};
 pub use error::ModelError;
 pub use header::{Header, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_BODY_LEN};
 pub use schema::{SCHEMA_FINGERPRINT, SCHEMA_V1};
+pub use tavrnn::{
+    layer_shapes, validate_tavrnn, FLayer, QLayer, TavrnnDims, TavrnnReference, TavrnnSection,
+    MAX_TAVRNN_CLASSES, MAX_TAVRNN_ENC, MAX_TAVRNN_HIDDEN, MAX_TAVRNN_LATENT, MAX_TAVRNN_PHI,
+    MAX_TAVRNN_WINDOW,
+};
 pub use validate::{
     validate_body, validate_jslds, MAX_INPUT_TABLE, MAX_LATENT, MAX_NEURONS, MAX_REGIMES,
 };
@@ -29,6 +35,8 @@ pub struct Model<'a> {
     pub header: Header,
     /// The decoded body (blobs borrow from the input).
     pub body: ModelBody<'a>,
+    /// The TAVRNN section (format 1.1, appended after the 1.0 body), if present.
+    pub tavrnn: Option<TavrnnSection<'a>>,
 }
 
 impl<'a> Model<'a> {
@@ -56,6 +64,15 @@ impl<'a> Model<'a> {
             postcard::take_from_bytes(body_bytes).map_err(|e| ModelError::Decode {
                 reason: error::postcard_reason(&e),
             })?;
+        // 1.1 appended `Option<TavrnnSection>`: decoded only when bytes remain, so a 1.0
+        // file (which ends after the 1.0 fields) reads as "no TAVRNN section".
+        let (tavrnn, rest): (Option<TavrnnSection<'a>>, &[u8]) = if rest.is_empty() {
+            (None, rest)
+        } else {
+            postcard::take_from_bytes(rest).map_err(|e| ModelError::Decode {
+                reason: error::postcard_reason(&e),
+            })?
+        };
         // A newer minor version may have appended optional fields this core does not know;
         // for this or an older minor, leftover bytes mean the body is not what it claims.
         let newer_minor = header.minor > FORMAT_MINOR;
@@ -63,7 +80,19 @@ impl<'a> Model<'a> {
             return Err(ModelError::TrailingBody { extra: rest.len() });
         }
         validate_body(&body)?;
-        Ok(Model { header, body })
+        if let Some(t) = &tavrnn {
+            validate_tavrnn(t, body.meta.neurons as usize)?;
+        }
+        Ok(Model {
+            header,
+            body,
+            tavrnn,
+        })
+    }
+
+    /// The TAVRNN section, if present.
+    pub fn tavrnn(&self) -> Option<&TavrnnSection<'a>> {
+        self.tavrnn.as_ref()
     }
 
     /// The switching-linear estimator section, if present.
@@ -82,8 +111,21 @@ impl<'a> Model<'a> {
 /// The body is validated first, so a file this writes is one [`Model::from_bytes`] accepts.
 /// Written as format `FORMAT_MAJOR.FORMAT_MINOR`.
 pub fn encode_model(body: &ModelBody<'_>, out: &mut [u8]) -> Result<usize, ModelError> {
+    encode_model_with(body, None, out)
+}
+
+/// [`encode_model`] with an optional TAVRNN section appended after the 1.0 body (format
+/// 1.1). Without one nothing is appended, so the body is byte-for-byte a 1.0 body.
+pub fn encode_model_with(
+    body: &ModelBody<'_>,
+    tavrnn: Option<&TavrnnSection<'_>>,
+    out: &mut [u8],
+) -> Result<usize, ModelError> {
     validate_body(body)?;
-    let body_len = body_size(body).map_err(|e| ModelError::Encode {
+    if let Some(t) = tavrnn {
+        validate_tavrnn(t, body.meta.neurons as usize)?;
+    }
+    let body_len = body_size(body, tavrnn).map_err(|e| ModelError::Encode {
         reason: error::postcard_reason(&e),
     })?;
     let needed = HEADER_LEN + body_len;
@@ -101,10 +143,24 @@ pub fn encode_model(body: &ModelBody<'_>, out: &mut [u8]) -> Result<usize, Model
             max: MAX_BODY_LEN,
         })?;
     let (head, rest) = out.split_at_mut(HEADER_LEN);
-    let used = postcard::to_slice(body, rest).map_err(|e| ModelError::Encode {
-        reason: error::postcard_reason(&e),
-    })?;
-    let written = used.len();
+    let first = postcard::to_slice(body, rest)
+        .map_err(|e| ModelError::Encode {
+            reason: error::postcard_reason(&e),
+        })?
+        .len();
+    let second = match tavrnn {
+        None => 0,
+        Some(t) => {
+            let tail = rest.get_mut(first..).unwrap_or(&mut []);
+            postcard::to_slice(&Some(*t), tail)
+                .map_err(|e| ModelError::Encode {
+                    reason: error::postcard_reason(&e),
+                })?
+                .len()
+        }
+    };
+    let written = first + second;
+    let used = rest.get(..written).unwrap_or(&[]);
     let header = Header {
         major: FORMAT_MAJOR,
         minor: FORMAT_MINOR,
@@ -119,7 +175,15 @@ pub fn encode_model(body: &ModelBody<'_>, out: &mut [u8]) -> Result<usize, Model
 
 /// Size in bytes of the file [`encode_model`] would write for `body`.
 pub fn encoded_len(body: &ModelBody<'_>) -> Result<usize, ModelError> {
-    body_size(body)
+    encoded_len_with(body, None)
+}
+
+/// Size in bytes of the file [`encode_model_with`] would write.
+pub fn encoded_len_with(
+    body: &ModelBody<'_>,
+    tavrnn: Option<&TavrnnSection<'_>>,
+) -> Result<usize, ModelError> {
+    body_size(body, tavrnn)
         .map(|n| n + HEADER_LEN)
         .map_err(|e| ModelError::Encode {
             reason: error::postcard_reason(&e),
@@ -127,6 +191,13 @@ pub fn encoded_len(body: &ModelBody<'_>) -> Result<usize, ModelError> {
 }
 
 /// Postcard size of the body, measured with postcard's counting flavor.
-fn body_size(body: &ModelBody<'_>) -> postcard::Result<usize> {
-    postcard::serialize_with_flavor(body, postcard::ser_flavors::Size::default())
+fn body_size(body: &ModelBody<'_>, tavrnn: Option<&TavrnnSection<'_>>) -> postcard::Result<usize> {
+    let first = postcard::serialize_with_flavor(body, postcard::ser_flavors::Size::default())?;
+    let second = match tavrnn {
+        None => 0,
+        Some(t) => {
+            postcard::serialize_with_flavor(&Some(*t), postcard::ser_flavors::Size::default())?
+        }
+    };
+    Ok(first + second)
 }

@@ -162,6 +162,16 @@ fn reference(
     Ok(())
 }
 
+/// [`qmatrix`] with one field path for every part (the TAVRNN layers).
+pub(super) fn qmatrix_named(
+    m: &QMatrix<'_>,
+    rows: usize,
+    cols: usize,
+    field: &'static str,
+) -> Result<(), ModelError> {
+    qmatrix(m, rows, cols, [field; 5])
+}
+
 /// `fields`: rows, cols, data, mult, shift paths.
 fn qmatrix(
     m: &QMatrix<'_>,
@@ -187,7 +197,12 @@ fn qmatrix(
     Ok(())
 }
 
-fn dim(field: &'static str, value: usize, min: usize, max: usize) -> Result<usize, ModelError> {
+pub(super) fn dim(
+    field: &'static str,
+    value: usize,
+    min: usize,
+    max: usize,
+) -> Result<usize, ModelError> {
     if value < min || value > max {
         Err(ModelError::Dimension {
             field,
@@ -200,7 +215,7 @@ fn dim(field: &'static str, value: usize, min: usize, max: usize) -> Result<usiz
     }
 }
 
-fn blob(field: &'static str, b: &[u8], expected: usize) -> Result<(), ModelError> {
+pub(super) fn blob(field: &'static str, b: &[u8], expected: usize) -> Result<(), ModelError> {
     if b.len() != expected {
         Err(ModelError::BlobLength {
             field,
@@ -212,7 +227,7 @@ fn blob(field: &'static str, b: &[u8], expected: usize) -> Result<(), ModelError
     }
 }
 
-fn scale(field: &'static str, s: f32) -> Result<(), ModelError> {
+pub(super) fn scale(field: &'static str, s: f32) -> Result<(), ModelError> {
     if s.is_finite() && s > 0.0 {
         Ok(())
     } else {

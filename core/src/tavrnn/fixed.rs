@@ -1,0 +1,257 @@
+//! The fixed-point TAVRNN: `i16` activations, weights from the model blobs, integer kernels,
+//! `sigmoid`/`tanh`/`exp` from [`crate::lut`], and a ring of 4-bit GRU outputs.
+
+use super::error::TavrnnError;
+use super::step::{scratch_len, Backend, Layer, StepCore, WindowOutput};
+use crate::blob;
+use crate::fixed::sat_i16_from_i64;
+use crate::format::{Model, ModelError, QLayer, TavrnnDims, TavrnnSection};
+use crate::graph::WindowGraph;
+use crate::{kernels, lut};
+
+/// Ring bytes of one node of one state: a 2-byte step (`i16` LE, Q15 units per 4-bit level)
+/// and `H / 2` bytes of two's-complement nibbles (even index in the low nibble).
+pub const fn ring_row_bytes(hidden: usize) -> usize {
+    2 + hidden / 2
+}
+
+/// The `RING` capacity (bytes) a [`Tavrnn`] needs for `nodes` nodes, hidden width `hidden` and
+/// attention window `window`.
+pub const fn ring_len(nodes: usize, hidden: usize, window: usize) -> usize {
+    window * nodes * ring_row_bytes(hidden)
+}
+
+/// The `KEYS` capacity of [`Tavrnn`] and [`ReferenceTavrnn`](super::ReferenceTavrnn): the keys
+/// of the `window` ring states and the query of the newest.
+pub const fn keys_len(hidden: usize, window: usize) -> usize {
+    (window + 1) * hidden
+}
+
+/// 4-bit levels used: `-7..=7` (symmetric, so a row's largest magnitude is exact).
+const LEVELS: i32 = 7;
+
+/// Integer backend over the quantised section.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FixedBackend<'m> {
+    s: TavrnnSection<'m>,
+    d: TavrnnDims,
+}
+
+impl<'m> FixedBackend<'m> {
+    fn layer(&self, l: Layer) -> &QLayer<'m> {
+        let s = &self.s;
+        match l {
+            Layer::EncHidden => &s.encoder_hidden,
+            Layer::EncMu => &s.encoder_mu,
+            Layer::PhiZ => &s.phi_z,
+            Layer::GruIn => &s.gru_input,
+            Layer::GruRu => &s.gru_hidden_ru,
+            Layer::GruC => &s.gru_hidden_c,
+            Layer::Query => &s.query,
+            Layer::Key => &s.key,
+            Layer::Value => &s.value,
+            Layer::Classifier => &s.classifier,
+        }
+    }
+}
+
+impl Backend for FixedBackend<'_> {
+    type V = i16;
+    type Acc = i64;
+    type Cell = u8;
+
+    fn dims(&self) -> &TavrnnDims {
+        &self.d
+    }
+    fn ring_row_cells(&self) -> usize {
+        ring_row_bytes(self.d.hidden)
+    }
+    #[inline(always)]
+    fn phi_x(&self, node: usize, c: usize) -> i16 {
+        blob::i16_at(self.s.phi_x, node * self.d.phi + c)
+    }
+    #[inline(always)]
+    fn acc(acc: &mut i64, a_q14: i16, v: i16) {
+        *acc += a_q14 as i64 * v as i64;
+    }
+    /// Round half up from Q14 weights: `floor((acc + 2^13) / 2^14)`, saturated.
+    #[inline(always)]
+    fn finish(acc: i64) -> i16 {
+        sat_i16_from_i64((acc + (1 << 13)) >> 14)
+    }
+    fn dense(&self, layer: Layer, row0: usize, x: &[i16], out: &mut [i16]) {
+        let l = self.layer(layer);
+        let (bias, _) = blob::sub(l.bias, row0, out.len(), 2).as_chunks::<2>();
+        let count = out.len();
+        kernels::for_each_row(&l.weights, row0, count, x, |i, v| {
+            if let (Some(o), Some(b)) = (out.get_mut(i), bias.get(i)) {
+                *o = sat_i16_from_i64(v + i16::from_le_bytes(*b) as i64);
+            }
+        });
+    }
+    #[inline(always)]
+    fn relu(v: i16) -> i16 {
+        v.max(0)
+    }
+    #[inline(always)]
+    fn sigmoid(a: i16, b: i16) -> i16 {
+        lut::sigmoid(a.saturating_add(b))
+    }
+    #[inline(always)]
+    fn tanh(a: i16, b: i16) -> i16 {
+        lut::tanh(a.saturating_add(b))
+    }
+    /// Q15 × Q15, round half up.
+    #[inline(always)]
+    fn mul(a: i16, b: i16) -> i16 {
+        sat_i16_from_i64((a as i64 * b as i64 + (1 << 14)) >> 15)
+    }
+    #[inline(always)]
+    fn blend(c: i16, u: i16, h: i16) -> i16 {
+        let diff = h as i64 - c as i64;
+        sat_i16_from_i64(c as i64 + ((u as i64 * diff + (1 << 14)) >> 15))
+    }
+    /// `step = ceil(max|v| / 7)` (at least 1), `q = floor(v / step + 1/2)` clamped to ±7.
+    fn ring_store(&self, cells: &mut [u8], row: &[i16]) {
+        let m = row.iter().map(|&v| (v as i32).abs()).max().unwrap_or(0);
+        let step = ((m + LEVELS - 1) / LEVELS).max(1);
+        let (head, nib) = cells.split_at_mut(2.min(cells.len()));
+        head.copy_from_slice(&(step as i16).to_le_bytes()[..head.len()]);
+        let level = |v: i16| -> u8 {
+            let q = (2 * v as i32 + step).div_euclid(2 * step);
+            (q.clamp(-LEVELS, LEVELS) as i8 as u8) & 0x0f
+        };
+        for (b, pair) in nib.iter_mut().zip(row.chunks(2)) {
+            let lo = pair.first().map_or(0, |&v| level(v));
+            let hi = pair.get(1).map_or(0, |&v| level(v));
+            *b = lo | (hi << 4);
+        }
+    }
+    fn ring_mix(&self, cells: &[u8], alpha: i16, acc: &mut [i64]) {
+        let step = blob::i16_at(cells, 0) as i64;
+        let coef = alpha as i64 * step;
+        let nib = cells.get(2..).unwrap_or(&[]);
+        for (pair, b) in acc.chunks_mut(2).zip(nib) {
+            let lo = ((b << 4) as i8 >> 4) as i64;
+            let hi = (*b as i8 >> 4) as i64;
+            if let Some(a) = pair.first_mut() {
+                *a += coef * lo;
+            }
+            if let Some(a) = pair.get_mut(1) {
+                *a += coef * hi;
+            }
+        }
+    }
+    /// Q15 weights × Q15 units: back to Q15, round half up.
+    #[inline(always)]
+    fn mix_finish(acc: i64) -> i16 {
+        sat_i16_from_i64((acc + (1 << 14)) >> 15)
+    }
+    fn score(&self, q: &[i16], k: &[i16]) -> i16 {
+        let acc: i64 = q.iter().zip(k).map(|(&a, &b)| a as i64 * b as i64).sum();
+        sat_i16_from_i64(self.s.attn_requant().apply_wide(acc))
+    }
+    /// `e_τ = exp(s_τ − max)` in Q15 from the table, `α_τ = round(e_τ 2^15 / Σ e)`, at most
+    /// 32767.
+    fn softmax(scores: &[i16], alpha: &mut [i16]) {
+        let max = scores.iter().copied().max().unwrap_or(0);
+        let mut sum = 0i64;
+        for (a, &s) in alpha.iter_mut().zip(scores) {
+            *a = lut::exp_neg(s.saturating_sub(max));
+            sum += *a as i64;
+        }
+        let sum = sum.max(1);
+        for a in alpha.iter_mut() {
+            *a = (((*a as i64) << 15) + sum / 2).div_euclid(sum).min(32767) as i16;
+        }
+    }
+}
+
+/// The validated TAVRNN section and its dimensions, checked against the capacities.
+pub(crate) fn checked_section<'m>(
+    model: &Model<'m>,
+    ring_cells: usize,
+    ring: usize,
+    keys: usize,
+) -> Result<(TavrnnSection<'m>, TavrnnDims), ModelError> {
+    let s = *model
+        .tavrnn()
+        .ok_or(ModelError::MissingSection { section: "tavrnn" })?;
+    let d = s.dims(model.meta().neurons as usize);
+    let need_ring = d.window * d.nodes * ring_cells;
+    if need_ring > ring {
+        return Err(ModelError::Capacity {
+            field: "tavrnn ring (window · nodes · row)",
+            value: need_ring,
+            capacity: ring,
+        });
+    }
+    let need_keys = keys_len(d.hidden, d.window);
+    if need_keys > keys {
+        return Err(ModelError::Capacity {
+            field: "tavrnn keys ((window + 1) · hidden)",
+            value: need_keys,
+            capacity: keys,
+        });
+    }
+    Ok((s, d))
+}
+
+/// The fixed-point device TAVRNN: one step per window over the device's window graph.
+///
+/// `RING` = [`ring_len`], `KEYS` = [`keys_len`] of the model (or larger); the per-step
+/// working memory is the caller's `scratch` ([`Tavrnn::scratch_len`] `i16`s), so that a
+/// firmware can share it with other window-end work (e.g. the correlation).
+#[derive(Debug, Clone)]
+pub struct Tavrnn<'m, const RING: usize, const KEYS: usize> {
+    core: StepCore<FixedBackend<'m>, RING, KEYS>,
+}
+
+impl<'m, const RING: usize, const KEYS: usize> Tavrnn<'m, RING, KEYS> {
+    /// Errors with [`ModelError::MissingSection`] without a TAVRNN section and
+    /// [`ModelError::Capacity`] when the ring or the keys do not fit.
+    pub fn new(model: &Model<'m>) -> Result<Self, ModelError> {
+        let hidden = model.tavrnn().map_or(0, |t| t.hidden as usize);
+        let (s, d) = checked_section(model, ring_row_bytes(hidden), RING, KEYS)?;
+        Ok(Tavrnn {
+            core: StepCore::new(FixedBackend { s, d }),
+        })
+    }
+
+    /// The model's dimensions.
+    pub fn dims(&self) -> &TavrnnDims {
+        self.core.backend.dims()
+    }
+
+    /// `i16`s of scratch a step needs.
+    pub fn scratch_len(&self) -> usize {
+        scratch_len(self.dims())
+    }
+
+    /// One window. `scratch` (at least [`Self::scratch_len`]) holds the embedding afterwards:
+    /// [`Self::embedding`].
+    pub fn step<const N: usize, const T: usize>(
+        &mut self,
+        graph: &WindowGraph<N, T>,
+        scratch: &mut [i16],
+    ) -> Result<WindowOutput, TavrnnError> {
+        self.core.step(graph, scratch)
+    }
+
+    /// The window embedding left in `scratch` by the last step: the neurons' `mu`,
+    /// node-major (`N · latent` values at `mu_scale`).
+    pub fn embedding<'s>(&self, scratch: &'s [i16]) -> &'s [i16] {
+        let d = self.dims();
+        scratch.get(..d.neurons * d.latent).unwrap_or(&[])
+    }
+
+    /// States currently in the ring.
+    pub fn attended(&self) -> usize {
+        self.core.attended()
+    }
+
+    /// Back to the start of a recording.
+    pub fn reset(&mut self) {
+        self.core.reset()
+    }
+}

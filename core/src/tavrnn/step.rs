@@ -1,0 +1,395 @@
+//! The window step, written once over a numeric [`Backend`]: `i16` fixed point
+//! ([`super::fixed`]) and `f32` ([`super::reference`]). A disagreement between the two is
+//! quantisation (weights, activations, the 4-bit ring), never a difference in the algorithm.
+
+use super::error::TavrnnError;
+use crate::format::TavrnnDims;
+use crate::graph::{normalized_entry, walk_row, WindowGraph};
+
+/// The dense layers of the section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layer {
+    EncHidden,
+    EncMu,
+    PhiZ,
+    GruIn,
+    GruRu,
+    GruC,
+    Query,
+    Key,
+    Value,
+    Classifier,
+}
+
+/// Widest per-node input vector (`phi + H`, `2 phi`) and gate vector (`3 H`).
+const TMP: usize = 128;
+const GATES: usize = 3 * crate::format::MAX_TAVRNN_HIDDEN;
+/// Propagation accumulators of one node: `Â [phi_x || phi_z]`, `Â h`, `Â (r h)` at once.
+const ACCS: usize = 2 * crate::format::MAX_TAVRNN_PHI + 2 * crate::format::MAX_TAVRNN_HIDDEN;
+
+/// The numeric half of the step.
+pub(crate) trait Backend {
+    /// Activation value.
+    type V: Copy + Default + PartialOrd;
+    /// Propagation accumulator.
+    type Acc: Copy + Default;
+    /// Element of the ring of past GRU outputs.
+    type Cell: Copy + Default;
+
+    /// Dimensions (validated).
+    fn dims(&self) -> &TavrnnDims;
+    /// Ring cells one node of one state takes.
+    fn ring_row_cells(&self) -> usize;
+    /// `phi_x[node][c]`.
+    fn phi_x(&self, node: usize, c: usize) -> Self::V;
+    /// `acc += Â_ij · v` with `Â_ij` in Q1.14.
+    fn acc(acc: &mut Self::Acc, a_q14: i16, v: Self::V);
+    /// The accumulated propagation in the format of the values summed.
+    fn finish(acc: Self::Acc) -> Self::V;
+    /// `out[i] = (W x + b)[row0 + i]` of `layer`.
+    fn dense(&self, layer: Layer, row0: usize, x: &[Self::V], out: &mut [Self::V]);
+    /// `max(v, 0)`.
+    fn relu(v: Self::V) -> Self::V;
+    /// `sigmoid(a + b)` of two gate pre-activations.
+    fn sigmoid(a: Self::V, b: Self::V) -> Self::V;
+    /// `tanh(a + b)` of two pre-activations.
+    fn tanh(a: Self::V, b: Self::V) -> Self::V;
+    /// Product of two Q15 (unit-range) values.
+    fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// `c + u (h − c)`.
+    fn blend(c: Self::V, u: Self::V, h: Self::V) -> Self::V;
+    /// Stores one node's GRU output row into its ring cells.
+    fn ring_store(&self, cells: &mut [Self::Cell], row: &[Self::V]);
+    /// `out += alpha · row` of one ring row into accumulators (one per hidden unit).
+    fn ring_mix(&self, cells: &[Self::Cell], alpha: Self::V, acc: &mut [Self::Acc]);
+    /// The mixed row from the accumulators of [`Backend::ring_mix`].
+    fn mix_finish(acc: Self::Acc) -> Self::V;
+    /// Attention score of query `q` and key `k` (`q·k / sqrt(H)`).
+    fn score(&self, q: &[Self::V], k: &[Self::V]) -> Self::V;
+    /// `alpha = softmax(scores)`.
+    fn softmax(scores: &[Self::V], alpha: &mut [Self::V]);
+}
+
+/// Calls `f(j, Â_ij)` for every `j` with `Â_ij != 0` (the self loop included), in increasing
+/// `j`, for a graph with the history node (node `N`). The values are those of
+/// [`WindowGraph::normalized_row`].
+#[inline(always)]
+pub(crate) fn for_neighbors<const N: usize, const T: usize>(
+    g: &WindowGraph<N, T>,
+    i: usize,
+    mut f: impl FnMut(usize, i16),
+) {
+    let d_i = g.node_degree(i);
+    if i == N {
+        for j in 0..=N {
+            f(j, normalized_entry(d_i, g.node_degree(j)));
+        }
+        return;
+    }
+    let flags = g.pair_flags();
+    walk_row(N, i, |j, at| {
+        if j == i || flags.get(at).is_some_and(|&fl| fl & 1 != 0) {
+            f(j, normalized_entry(d_i, g.node_degree(j)));
+        }
+    });
+    f(N, normalized_entry(d_i, g.node_degree(N)));
+}
+
+/// Elements of the scratch buffer one step needs: `mu`, `phi_z`, `h` and a work area of
+/// `max(H, d_enc)` per node.
+pub fn scratch_len(d: &TavrnnDims) -> usize {
+    d.nodes * (d.latent + d.phi + d.hidden + d.hidden.max(d.enc))
+}
+
+/// What one window step reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowOutput {
+    /// Behaviour class: the first highest classifier score.
+    pub class: u8,
+    /// States the attention mixed to form this window's `h_{t-1}` (0 at the first window).
+    pub attended: u8,
+}
+
+/// Recurrent state and step logic over a backend. `RING`: ring cells (`w · nodes ·
+/// ring_row_cells`), `KEYS`: `(w + 1) · H` (the keys of the ring states, then the query of
+/// the newest).
+#[derive(Debug, Clone)]
+pub(crate) struct StepCore<B: Backend, const RING: usize, const KEYS: usize> {
+    pub(crate) backend: B,
+    ring: [B::Cell; RING],
+    keys: [B::V; KEYS],
+    /// States in the ring (`<= w`).
+    count: usize,
+    /// Slot the next state goes to.
+    next: usize,
+}
+
+/// `s[from .. from + len]`, or empty (never taken for validated sizes).
+#[inline(always)]
+fn part<T>(s: &[T], from: usize, len: usize) -> &[T] {
+    s.get(from..from.saturating_add(len)).unwrap_or(&[])
+}
+
+#[inline(always)]
+fn part_mut<T>(s: &mut [T], from: usize, len: usize) -> &mut [T] {
+    s.get_mut(from..from.saturating_add(len)).unwrap_or(&mut [])
+}
+
+impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
+    /// A core at the start of a recording. The caller has checked the capacities.
+    pub(crate) fn new(backend: B) -> Self {
+        StepCore {
+            backend,
+            ring: [B::Cell::default(); RING],
+            keys: [B::V::default(); KEYS],
+            count: 0,
+            next: 0,
+        }
+    }
+
+    /// Back to the start of a recording (empty ring, `h = 0`).
+    pub(crate) fn reset(&mut self) {
+        self.count = 0;
+        self.next = 0;
+    }
+
+    /// States in the ring.
+    pub(crate) fn attended(&self) -> usize {
+        self.count
+    }
+
+    /// `h_{t-1}` into `h` (`nodes · H`): zero at the start, otherwise the attention over the
+    /// ring, `tanh((Σ_τ α_τ h~_τ) W_v + b_v)` with `α = softmax(q · k_τ / sqrt(H))`.
+    fn attend(&self, h: &mut [B::V]) {
+        let d = *self.backend.dims();
+        let hd = d.hidden;
+        if self.count == 0 {
+            h.iter_mut().for_each(|v| *v = B::V::default());
+            return;
+        }
+        let w = d.window;
+        let q = part(&self.keys, w * hd, hd);
+        let mut scores = [B::V::default(); crate::format::MAX_TAVRNN_WINDOW];
+        let mut alpha = [B::V::default(); crate::format::MAX_TAVRNN_WINDOW];
+        let count = self.count.min(w);
+        for (s, slot) in scores.iter_mut().zip(0..count) {
+            *s = self.backend.score(q, part(&self.keys, slot * hd, hd));
+        }
+        B::softmax(part(&scores, 0, count), part_mut(&mut alpha, 0, count));
+        let row = self.backend.ring_row_cells();
+        let slot_cells = d.nodes * row;
+        let mut mixed = [B::V::default(); TMP];
+        for (j, hj) in h.chunks_exact_mut(hd).enumerate().take(d.nodes) {
+            let mut acc = [B::Acc::default(); TMP];
+            for (slot, &a) in alpha.iter().enumerate().take(count) {
+                let cells = part(&self.ring, slot * slot_cells + j * row, row);
+                self.backend.ring_mix(cells, a, part_mut(&mut acc, 0, hd));
+            }
+            for (m, &a) in mixed.iter_mut().zip(acc.iter()).take(hd) {
+                *m = B::mix_finish(a);
+            }
+            self.backend.dense(Layer::Value, 0, part(&mixed, 0, hd), hj);
+            for v in hj.iter_mut() {
+                *v = B::tanh(*v, B::V::default());
+            }
+        }
+    }
+
+    /// One window: `h_{t-1}` from the ring, encoder, `phi_z`, graph GRU, push of the GRU
+    /// output into the ring (the attention for the next window is done at its start), and
+    /// the classifier on the embedding (the neurons' `mu`, the first `N · latent` entries of
+    /// `scratch` afterwards).
+    pub(crate) fn step<const N: usize, const T: usize>(
+        &mut self,
+        g: &WindowGraph<N, T>,
+        scratch: &mut [B::V],
+    ) -> Result<WindowOutput, TavrnnError> {
+        let d = *self.backend.dims();
+        let (n, hd, lat, phi, enc) = (d.nodes, d.hidden, d.latent, d.phi, d.enc);
+        if !g.has_history_node() || g.n_nodes() != n {
+            return Err(TavrnnError::Graph {
+                expected: n,
+                got: g.n_nodes(),
+                history_node: g.has_history_node(),
+            });
+        }
+        let needed = scratch_len(&d);
+        if scratch.len() < needed {
+            return Err(TavrnnError::Scratch {
+                needed,
+                got: scratch.len(),
+            });
+        }
+        let (mu, rest) = scratch.split_at_mut(n * lat);
+        let (phiz, rest) = rest.split_at_mut(n * phi);
+        let (h, work) = rest.split_at_mut(n * hd);
+        let attended = self.count;
+        self.attend(h);
+        let h: &[B::V] = h;
+        let be = &self.backend;
+        let mut x = [B::V::default(); TMP];
+
+        // Encoder: E_i = ReLU((Â [phi_x || h])_i W_e + b_e) into `work`.
+        for (i, e) in work.chunks_exact_mut(enc).enumerate().take(n) {
+            let mut acc = [B::Acc::default(); TMP];
+            for_neighbors(g, i, |j, a| {
+                let (ax, ah) = acc.split_at_mut(phi);
+                for (c, ac) in ax.iter_mut().enumerate() {
+                    B::acc(ac, a, be.phi_x(j, c));
+                }
+                for (ac, &v) in ah.iter_mut().zip(part(h, j * hd, hd)) {
+                    B::acc(ac, a, v);
+                }
+            });
+            for (xv, &a) in x.iter_mut().zip(acc.iter()).take(phi + hd) {
+                *xv = B::finish(a);
+            }
+            be.dense(Layer::EncHidden, 0, part(&x, 0, phi + hd), e);
+            e.iter_mut().for_each(|v| *v = B::relu(*v));
+        }
+        // mu_i = (Â E)_i W_mu + b_mu; phi_z_i = ReLU(mu_i W_z + b_z).
+        {
+            let e: &[B::V] = work;
+            for (i, (m, pz)) in mu
+                .chunks_exact_mut(lat)
+                .zip(phiz.chunks_exact_mut(phi))
+                .enumerate()
+            {
+                let mut acc = [B::Acc::default(); TMP];
+                for_neighbors(g, i, |j, a| {
+                    for (ac, &v) in acc.iter_mut().zip(part(e, j * enc, enc)) {
+                        B::acc(ac, a, v);
+                    }
+                });
+                for (xv, &a) in x.iter_mut().zip(acc.iter()).take(enc) {
+                    *xv = B::finish(a);
+                }
+                be.dense(Layer::EncMu, 0, part(&x, 0, enc), m);
+                be.dense(Layer::PhiZ, 0, m, pz);
+                pz.iter_mut().for_each(|v| *v = B::relu(*v));
+            }
+        }
+        let mu: &[B::V] = mu;
+        let phiz: &[B::V] = phiz;
+
+        // GRU pass 1: r_i = sigmoid(gx_r + gh_r); r_i * h_i into `work` (E is dead).
+        let propagate_inputs = |i: usize, acc: &mut [B::Acc; ACCS]| {
+            for_neighbors(g, i, |j, a| {
+                let (ax, rest) = acc.split_at_mut(phi);
+                let (az, ah) = rest.split_at_mut(phi);
+                for (c, ac) in ax.iter_mut().enumerate() {
+                    B::acc(ac, a, be.phi_x(j, c));
+                }
+                for (ac, &v) in az.iter_mut().zip(part(phiz, j * phi, phi)) {
+                    B::acc(ac, a, v);
+                }
+                for (ac, &v) in ah.iter_mut().zip(part(h, j * hd, hd)) {
+                    B::acc(ac, a, v);
+                }
+            });
+        };
+        let mut gx = [B::V::default(); GATES];
+        let mut gh = [B::V::default(); GATES];
+        let mut z = [B::V::default(); TMP];
+        for (i, rh) in work.chunks_exact_mut(hd).enumerate().take(n) {
+            let mut acc = [B::Acc::default(); ACCS];
+            propagate_inputs(i, &mut acc);
+            for (xv, &a) in x.iter_mut().zip(acc.iter()).take(2 * phi) {
+                *xv = B::finish(a);
+            }
+            for (zv, &a) in z.iter_mut().zip(acc.iter().skip(2 * phi)).take(hd) {
+                *zv = B::finish(a);
+            }
+            be.dense(
+                Layer::GruIn,
+                0,
+                part(&x, 0, 2 * phi),
+                part_mut(&mut gx, 0, hd),
+            );
+            be.dense(Layer::GruRu, 0, part(&z, 0, hd), part_mut(&mut gh, 0, hd));
+            for (((o, &a), &b), &hv) in rh.iter_mut().zip(&gx).zip(&gh).zip(part(h, i * hd, hd)) {
+                *o = B::mul(B::sigmoid(a, b), hv);
+            }
+        }
+        let rh: &[B::V] = work;
+
+        // GRU pass 2: u, c and h~ = c + u (h − c), stored into the ring slot `next` (its old
+        // state was mixed into `h` above and is no longer needed).
+        let w = d.window;
+        let row_cells = be.ring_row_cells();
+        let slot = self.next;
+        let mut p = [B::V::default(); TMP];
+        let mut ht = [B::V::default(); TMP];
+        for i in 0..n {
+            let mut acc = [B::Acc::default(); ACCS];
+            propagate_inputs(i, &mut acc);
+            let mut accp = [B::Acc::default(); TMP];
+            for_neighbors(g, i, |j, a| {
+                for (ac, &v) in accp.iter_mut().zip(part(rh, j * hd, hd)) {
+                    B::acc(ac, a, v);
+                }
+            });
+            for (xv, &a) in x.iter_mut().zip(acc.iter()).take(2 * phi) {
+                *xv = B::finish(a);
+            }
+            for (zv, &a) in z.iter_mut().zip(acc.iter().skip(2 * phi)).take(hd) {
+                *zv = B::finish(a);
+            }
+            for (pv, &a) in p.iter_mut().zip(accp.iter()).take(hd) {
+                *pv = B::finish(a);
+            }
+            // gx rows H..3H: u | c; gh rows H..2H: u; the candidate's hidden part.
+            be.dense(
+                Layer::GruIn,
+                hd,
+                part(&x, 0, 2 * phi),
+                part_mut(&mut gx, 0, 2 * hd),
+            );
+            be.dense(Layer::GruRu, hd, part(&z, 0, hd), part_mut(&mut gh, 0, hd));
+            be.dense(Layer::GruC, 0, part(&p, 0, hd), part_mut(&mut gh, hd, hd));
+            let (gxu, gxc) = gx.split_at(hd);
+            let (ghu, ghc) = gh.split_at(hd);
+            for ((((o, &hv), &xu), &hu), (&xc, &hc)) in ht
+                .iter_mut()
+                .zip(part(h, i * hd, hd))
+                .zip(gxu)
+                .zip(ghu)
+                .zip(gxc.iter().zip(ghc))
+            {
+                let u = B::sigmoid(xu, hu);
+                let c = B::tanh(xc, hc);
+                *o = B::blend(c, u, hv);
+            }
+            let ht = part(&ht, 0, hd);
+            let at = (slot * n + i) * row_cells;
+            be.ring_store(part_mut(&mut self.ring, at, row_cells), ht);
+            if i == n - 1 {
+                // The history node: this state's key, and the query of the newest state.
+                let mut k = [B::V::default(); TMP];
+                be.dense(Layer::Key, 0, ht, part_mut(&mut k, 0, hd));
+                part_mut(&mut self.keys, slot * hd, hd).copy_from_slice(part(&k, 0, hd));
+                be.dense(Layer::Query, 0, ht, part_mut(&mut self.keys, w * hd, hd));
+            }
+        }
+        self.next = (slot + 1) % w.max(1);
+        self.count = (self.count + 1).min(w);
+
+        // Classifier on the embedding (the neurons' mu, node-major).
+        let mut scores = [B::V::default(); crate::format::MAX_TAVRNN_CLASSES];
+        let emb = part(mu, 0, d.neurons * lat);
+        let scores = part_mut(&mut scores, 0, d.classes);
+        be.dense(Layer::Classifier, 0, emb, scores);
+        let mut class = 0usize;
+        for (k, s) in scores.iter().enumerate() {
+            if let Some(best) = scores.get(class) {
+                if s > best {
+                    class = k;
+                }
+            }
+        }
+        Ok(WindowOutput {
+            class: class.min(u8::MAX as usize) as u8,
+            attended: attended.min(u8::MAX as usize) as u8,
+        })
+    }
+}
