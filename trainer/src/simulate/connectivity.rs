@@ -41,7 +41,7 @@ pub const MIN_NEURONS: usize = 16;
 pub const MAX_NEURONS: usize = 512;
 
 /// Assemblies of one state: a random partition of `0..n` into `max(2, n / 16)` groups.
-fn partition<R: Rng>(n: usize, rng: &mut R) -> Vec<Vec<u32>> {
+pub(crate) fn partition<R: Rng>(n: usize, rng: &mut R) -> Vec<Vec<u32>> {
     let groups = (n / ASSEMBLY_SIZE).max(2);
     let mut order: Vec<u32> = (0..n as u32).collect();
     order.shuffle(rng);
@@ -54,7 +54,7 @@ fn partition<R: Rng>(n: usize, rng: &mut R) -> Vec<Vec<u32>> {
 }
 
 /// Dense coupling of a partition, row-major `n x n`.
-fn coupling(n: usize, assemblies: &[Vec<u32>]) -> Vec<f64> {
+pub(crate) fn coupling(n: usize, assemblies: &[Vec<u32>]) -> Vec<f64> {
     let mut w = vec![0.0; n * n];
     for a in assemblies {
         let k = GAIN / (a.len() - 1) as f64;
@@ -71,7 +71,7 @@ fn coupling(n: usize, assemblies: &[Vec<u32>]) -> Vec<f64> {
 
 /// Stationary rates `(I - W)^-1 b` of a partition, in closed form: inside an assembly of size
 /// `n` with `k = gain / (n - 1)`, the sum is `S = B / (1 - gain)` and `m_i = (b_i + k S) / (1 + k)`.
-fn stationary(baseline: &[f64], assemblies: &[Vec<u32>]) -> Vec<f64> {
+pub(crate) fn stationary(baseline: &[f64], assemblies: &[Vec<u32>]) -> Vec<f64> {
     let mut m = vec![0.0; baseline.len()];
     for a in assemblies {
         let k = GAIN / (a.len() - 1) as f64;

@@ -10,12 +10,15 @@
 //! * [`flipflop`]: a 3-bit flip-flop driven by input pulses that input units make visible;
 //! * [`ring_theta`]: a ring attractor carrying a running position, plus an 8 Hz limit cycle;
 //! * [`connectivity`]: a Hawkes network whose assemblies change with the behavioural state;
-//! * [`switching_linear`]: a switching linear system of [`crate::slds`], with its counts.
+//! * [`switching_linear`]: a switching linear system of [`crate::slds`], with its counts;
+//! * [`closed_loop`]: the demo session, latent regimes and behaviour-dependent connectivity
+//!   on the same neurons.
 //!
 //! The latent scenarios share [`latent`]: the latent state is integrated at a step of at most
 //! 1 ms (a whole number of steps per bin), rates are `exp(C x + c)`, spikes are Poisson with
 //! the step's rate ([`spikes`]).
 
+pub mod closed_loop;
 pub mod connectivity;
 mod error;
 pub mod flipflop;
@@ -51,16 +54,19 @@ pub enum Scenario {
     Connectivity,
     /// Switching linear system of `neuroloop_trainer::slds`, with its binned counts.
     SwitchingLinear,
+    /// The demo session: latent regimes and behaviour-dependent connectivity at once.
+    ClosedLoop,
 }
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Regimes,
         Scenario::Flipflop,
         Scenario::RingTheta,
         Scenario::Connectivity,
         Scenario::SwitchingLinear,
+        Scenario::ClosedLoop,
     ];
 
     /// Name on the command line and in `truth.json`.
@@ -71,6 +77,7 @@ impl Scenario {
             Scenario::RingTheta => "ring-theta",
             Scenario::Connectivity => "connectivity",
             Scenario::SwitchingLinear => "switching-linear",
+            Scenario::ClosedLoop => "closed-loop",
         }
     }
 
@@ -79,7 +86,7 @@ impl Scenario {
         match self {
             Scenario::Regimes | Scenario::Flipflop | Scenario::SwitchingLinear => 300.0,
             Scenario::RingTheta => 120.0,
-            Scenario::Connectivity => 600.0,
+            Scenario::Connectivity | Scenario::ClosedLoop => 600.0,
         }
     }
 
@@ -88,7 +95,7 @@ impl Scenario {
         match self {
             Scenario::Regimes | Scenario::RingTheta => 8,
             Scenario::Flipflop => flipflop::MIN_NEURONS,
-            Scenario::Connectivity => connectivity::MIN_NEURONS,
+            Scenario::Connectivity | Scenario::ClosedLoop => connectivity::MIN_NEURONS,
             Scenario::SwitchingLinear => 2,
         }
     }
@@ -299,6 +306,7 @@ pub fn simulate(
         Scenario::RingTheta => ring_theta::simulate(&res, progress),
         Scenario::Connectivity => connectivity::simulate(&res, progress),
         Scenario::SwitchingLinear => switching_linear::simulate(&res, progress),
+        Scenario::ClosedLoop => closed_loop::simulate(&res, progress),
     }
 }
 
@@ -355,6 +363,7 @@ pub(crate) fn assemble(res: &Resolved, mut parts: Parts, fill: impl FnOnce(&mut 
         ring: None,
         oscillation: None,
         connectivity: None,
+        behaviour: None,
         switching_linear: None,
     };
     fill(&mut truth);

@@ -60,6 +60,10 @@ pub struct Truth {
     /// Coupling matrices of the spiking network, per state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connectivity: Option<ConnectivityTruth>,
+    /// Behavioural states, where they differ from the regimes (closed-loop): then
+    /// `behavior.csv` holds these, and `regime_per_bin` the latent regimes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behaviour: Option<BehaviourTruth>,
     /// Switching linear system that generated the counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub switching_linear: Option<SwitchingLinearTruth>,
@@ -233,4 +237,15 @@ pub struct SwitchingLinearTruth {
     pub dynamics: Vec<Vec<Vec<f64>>>,
     /// Bins at which the regime changes.
     pub switch_bins: Vec<usize>,
+}
+
+/// Behavioural states of a session whose behaviour is not its latent regime (closed-loop).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BehaviourTruth {
+    /// Names of the states, by index (the labels of `behavior.csv`).
+    pub names: Vec<String>,
+    /// State of every bin.
+    pub per_bin: Vec<u16>,
+    /// Run-length segments of `per_bin`: the rows of `behavior.csv`.
+    pub segments: Vec<Segment>,
 }

@@ -41,7 +41,11 @@ pub fn write_session(session: &Session, dir: &Path) -> Result<(), SimError> {
     })?;
     atomic(&dir.join("behavior.csv"), |w| {
         writeln!(w, "start_s,end_s,label")?;
-        for s in &session.truth.segments {
+        let segments = match &session.truth.behaviour {
+            Some(b) => &b.segments,
+            None => &session.truth.segments,
+        };
+        for s in segments {
             writeln!(w, "{},{},{}", s.start_s, s.end_s, s.label)?;
         }
         Ok(())
