@@ -1,9 +1,10 @@
 //! `neuroloop export`: quantise a model to fixed point and write a model file (.nlm).
 //!
 //! Sources: `--slds system.json` (a switching linear system in the folded device form, e.g.
-//! from `neuroloop simulate switching-linear`). Trained checkpoints (`--jslds`, `--tavrnn`)
-//! come with their issues: each source yields a section of the same model body, quantised by
-//! the same exporter and written by the same atomic writer.
+//! from `neuroloop simulate switching-linear`) or `--jslds CKPT` (a checkpoint of
+//! `neuroloop jslds train`, folded to the same form by `jslds::fold`). Each source yields a
+//! section of the same model body, quantised by the same exporter and written by the same
+//! atomic writer.
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +15,8 @@ use crate::data::{load_counts, LoadOptions};
 use crate::export::{
     quantize_jslds, write_model_file, ExportOptions, DEFAULT_BUDGET, DEFAULT_MARGIN,
 };
-use crate::slds::read_system_json;
+use crate::jslds::{checkpoint, fold::fold};
+use crate::slds::{read_system_json, SwitchingLinear};
 
 /// Weight type rule.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,8 +47,11 @@ fn parse_override(s: &str) -> Result<(String, WeightType), String> {
 pub struct Args {
     /// Switching linear system to export (JSON written by `neuroloop simulate switching-linear`
     /// or `neuroloop_trainer::slds::write_system_json`).
-    #[arg(long, value_name = "system.json")]
+    #[arg(long, value_name = "system.json", conflicts_with = "jslds")]
     pub slds: Option<PathBuf>,
+    /// JSLDS checkpoint folder (written by `neuroloop jslds train`) to fold and export.
+    #[arg(long, value_name = "CKPT")]
+    pub jslds: Option<PathBuf>,
     /// Calibration data: a Phy/Kilosort folder, an .nwb file or a binned count .npy (T x N).
     #[arg(long, value_name = "PATH")]
     pub calibrate: PathBuf,
@@ -87,10 +92,14 @@ pub struct Args {
 
 /// Runs `neuroloop export`.
 pub fn run(args: Args) -> Result<()> {
-    let Some(slds_path) = args.slds.as_deref() else {
-        bail!("nothing to export: give --slds system.json");
+    let (sys, slds_path, load) = match (args.slds.as_deref(), args.jslds.as_deref()) {
+        (Some(p), _) => (read_system_json(p)?, p, None),
+        (None, Some(p)) => {
+            let (sys, load) = fold_checkpoint(p, &args.calibrate)?;
+            (sys, p, Some(load))
+        }
+        (None, None) => bail!("nothing to export: give --slds system.json or --jslds CKPT"),
     };
-    let sys = read_system_json(slds_path)?;
     let bin_s = match args.bin_ms {
         Some(ms) => {
             let b = ms / 1e3;
@@ -105,8 +114,8 @@ pub fn run(args: Args) -> Result<()> {
         }
         None => sys.bin_s,
     };
-    let counts =
-        load_counts(&args.calibrate, &LoadOptions::new(bin_s)).context("calibration data")?;
+    let load = load.unwrap_or_else(|| LoadOptions::new(bin_s));
+    let counts = load_counts(&args.calibrate, &load).context("calibration data")?;
     let opts = ExportOptions {
         name: args.name.clone().unwrap_or_else(|| stem(&args.out)),
         budget: args.budget,
@@ -204,6 +213,50 @@ pub fn run(args: Args) -> Result<()> {
         r.check.regime_agreement, r.check.max_latent_error
     );
     Ok(())
+}
+
+/// Largest count with its own entry in the input table of a folded checkpoint: counts above
+/// it saturate (the table is `sqrt(0..=max)`).
+const TABLE_MAX_CAP: u32 = 64;
+
+/// Folds the checkpoint `ckpt` to the device form. The input table reaches the largest count
+/// of the calibration data (at most [`TABLE_MAX_CAP`]); the calibration data is read with the
+/// unit selection the checkpoint was trained with (returned for the calibration run).
+fn fold_checkpoint(ckpt: &Path, calibrate: &Path) -> Result<(SwitchingLinear, LoadOptions)> {
+    let loaded = checkpoint::load(ckpt)?;
+    let s = &loaded.sidecar;
+    let load = LoadOptions {
+        bin_s: s.config.bin_s,
+        range_s: None,
+        good_only: s.data.good_only,
+        units: s.data.units.clone(),
+    };
+    let counts = load_counts(calibrate, &load).context("calibration data")?;
+    if counts.n_units() != s.neurons {
+        bail!(
+            "{}: {} units, the checkpoint {} was trained on {} neurons",
+            calibrate.display(),
+            counts.n_units(),
+            ckpt.display(),
+            s.neurons
+        );
+    }
+    let table_max = counts
+        .data
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .clamp(1, TABLE_MAX_CAP);
+    let sys = fold(
+        &loaded.model,
+        &s.transform,
+        &s.inputs,
+        s.neurons,
+        table_max,
+        s.config.bin_s,
+    );
+    Ok((sys, load))
 }
 
 fn stem(path: &Path) -> String {

@@ -1,12 +1,426 @@
-//! `neuroloop jslds`: train and evaluate the JSLDS model.
+//! `neuroloop jslds`: train (`train`) and analyse (`analyze`) the JSLDS state estimator.
 
-use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::data_args::Selection;
+use crate::data::{load_counts, Counts};
+use crate::jslds::checkpoint::{self, DataSource};
+use crate::jslds::config::{Anchor, Backend, SelectionKind, TrainConfig};
+use crate::jslds::loss::LossWeights;
+use crate::jslds::train::Trainer;
 
 /// Arguments of `neuroloop jslds`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Train a JSLDS on binned spike counts and write a checkpoint folder.
+    Train(TrainArgs),
+    /// Analyse a trained JSLDS (fixed points, eigenmodes, regimes, co-smoothing, figures).
+    Analyze(AnalyzeArgs),
+}
+
+/// Which neurons drive the GRU (every neuron is predicted).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inputs {
+    /// The input units listed in the session's `truth.json` (`flipflop.input_units`) when
+    /// there is one next to the data, else every unit.
+    Auto,
+    /// Every unit.
+    All,
+    /// The input units of the session's `truth.json`; an error when there is none.
+    Truth,
+    /// The last `n` units.
+    Last(usize),
+    /// These unit ids.
+    Units(Vec<u32>),
+}
+
+fn parse_inputs(s: &str) -> Result<Inputs, String> {
+    match s {
+        "auto" => Ok(Inputs::Auto),
+        "all" => Ok(Inputs::All),
+        "truth" | "pulse" => Ok(Inputs::Truth),
+        _ => {
+            if let Some(n) = s.strip_prefix("last:") {
+                return n
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .map(Inputs::Last)
+                    .ok_or_else(|| format!("{s:?}: `last:N` needs a positive N"));
+            }
+            s.split(',')
+                .map(|x| x.trim().parse::<u32>())
+                .collect::<Result<Vec<_>, _>>()
+                .map(Inputs::Units)
+                .map_err(|_| {
+                    format!(
+                        "{s:?}: expected auto, all, truth (or pulse), last:N or unit ids ID,ID,..."
+                    )
+                })
+        }
+    }
+}
+
+/// Arguments of `neuroloop jslds train`.
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// Spike data: a Phy/Kilosort folder, an .nwb file or a binned count .npy (T x N).
+    #[arg(long, value_name = "PATH")]
+    pub data: PathBuf,
+    /// Checkpoint folder to write (model and optimiser burnpacks + checkpoint.json).
+    #[arg(long, value_name = "CKPT")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Bin width, ms.
+    #[arg(long, default_value_t = 10.0)]
+    pub bin_ms: f64,
+    /// Latent size d.
+    #[arg(long, default_value_t = 16)]
+    pub latent: usize,
+    /// Number of expansion points (regimes) K.
+    #[arg(long, default_value_t = 8)]
+    pub regimes: usize,
+    /// Optimiser steps (total, counting the steps of a resumed checkpoint).
+    #[arg(long, default_value_t = 4000)]
+    pub steps: usize,
+    /// Train for this many epochs instead (an epoch walks every stream once through its
+    /// stretch of the training bins).
+    #[arg(long, conflicts_with = "steps")]
+    pub epochs: Option<usize>,
+    /// Seed of the initial weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// CPU backend.
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    pub backend: Backend,
+    /// Neurons that drive the GRU: auto, all, truth (= pulse: the input units of the
+    /// session's truth.json), last:N, or unit ids ID,ID,... Every neuron is predicted.
+    #[arg(long, default_value = "auto", value_parser = parse_inputs)]
+    pub inputs: Inputs,
+    /// Regime selection of the linear path.
+    #[arg(long, value_enum, default_value_t = SelectionKind::Nearest)]
+    pub selection_rule: SelectionKind,
+    /// Input anchor u* (default: silent when the inputs are a subset of the units, else mean).
+    #[arg(long, value_enum)]
+    pub anchor: Option<Anchor>,
+    /// Bins per chunk of truncated backpropagation (states carry over between chunks).
+    #[arg(long, default_value_t = 64)]
+    pub chunk: usize,
+    /// Parallel streams (batch rows).
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 3e-3)]
+    pub lr: f64,
+    /// Weight of the fixed-point term.
+    #[arg(long, default_value_t = 100.0)]
+    pub l_fp: f32,
+    /// Weight of the approximation term |h - a|^2.
+    #[arg(long, default_value_t = 10.0)]
+    pub l_a: f32,
+    /// Weight of the linear path's Poisson NLL.
+    #[arg(long, default_value_t = 1.0)]
+    pub l_lin: f32,
+    /// Held-out fraction (the last bins).
+    #[arg(long, default_value_t = 0.2)]
+    pub heldout: f64,
+    /// Evaluate on the held-out bins and checkpoint every this many steps.
+    #[arg(long, default_value_t = 250)]
+    pub eval_every: usize,
+    /// Continue the checkpoint in --out (same data and options) up to --steps.
+    #[arg(long)]
+    pub resume: bool,
+    /// No progress bar; one line per evaluation instead.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Arguments of `neuroloop jslds analyze`.
+#[derive(clap::Args, Debug)]
+pub struct AnalyzeArgs {
+    /// Checkpoint folder written by `neuroloop jslds train`.
+    #[arg(long, value_name = "CKPT")]
+    pub model: PathBuf,
+    /// Report to write (JSON).
+    #[arg(long, value_name = "JSON")]
+    pub report: PathBuf,
+    /// Folder for the figures (SVG).
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
+    /// The session's truth.json (simulated sessions): match fixed points, frequencies, regimes.
+    #[arg(long, value_name = "truth.json")]
+    pub truth: Option<PathBuf>,
+    /// The data the model was trained on (default: the path recorded in the checkpoint).
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Also write the raw analysis inputs (linearisations, held-out rollouts, curves) as JSON.
+    #[arg(long, value_name = "JSON")]
+    pub inputs_out: Option<PathBuf>,
+}
 
 /// Runs `neuroloop jslds`.
-pub fn run(_args: Args) -> Result<()> {
-    bail!("neuroloop jslds is not built yet")
+pub fn run(args: Args) -> Result<()> {
+    match args.command {
+        Command::Train(a) => train(a),
+        Command::Analyze(a) => analyze(a),
+    }
+}
+
+fn analyze(a: AnalyzeArgs) -> Result<()> {
+    let _ = (&a.report, &a.plots, &a.truth);
+    let inputs = crate::jslds::analysis_inputs(&a.model, a.data.as_deref())?;
+    if let Some(path) = &a.inputs_out {
+        crate::export::write_atomic(path, &serde_json::to_vec(&inputs)?)?;
+        eprintln!("wrote the analysis inputs to {}", path.display());
+    }
+    bail!(
+        "neuroloop jslds analyze: the analysis is not wired in yet (checkpoint read: d={}, K={})",
+        inputs.latent,
+        inputs.regimes.len()
+    )
+}
+
+/// `truth.json` of the session at `data`: the folder itself, or the folder above a `phy/`
+/// folder or a file.
+fn find_truth(data: &Path) -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if data.is_dir() {
+        candidates.push(data.join("truth.json"));
+    }
+    if let Some(p) = data.parent() {
+        candidates.push(p.join("truth.json"));
+    }
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+/// Unit ids of `flipflop.input_units` in `truth`, `None` when the session has none.
+fn truth_inputs(truth: &Path) -> Result<Option<Vec<u32>>> {
+    let text = std::fs::read_to_string(truth)
+        .with_context(|| format!("{}: cannot read", truth.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", truth.display()))?;
+    let Some(list) = v.pointer("/flipflop/input_units") else {
+        return Ok(None);
+    };
+    let list = list.as_array().with_context(|| {
+        format!(
+            "{}: field `flipflop.input_units` is not a list",
+            truth.display()
+        )
+    })?;
+    list.iter()
+        .enumerate()
+        .map(|(i, u)| {
+            u.get("unit")
+                .and_then(|x| x.as_u64())
+                .and_then(|x| u32::try_from(x).ok())
+                .with_context(|| {
+                    format!(
+                        "{}: field `flipflop.input_units[{i}].unit` is not a unit id",
+                        truth.display()
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// Column indices of the input units.
+fn resolve_inputs(inputs: &Inputs, data: &Path, counts: &Counts) -> Result<Option<Vec<usize>>> {
+    let columns = |ids: &[u32], what: &str| -> Result<Vec<usize>> {
+        ids.iter()
+            .map(|id| {
+                counts
+                    .unit_ids
+                    .iter()
+                    .position(|u| u == id)
+                    .with_context(|| format!("--inputs: unit id {id} ({what}) is not in the data"))
+            })
+            .collect()
+    };
+    let n = counts.n_units();
+    Ok(match inputs {
+        Inputs::All => None,
+        Inputs::Last(k) => {
+            if *k >= n {
+                bail!("--inputs last:{k}: the data has only {n} units");
+            }
+            Some((n - k..n).collect())
+        }
+        Inputs::Units(ids) => Some(columns(ids, "listed")?),
+        Inputs::Truth | Inputs::Auto => {
+            let found = match find_truth(data) {
+                Some(t) => truth_inputs(&t)?.map(|ids| (t, ids)),
+                None => None,
+            };
+            match (found, inputs) {
+                (Some((t, ids)), _) => {
+                    let cols = columns(&ids, &format!("from {}", t.display()))?;
+                    eprintln!(
+                        "inputs: the {} input units listed in {}",
+                        cols.len(),
+                        t.display()
+                    );
+                    Some(cols)
+                }
+                (None, Inputs::Truth) => bail!(
+                    "--inputs truth: no truth.json with `flipflop.input_units` next to {}",
+                    data.display()
+                ),
+                (None, _) => None,
+            }
+        }
+    })
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    if !(a.bin_ms.is_finite() && a.bin_ms > 0.0) {
+        bail!("--bin-ms {}: must be positive", a.bin_ms);
+    }
+    let bin_s = a.bin_ms / 1e3;
+    let opts = a.selection.load_options(bin_s)?;
+    let counts = load_counts(&a.data, &opts).context("training data")?;
+    let n = counts.n_units();
+    let inputs = resolve_inputs(&a.inputs, &a.data, &counts)?;
+    let subset = inputs.as_ref().is_some_and(|v| v.len() < n);
+    let mut cfg = TrainConfig {
+        bin_s,
+        latent: a.latent,
+        regimes: a.regimes,
+        selection: a.selection_rule,
+        anchor: a
+            .anchor
+            .unwrap_or(if subset { Anchor::Silent } else { Anchor::Mean }),
+        inputs,
+        chunk_len: a.chunk,
+        batch: a.batch,
+        steps: a.steps,
+        lr: a.lr,
+        weights: LossWeights {
+            fixed_point: a.l_fp,
+            approx: a.l_a,
+            lin: a.l_lin,
+            ..LossWeights::default()
+        },
+        heldout_frac: a.heldout,
+        eval_every: a.eval_every.max(1),
+        seed: a.seed,
+        backend: a.backend,
+        ..TrainConfig::default()
+    };
+    let source = DataSource {
+        path: std::fs::canonicalize(&a.data).unwrap_or_else(|_| a.data.clone()),
+        good_only: opts.good_only,
+        units: opts.units.clone(),
+        range_s: opts.range_s,
+        unit_ids: counts.unit_ids.clone(),
+        bins: counts.n_bins,
+    };
+    let mut trainer = if a.resume {
+        let t = checkpoint::resume(&a.out, &counts.data, n, cfg.steps)?;
+        eprintln!("resuming {} at step {}", a.out.display(), t.step);
+        t
+    } else {
+        Trainer::new(&counts.data, n, &cfg)?
+    };
+    if let Some(e) = a.epochs {
+        cfg.steps = e * trainer.prep.streams.chunks;
+        trainer.cfg.steps = cfg.steps;
+    }
+    let total = trainer.cfg.steps;
+    eprintln!(
+        "training: {} bins ({} held out from bin {}), {} neurons, {} inputs, d={} K={} anchor {:?}, {} streams of {} bins in chunks of {} ({} steps an epoch), {} steps, backend {:?}",
+        counts.n_bins,
+        counts.n_bins - trainer.prep.heldout_start,
+        trainer.prep.heldout_start,
+        n,
+        trainer.prep.inputs.len(),
+        trainer.cfg.latent,
+        trainer.cfg.regimes,
+        trainer.cfg.anchor,
+        trainer.cfg.batch,
+        trainer.prep.streams.stretch,
+        trainer.cfg.chunk_len,
+        trainer.prep.streams.chunks,
+        total,
+        trainer.cfg.backend
+    );
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}")
+                .context("progress bar template")?
+                .progress_chars("=> "),
+        );
+        bar.set_position(trainer.step as u64);
+        bar
+    };
+    let started = Instant::now();
+    let mut last_eval = String::from("held-out rel.err -");
+    while trainer.step < total {
+        let r = match trainer.train_step() {
+            Ok(r) => r,
+            Err(e) => {
+                bar.abandon();
+                bail!(
+                    "{e}\n(the last good checkpoint, step {}, is in {})",
+                    trainer.curves.eval.last().map(|p| p.step).unwrap_or(0),
+                    a.out.display()
+                );
+            }
+        };
+        if r.step % trainer.cfg.eval_every == 0 || r.step == total {
+            if let Some(e) = trainer.evaluate() {
+                last_eval = format!(
+                    "held-out rel.err {:.4} nll {:.3}/{:.3}",
+                    e.relative_error, e.nll, e.nll_linear
+                );
+                if !e.relative_error.is_finite() || !e.nll_linear.is_finite() {
+                    eprintln!(
+                        "warning: step {}: the held-out linear path is not finite (rel.err {}, nll {})",
+                        r.step, e.relative_error, e.nll_linear
+                    );
+                }
+                if a.quiet {
+                    eprintln!(
+                        "step {} ({:.1} st/s): loss {:.4} nll {:.4} lin {:.4} fp {:.2e} approx {:.2e}; {last_eval}",
+                        r.step, r.steps_per_s, r.loss[0], r.loss[1], r.loss[2], r.loss[3], r.loss[4]
+                    );
+                }
+            }
+            checkpoint::save(&a.out, &trainer, &source)?;
+        }
+        bar.set_position(r.step as u64);
+        bar.set_message(format!(
+            "loss {:.3} nll {:.3} lin {:.3} fp {:.1e} apx {:.1e} | {last_eval}",
+            r.loss[0], r.loss[1], r.loss[2], r.loss[3], r.loss[4]
+        ));
+    }
+    bar.finish_and_clear();
+    let e = trainer.curves.eval.last();
+    println!(
+        "wrote {}: {} steps, {:.1} s training ({:.1} steps/s, {:.1} s wall this run); held-out relative error {}, NLL a bin {} (GRU) / {} (linear)",
+        a.out.display(),
+        trainer.step,
+        trainer.train_seconds,
+        trainer.step as f64 / trainer.train_seconds.max(1e-9),
+        started.elapsed().as_secs_f64(),
+        e.map(|e| format!("{:.4}", e.relative_error)).unwrap_or("-".into()),
+        e.map(|e| format!("{:.4}", e.nll)).unwrap_or("-".into()),
+        e.map(|e| format!("{:.4}", e.nll_linear)).unwrap_or("-".into()),
+    );
+    Ok(())
 }

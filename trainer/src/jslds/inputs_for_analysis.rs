@@ -3,16 +3,125 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use burn::tensor::Tensor;
 
-use super::analysis_inputs::AnalysisInputs;
+use super::analysis_inputs::{AnalysisInputs, HeldOut, RegimeLinearisation};
+use super::checkpoint::{self, DataSource};
+use super::config::SelectionKind;
+use super::eval::heldout_rollout;
+use super::session::Session;
+use crate::data::{load_counts, Counts, LoadOptions};
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.try_into_vec_as::<f32>().unwrap_or_default()
+}
+
+/// Reads the data a checkpoint was trained on from `path` with the checkpoint's selection.
+pub fn load_training_data(src: &DataSource, path: &Path, bin_s: f64) -> Result<Counts> {
+    let opts = LoadOptions {
+        bin_s,
+        range_s: src.range_s,
+        good_only: src.good_only,
+        units: src.units.clone(),
+    };
+    let counts = load_counts(path, &opts)?;
+    if counts.unit_ids != src.unit_ids {
+        bail!(
+            "{}: the units read ({} units) are not the ones the checkpoint was trained on ({} units)",
+            path.display(),
+            counts.n_units(),
+            src.unit_ids.len()
+        );
+    }
+    Ok(counts)
+}
 
 /// Reads the checkpoint `ckpt` (written by `neuroloop jslds train`) and, with the session's
 /// data (`data`, or the path recorded in the checkpoint when `None`), the held-out rollouts.
+/// `heldout` is `None` only when no data is given and the recorded path no longer exists.
 pub fn analysis_inputs(ckpt: &Path, data: Option<&Path>) -> Result<AnalysisInputs> {
-    let _ = data;
-    bail!(
-        "{}: reading JSLDS checkpoints is not built yet",
-        ckpt.display()
-    )
+    let loaded = checkpoint::load(ckpt)?;
+    let s = &loaded.sidecar;
+    let model = &loaded.model;
+    let (d, k) = (model.latent(), model.regimes());
+    let n_in = s.inputs.len();
+    let (lin, _) = model.switching();
+    let f = to_vec(lin.f);
+    let jh_t = to_vec(lin.jh_t); // [k][j][i] = dF_i/dh_j
+    let ju_t = to_vec(lin.ju_t); // [k][m][i] = dF_i/du_m
+    let e = to_vec(model.points.val());
+    let regimes = (0..k)
+        .map(|kk| RegimeLinearisation {
+            expansion_point: e[kk * d..(kk + 1) * d].iter().map(|&x| x as f64).collect(),
+            f_at_point: f[kk * d..(kk + 1) * d].iter().map(|&x| x as f64).collect(),
+            jh: (0..d * d)
+                .map(|ij| jh_t[(kk * d + ij % d) * d + ij / d] as f64)
+                .collect(),
+            ju: (0..d * n_in)
+                .map(|im| ju_t[(kk * n_in + im % n_in) * d + im / n_in] as f64)
+                .collect(),
+        })
+        .collect();
+    let data_path = match data {
+        Some(p) => Some(p.to_path_buf()),
+        None => s.data.path.exists().then(|| s.data.path.clone()),
+    };
+    let heldout = match data_path {
+        None => None,
+        Some(p) => {
+            let counts = load_training_data(&s.data, &p, s.config.bin_s)
+                .with_context(|| format!("held-out data for {}", ckpt.display()))?;
+            let n = counts.n_units();
+            let session = Session::new(&counts.data, n, &s.inputs, &s.transform);
+            let r = heldout_rollout(model, &session, s.heldout_start, s.config.eval_segments)
+                .with_context(|| {
+                    format!(
+                        "{}: too few held-out bins after bin {}",
+                        p.display(),
+                        s.heldout_start
+                    )
+                })?;
+            let bins = r.bins();
+            let train_mean_counts = (0..n)
+                .map(|i| {
+                    (0..s.heldout_start)
+                        .map(|t| counts.data[t * n + i] as f64)
+                        .sum::<f64>()
+                        / s.heldout_start.max(1) as f64
+                })
+                .collect();
+            Some(HeldOut {
+                first_bin: r.first_bin,
+                bins,
+                segments: r.segments,
+                segment_len: r.segment_len,
+                counts: counts.data[r.first_bin * n..(r.first_bin + bins) * n].to_vec(),
+                h: r.h,
+                a: r.a,
+                regime: r.regime,
+                rates: r.rates,
+                rates_linear: r.rates_linear,
+                train_mean_counts,
+            })
+        }
+    };
+    Ok(AnalysisInputs {
+        bin_s: s.config.bin_s,
+        latent: d,
+        neurons: s.neurons,
+        input_units: s.inputs.clone(),
+        anchor: to_vec(model.anchor_val())
+            .into_iter()
+            .map(|x| x as f64)
+            .collect(),
+        selection: match (s.config.selection, model.use_gate) {
+            (SelectionKind::Gate, true) => "gate",
+            _ => "nearest",
+        }
+        .into(),
+        regimes,
+        heldout,
+        curves: s.run.curves.clone(),
+    })
 }

@@ -1,0 +1,126 @@
+//! Training options of a JSLDS, saved with every checkpoint (so that a resumed or analysed
+//! model is rebuilt with exactly the options it was trained with).
+
+use serde::{Deserialize, Serialize};
+
+use super::loss::LossWeights;
+
+/// CPU backend to train on (both are built; `flex` is faster here and the default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// Burn's `flex` backend.
+    Flex,
+    /// Burn's `ndarray` backend (the design card's `burn-ndarray`).
+    Ndarray,
+}
+
+impl Backend {
+    /// The plain (inference) device.
+    #[allow(deprecated)] // burn-ndarray is deprecated upstream; kept selectable (design card)
+    pub fn device(self) -> burn::tensor::Device {
+        match self {
+            Backend::Flex => burn::tensor::Device::flex(),
+            Backend::Ndarray => burn::tensor::Device::ndarray(),
+        }
+    }
+}
+
+/// The input anchor u* of the expansion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Anchor {
+    /// The mean input (0 after standardising), fixed.
+    Mean,
+    /// The input of a bin without spikes, fixed: the resting input of a pulse-driven system.
+    Silent,
+    /// Learned, starting at the mean.
+    Learned,
+}
+
+/// How the switching linear path picks its regime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectionKind {
+    /// The nearest expansion point to `a_{t-1}`.
+    Nearest,
+    /// `argmax(W_g a_{t-1} + b_g)`, a gate distilled from the nearest-point rule.
+    Gate,
+}
+
+/// Everything that defines a training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Bin width, seconds.
+    pub bin_s: f64,
+    /// Latent size d.
+    pub latent: usize,
+    /// Number of expansion points K.
+    pub regimes: usize,
+    /// Regime selection of the linear path.
+    pub selection: SelectionKind,
+    /// Step after which the gate (if any) takes over the selection.
+    pub gate_after: usize,
+    /// Input anchor u*.
+    pub anchor: Anchor,
+    /// Column indices of the input neurons (`None`: every neuron). Every neuron is predicted.
+    pub inputs: Option<Vec<usize>>,
+    /// Bins per chunk of truncated backpropagation through time.
+    pub chunk_len: usize,
+    /// Parallel streams (batch rows); each owns a contiguous stretch of the training bins
+    /// and carries its states from chunk to chunk.
+    pub batch: usize,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Per-parameter gradient-norm clip (Burn clips each parameter tensor separately).
+    pub clip_norm: f32,
+    /// Loss weights.
+    pub weights: LossWeights,
+    /// Fraction of bins (the last ones) held out.
+    pub heldout_frac: f64,
+    /// Pieces the held-out bins are cut into for the full rollout (each from zero state).
+    pub eval_segments: usize,
+    /// Held-out evaluation (and checkpoint) every this many steps.
+    pub eval_every: usize,
+    /// Until `reseed_until`, every `reseed_every` steps, expansion points that no bin of the
+    /// batch selected move onto random GRU states of the batch.
+    pub reseed_every: usize,
+    /// Last step of dead-point reseeding.
+    pub reseed_until: usize,
+    /// Stop as diverged when the loss exceeds this multiple of the best loss so far.
+    pub divergence_factor: f32,
+    /// Seed of the initial weights and of reseeding.
+    pub seed: u64,
+    /// Backend.
+    pub backend: Backend,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            bin_s: 0.01,
+            latent: 16,
+            regimes: 8,
+            selection: SelectionKind::Nearest,
+            gate_after: 500,
+            anchor: Anchor::Mean,
+            inputs: None,
+            chunk_len: 64,
+            batch: 16,
+            steps: 3000,
+            lr: 3e-3,
+            clip_norm: 5.0,
+            weights: LossWeights::default(),
+            heldout_frac: 0.2,
+            eval_segments: 4,
+            eval_every: 250,
+            reseed_every: 50,
+            reseed_until: 1000,
+            divergence_factor: 1e3,
+            seed: 0,
+            backend: Backend::Flex,
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Held-out evaluation: full rollouts of both paths over the held-out bins.
+//!
+//! The held-out bins are cut into `segments` contiguous pieces; both paths start from zero at
+//! the first bin of each piece and run freely to its end. The relative error is
+//! `||H - A||_F / ||H||_F` over every held-out bin; the Poisson NLL scores each path's
+//! prediction of bin `t` from the state after bin `t - 1`.
+
+use burn::tensor::Tensor;
+
+use super::loss::MAX_LOG_RATE;
+use super::model::Jslds;
+use super::session::Session;
+
+/// Both paths rolled out over the held-out bins (plain numbers).
+#[derive(Debug, Clone)]
+pub struct HeldOutRollout {
+    /// Session bin of held-out bin 0.
+    pub first_bin: usize,
+    /// Pieces.
+    pub segments: usize,
+    /// Bins a piece.
+    pub segment_len: usize,
+    /// Latent size.
+    pub latent: usize,
+    /// GRU states `[bins, d]`.
+    pub h: Vec<f32>,
+    /// Linear-path states `[bins, d]`.
+    pub a: Vec<f32>,
+    /// Regime used for each bin.
+    pub regime: Vec<u16>,
+    /// Expected counts of each bin from the GRU path `[bins, N]`.
+    pub rates: Vec<f32>,
+    /// Expected counts of each bin from the linear path `[bins, N]`.
+    pub rates_linear: Vec<f32>,
+}
+
+/// Summary of a held-out evaluation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Eval {
+    /// `||H - A||_F / ||H||_F`.
+    pub relative_error: f32,
+    /// Poisson NLL a bin (without `log y!`) of the GRU path.
+    pub nll: f32,
+    /// Same for the linear path.
+    pub nll_linear: f32,
+}
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.try_into_vec_as::<f32>().unwrap_or_default()
+}
+
+/// Rolls `model` (on a plain device) out over bins `[from, session.bins)` in `segments`
+/// pieces. `None` when a piece would hold fewer than 2 bins.
+pub fn heldout_rollout(
+    model: &Jslds,
+    session: &Session,
+    from: usize,
+    segments: usize,
+) -> Option<HeldOutRollout> {
+    let total = session.bins.checked_sub(from)?;
+    let segments = segments.max(1);
+    let len = total / segments;
+    if len < 2 {
+        return None;
+    }
+    let device = model.points.device();
+    let d = model.latent();
+    let n = session.neurons;
+    let m = session.n_in;
+    let mut u = Vec::with_capacity(segments * len * m);
+    for s in 0..segments {
+        let b = from + s * len;
+        u.extend_from_slice(&session.inputs[b * m..(b + len) * m]);
+    }
+    let u = Tensor::<3>::from_data(
+        burn::tensor::TensorData::new(u, [segments, len, m]),
+        &device,
+    );
+    let zeros = Tensor::<2>::zeros([segments, d], &device);
+    let roll = model.rollout(u, zeros.clone(), zeros);
+    // Prediction of bin t from the state after bin t - 1 (from the zero state for t = 0).
+    let shifted = |x: Tensor<3>| {
+        let first = Tensor::<3>::zeros([segments, 1, d], &device);
+        Tensor::cat(vec![first, x.narrow(1, 0, len - 1)], 1)
+    };
+    let rates = |x: Tensor<3>| to_vec(model.log_rates(shifted(x)).clamp_max(MAX_LOG_RATE).exp());
+    Some(HeldOutRollout {
+        first_bin: from,
+        segments,
+        segment_len: len,
+        latent: d,
+        rates: rates(roll.h.clone()),
+        rates_linear: rates(roll.a.clone()),
+        h: to_vec(roll.h),
+        a: to_vec(roll.a),
+        regime: roll
+            .regime
+            .try_into_vec_as::<i64>()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|k| k as u16)
+            .collect(),
+    })
+    .filter(|r| r.rates.len() == segments * len * n)
+}
+
+impl HeldOutRollout {
+    /// Number of bins.
+    pub fn bins(&self) -> usize {
+        self.segments * self.segment_len
+    }
+
+    /// Session bin of rollout bin `t`.
+    pub fn session_bin(&self, t: usize) -> usize {
+        self.first_bin + t
+    }
+
+    /// The summary against the session's counts.
+    pub fn eval(&self, session: &Session) -> Eval {
+        let (mut num, mut den) = (0f64, 0f64);
+        for (h, a) in self.h.iter().zip(&self.a) {
+            num += ((h - a) as f64).powi(2);
+            den += (*h as f64).powi(2);
+        }
+        let n = session.neurons;
+        let (mut nll, mut nll_lin) = (0f64, 0f64);
+        for t in 0..self.bins() {
+            let b = self.session_bin(t);
+            for i in 0..n {
+                let y = session.counts[b * n + i] as f64;
+                let (l, ll) = (
+                    self.rates[t * n + i] as f64,
+                    self.rates_linear[t * n + i] as f64,
+                );
+                nll += l - y * l.max(1e-30).ln();
+                nll_lin += ll - y * ll.max(1e-30).ln();
+            }
+        }
+        let bins = self.bins().max(1) as f64;
+        Eval {
+            relative_error: (num.sqrt() / den.sqrt().max(1e-12)) as f32,
+            nll: (nll / bins) as f32,
+            nll_linear: (nll_lin / bins) as f32,
+        }
+    }
+}

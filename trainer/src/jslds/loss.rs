@@ -1,0 +1,119 @@
+//! The JSLDS loss:
+//! `NLL(GRU path) + l_lin NLL(linear path) + l_fp sum_k |F(e_k,u*) - e_k|^2
+//!  + l_a mean_t |h_t - a_t|^2 + l2 |W|^2 (+ l_gate CE(gate, nearest))`.
+//!
+//! Scales: the Poisson NLL is summed over neurons and averaged over bins, the approximation
+//! term summed over latent units and averaged over bins, the fixed-point term summed over the K
+//! points (as in DESIGN.md). The selection of the regime is an argmin/argmax index, so no
+//! gradient flows through the choice (see `model.rs`). The optional gate is trained to
+//! reproduce the nearest-point rule from `a_{t-1}` (a distillation, cross-entropy), since its
+//! argmax has no gradient either.
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::Tensor;
+
+use super::model::{Jslds, Rollout};
+
+/// Weights of the loss terms. Defaults: the reference weights of the paper's code.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LossWeights {
+    /// `l_lin`: Poisson NLL of the linear path.
+    pub lin: f32,
+    /// `l_fp`: fixed-point term `sum_k |F(e_k, u*) - e_k|^2`.
+    pub fixed_point: f32,
+    /// `l_a`: approximation term `mean_t |h_t - a_t|^2`.
+    pub approx: f32,
+    /// L2 on the GRU weights.
+    pub l2: f32,
+    /// Cross-entropy of the gate against the nearest-point label (gate selection only).
+    pub gate: f32,
+}
+
+impl Default for LossWeights {
+    fn default() -> Self {
+        Self {
+            lin: 1.0,
+            fixed_point: 100.0,
+            approx: 10.0,
+            l2: 1e-5,
+            gate: 1.0,
+        }
+    }
+}
+
+/// The loss and its parts (unweighted), as scalar tensors `[1]`.
+pub struct LossParts {
+    /// Weighted sum, what is minimised.
+    pub total: Tensor<1>,
+    /// Poisson NLL a bin of the GRU path.
+    pub nll: Tensor<1>,
+    /// Poisson NLL a bin of the linear path.
+    pub nll_lin: Tensor<1>,
+    /// `sum_k |F(e_k, u*) - e_k|^2`.
+    pub fixed_point: Tensor<1>,
+    /// `mean_t |h_t - a_t|^2`.
+    pub approx: Tensor<1>,
+}
+
+/// Largest log-rate fed to `exp` (e^12 ~ 1.6e5 spikes a bin): keeps an early bad step finite.
+pub const MAX_LOG_RATE: f32 = 12.0;
+
+/// Poisson negative log-likelihood without the `log y!` constant: `exp(eta) - y eta`, summed
+/// over neurons, averaged over bins.
+pub fn poisson_nll(log_rate: Tensor<3>, counts: Tensor<3>) -> Tensor<1> {
+    let eta = log_rate.clamp_max(MAX_LOG_RATE);
+    (eta.clone().exp() - counts * eta).sum_dim(2).mean()
+}
+
+/// Computes the loss of a rollout against the next-bin `counts` (`[B, T, N]`).
+pub fn jslds_loss(model: &Jslds, roll: &Rollout, counts: Tensor<3>, w: &LossWeights) -> LossParts {
+    let nll = poisson_nll(model.log_rates(roll.h.clone()), counts.clone());
+    let nll_lin = poisson_nll(model.log_rates(roll.a.clone()), counts);
+    let fixed_point = (roll.lin.f.clone() - model.points.val()).square().sum();
+    let approx = (roll.h.clone() - roll.a.clone()).square().sum_dim(2).mean();
+    let l2 =
+        model.gru.input.weight.val().square().sum() + model.gru.hidden.weight.val().square().sum();
+    let mut total = nll.clone()
+        + nll_lin.clone().mul_scalar(w.lin)
+        + fixed_point.clone().mul_scalar(w.fixed_point)
+        + approx.clone().mul_scalar(w.approx)
+        + l2.mul_scalar(w.l2);
+    if let Some(logits) = &roll.gate_logits {
+        let k = logits.dims()[2];
+        let target: Tensor<3> = roll.nearest.clone().float().one_hot(k);
+        let ce = (log_softmax(logits.clone(), 2) * target)
+            .sum_dim(2)
+            .mean()
+            .neg();
+        total = total + ce.mul_scalar(w.gate);
+    }
+    LossParts {
+        total,
+        nll,
+        nll_lin,
+        fixed_point,
+        approx,
+    }
+}
+
+impl LossParts {
+    /// The parts as numbers, read in one transfer: `[total, nll, nll_lin, fixed_point, approx]`.
+    pub fn values(&self) -> [f32; 5] {
+        let all = Tensor::cat(
+            vec![
+                self.total.clone().detach(),
+                self.nll.clone().detach(),
+                self.nll_lin.clone().detach(),
+                self.fixed_point.clone().detach(),
+                self.approx.clone().detach(),
+            ],
+            0,
+        );
+        let v = all.try_into_vec_as::<f32>().unwrap_or_default();
+        let mut out = [f32::NAN; 5];
+        for (o, x) in out.iter_mut().zip(v) {
+            *o = x;
+        }
+        out
+    }
+}

@@ -1,0 +1,500 @@
+//! The training loop: Adam with per-parameter gradient clipping, stateful truncated
+//! backpropagation through time over [`Streams`], a held-out full-rollout evaluation,
+//! NaN/divergence detection, dead expansion-point reseeding, and an exact resume.
+//!
+//! One [`Trainer`] holds everything that changes while training (model, Adam state, step,
+//! the states each stream carries, the curves); [`super::checkpoint`] saves and restores it
+//! whole, so that training for `a + b` steps and training `a`, saving, resuming and training
+//! `b` more give the same model. The run is deterministic for a given seed and backend
+//! (Burn's seeded RNG is process-global: two trainings at once in one process are not).
+
+use std::fmt;
+use std::time::Instant;
+
+use burn::grad_clipping::GradientClippingConfig;
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+use super::analysis_inputs::{EvalPoint, TrainingCurves};
+use super::config::{Anchor, SelectionKind, TrainConfig};
+use super::eval::{heldout_rollout, Eval, HeldOutRollout};
+use super::input::InputTransform;
+use super::loss::jslds_loss;
+use super::model::{Jslds, JsldsConfig};
+use super::session::{select_columns, Session, Streams};
+
+/// Why training cannot go on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainError {
+    /// A loss term became NaN or infinite.
+    NonFinite {
+        /// Step (1-based).
+        step: usize,
+        /// The loss term.
+        part: &'static str,
+        /// Its value.
+        value: f32,
+    },
+    /// The loss grew past the divergence factor times the best loss so far.
+    Diverged {
+        /// Step (1-based).
+        step: usize,
+        /// The loss.
+        loss: f32,
+        /// Best loss so far.
+        best: f32,
+    },
+    /// The data or the options do not allow training.
+    Data(String),
+}
+
+impl fmt::Display for TrainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrainError::NonFinite { step, part, value } => write!(
+                f,
+                "training stopped at step {step}: loss term `{part}` is {value}; lower the \
+                 learning rate (--lr) or the loss weights, or check the input counts"
+            ),
+            TrainError::Diverged { step, loss, best } => write!(
+                f,
+                "training diverged at step {step}: loss {loss} is more than the divergence \
+                 factor times the best loss so far ({best}); lower the learning rate (--lr)"
+            ),
+            TrainError::Data(msg) => write!(f, "training data: {msg}"),
+        }
+    }
+}
+impl std::error::Error for TrainError {}
+
+/// Names of the loss parts, in the order of [`StepReport::loss`].
+pub const PART_NAMES: [&str; 5] = ["total", "nll", "nll_lin", "fixed_point", "approx"];
+
+/// What one optimiser step reports.
+#[derive(Clone, Copy, Debug)]
+pub struct StepReport {
+    /// Step number (1-based).
+    pub step: usize,
+    /// `[total, nll, nll_lin, fixed_point, approx]`, unweighted parts (total weighted).
+    pub loss: [f32; 5],
+    /// Training steps a second so far (evaluation excluded).
+    pub steps_per_s: f64,
+}
+
+/// The data side of a training run: the session, its split and streams.
+pub struct Prepared {
+    /// Column indices of the input neurons.
+    pub inputs: Vec<usize>,
+    /// The fitted count transform of the inputs.
+    pub transform: InputTransform,
+    /// Standardised inputs and float counts.
+    pub session: Session,
+    /// First held-out bin.
+    pub heldout_start: usize,
+    /// Streams over the training bins.
+    pub streams: Streams,
+    /// Mean count a bin of each neuron over the training bins.
+    pub train_mean_counts: Vec<f64>,
+}
+
+impl Prepared {
+    /// Checks `counts` (`[T, neurons]`) against `cfg` and prepares it. `transform` is the
+    /// saved one on resume (fitted on the training bins otherwise).
+    pub fn new(
+        counts: &[u32],
+        neurons: usize,
+        cfg: &TrainConfig,
+        transform: Option<InputTransform>,
+    ) -> Result<Self, TrainError> {
+        if neurons == 0 || counts.len() % neurons != 0 {
+            return Err(TrainError::Data(format!(
+                "{} counts are not a whole number of bins of {neurons} neurons",
+                counts.len()
+            )));
+        }
+        let bins = counts.len() / neurons;
+        if !(cfg.heldout_frac > 0.0 && cfg.heldout_frac < 1.0) {
+            return Err(TrainError::Data(format!(
+                "held-out fraction {} is not between 0 and 1",
+                cfg.heldout_frac
+            )));
+        }
+        let heldout_start = ((bins as f64) * (1.0 - cfg.heldout_frac)) as usize;
+        let streams = Streams::new(heldout_start, cfg.batch, cfg.chunk_len).ok_or_else(|| {
+            TrainError::Data(format!(
+                "{heldout_start} training bins are too few for {} streams of at least 2 chunks \
+                 of {} bins (lower --batch or --chunk)",
+                cfg.batch, cfg.chunk_len
+            ))
+        })?;
+        if (bins - heldout_start) / cfg.eval_segments.max(1) < 2 {
+            return Err(TrainError::Data(format!(
+                "{} held-out bins are too few for {} evaluation pieces",
+                bins - heldout_start,
+                cfg.eval_segments
+            )));
+        }
+        let inputs: Vec<usize> = cfg.inputs.clone().unwrap_or_else(|| (0..neurons).collect());
+        if inputs.is_empty() || inputs.iter().any(|&i| i >= neurons) {
+            return Err(TrainError::Data(format!(
+                "input neuron columns {inputs:?} must be non-empty and below {neurons}"
+            )));
+        }
+        let transform = match transform {
+            Some(t) if t.mean.len() == inputs.len() => t,
+            Some(t) => {
+                return Err(TrainError::Data(format!(
+                    "the saved input transform has {} inputs, the configuration {}",
+                    t.mean.len(),
+                    inputs.len()
+                )))
+            }
+            None => InputTransform::fit(
+                &select_columns(&counts[..heldout_start * neurons], neurons, &inputs),
+                inputs.len(),
+            ),
+        };
+        let session = Session::new(counts, neurons, &inputs, &transform);
+        let train_mean_counts = (0..neurons)
+            .map(|i| {
+                (0..heldout_start)
+                    .map(|t| counts[t * neurons + i] as f64)
+                    .sum::<f64>()
+                    / heldout_start as f64
+            })
+            .collect();
+        Ok(Self {
+            inputs,
+            transform,
+            session,
+            heldout_start,
+            streams,
+            train_mean_counts,
+        })
+    }
+}
+
+/// Everything that changes while training.
+pub struct Trainer {
+    /// The options.
+    pub cfg: TrainConfig,
+    /// The data.
+    pub prep: Prepared,
+    /// The model on the autodiff device.
+    pub model: Jslds,
+    /// Adam's state.
+    pub optim: ModuleOptimizer,
+    /// Steps done.
+    pub step: usize,
+    /// GRU states the streams carry into their next chunk, `[batch, d]` row-major.
+    pub carry_h: Vec<f32>,
+    /// Linear-path states the streams carry, `[batch, d]`.
+    pub carry_a: Vec<f32>,
+    /// Best total loss so far (divergence detection).
+    pub best: f32,
+    /// Curves so far.
+    pub curves: TrainingCurves,
+    /// Seconds spent in optimiser steps so far (evaluation excluded).
+    pub train_seconds: f64,
+    device: Device,
+}
+
+/// The model's sizes for `cfg` and `prep`.
+pub fn model_config(cfg: &TrainConfig, n_in: usize, neurons: usize) -> JsldsConfig {
+    JsldsConfig {
+        inputs: n_in,
+        outputs: neurons,
+        latent: cfg.latent,
+        regimes: cfg.regimes,
+        learn_anchor: cfg.anchor == Anchor::Learned,
+        gate: cfg.selection == SelectionKind::Gate,
+    }
+}
+
+/// The optimiser `cfg` asks for.
+pub fn optimiser(cfg: &TrainConfig) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.clip_norm)))
+        .init()
+}
+
+impl Trainer {
+    /// A fresh run on `counts` (`[T, neurons]`).
+    pub fn new(counts: &[u32], neurons: usize, cfg: &TrainConfig) -> Result<Self, TrainError> {
+        check_config(cfg)?;
+        let prep = Prepared::new(counts, neurons, cfg, None)?;
+        let plain = cfg.backend.device();
+        plain.seed(cfg.seed);
+        let device = plain.autodiff();
+        let mut model = model_config(cfg, prep.inputs.len(), neurons).init(&device);
+        if cfg.anchor == Anchor::Silent {
+            let silent = prep.transform.apply(&vec![0u32; prep.inputs.len()]);
+            let t =
+                Tensor::<2>::from_data(TensorData::new(silent, [1, prep.inputs.len()]), &device);
+            model.anchor = model.anchor.map(|_| t.require_grad());
+        }
+        model.use_gate = false;
+        let zeros = vec![0f32; cfg.batch * cfg.latent];
+        Ok(Self {
+            optim: optimiser(cfg),
+            cfg: cfg.clone(),
+            prep,
+            model,
+            step: 0,
+            carry_h: zeros.clone(),
+            carry_a: zeros,
+            best: f32::INFINITY,
+            curves: TrainingCurves::default(),
+            train_seconds: 0.0,
+            device,
+        })
+    }
+
+    /// A run restored from its parts (see [`super::checkpoint`]); `model` and `optim` already
+    /// hold the saved parameters and Adam state.
+    #[allow(clippy::too_many_arguments)]
+    pub fn restore(
+        counts: &[u32],
+        neurons: usize,
+        cfg: &TrainConfig,
+        transform: InputTransform,
+        model: Jslds,
+        optim: ModuleOptimizer,
+        state: RunState,
+    ) -> Result<Self, TrainError> {
+        check_config(cfg)?;
+        let prep = Prepared::new(counts, neurons, cfg, Some(transform))?;
+        let n = cfg.batch * cfg.latent;
+        if state.carry_h.len() != n || state.carry_a.len() != n {
+            return Err(TrainError::Data(format!(
+                "the checkpoint carries {} / {} state values, the configuration needs {n}",
+                state.carry_h.len(),
+                state.carry_a.len()
+            )));
+        }
+        let device = model.points.device();
+        let mut model = model;
+        model.use_gate = cfg.selection == SelectionKind::Gate && state.step >= cfg.gate_after;
+        Ok(Self {
+            cfg: cfg.clone(),
+            prep,
+            model,
+            optim,
+            step: state.step,
+            carry_h: state.carry_h,
+            carry_a: state.carry_a,
+            best: state.best,
+            curves: state.curves,
+            train_seconds: state.train_seconds,
+            device,
+        })
+    }
+
+    /// The autodiff device the model lives on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The run's state besides model and optimiser (what a checkpoint's sidecar holds).
+    pub fn run_state(&self) -> RunState {
+        RunState {
+            step: self.step,
+            carry_h: self.carry_h.clone(),
+            carry_a: self.carry_a.clone(),
+            best: self.best,
+            curves: self.curves.clone(),
+            train_seconds: self.train_seconds,
+        }
+    }
+
+    fn carried(&self, values: &[f32], restart: &[bool]) -> Tensor<2> {
+        let d = self.cfg.latent;
+        let mut v = values.to_vec();
+        for (r, &z) in restart.iter().enumerate() {
+            if z {
+                v[r * d..(r + 1) * d].fill(0.0);
+            }
+        }
+        Tensor::from_data(TensorData::new(v, [restart.len(), d]), &self.device)
+    }
+
+    /// One optimiser step over the next chunk of every stream.
+    pub fn train_step(&mut self) -> Result<StepReport, TrainError> {
+        let t0 = Instant::now();
+        let cfg = &self.cfg;
+        let step = self.step + 1;
+        if cfg.selection == SelectionKind::Gate && step >= cfg.gate_after {
+            self.model.use_gate = true;
+        }
+        let (starts, restart) = self.prep.streams.at(self.step);
+        let (u, y) = self
+            .prep
+            .session
+            .batch(&starts, cfg.chunk_len, &self.device);
+        let h0 = self.carried(&self.carry_h, &restart);
+        let a0 = self.carried(&self.carry_a, &restart);
+        let roll = self.model.rollout(u, h0, a0);
+        let parts = jslds_loss(&self.model, &roll, y, &cfg.weights);
+        let values = parts.values();
+        for (v, name) in values.iter().zip(PART_NAMES) {
+            if !v.is_finite() {
+                return Err(TrainError::NonFinite {
+                    step,
+                    part: name,
+                    value: *v,
+                });
+            }
+        }
+        if step > 20 && values[0] > cfg.divergence_factor * self.best.max(1e-6) {
+            return Err(TrainError::Diverged {
+                step,
+                loss: values[0],
+                best: self.best,
+            });
+        }
+        self.best = self.best.min(values[0]);
+        let reseed =
+            cfg.reseed_every > 0 && step % cfg.reseed_every == 0 && step <= cfg.reseed_until;
+        let reseed_data = reseed.then(|| {
+            (
+                roll.nearest
+                    .clone()
+                    .try_into_vec_as::<i64>()
+                    .unwrap_or_default(),
+                roll.h
+                    .clone()
+                    .detach()
+                    .try_into_vec_as::<f32>()
+                    .unwrap_or_default(),
+            )
+        });
+        self.carry_h = roll
+            .h_last
+            .clone()
+            .detach()
+            .try_into_vec_as::<f32>()
+            .unwrap_or_default();
+        self.carry_a = roll
+            .a_last
+            .clone()
+            .detach()
+            .try_into_vec_as::<f32>()
+            .unwrap_or_default();
+        let grads = GradientsParams::from_grads(parts.total.backward(), &self.model);
+        // A module clone shares its tensors; the old model is dropped when replaced below.
+        let mut model = self.optim.step(cfg.lr, self.model.clone(), grads);
+        if let Some((nearest, h)) = reseed_data {
+            let mut rng = StdRng::seed_from_u64(cfg.seed ^ (step as u64).wrapping_mul(0x9e37_79b9));
+            model = reseed_points(model, &nearest, &h, cfg.latent, &mut rng);
+        }
+        self.model = model;
+        self.step = step;
+        self.train_seconds += t0.elapsed().as_secs_f64();
+        let c = &mut self.curves;
+        c.step.push(step);
+        c.total.push(values[0]);
+        c.nll.push(values[1]);
+        c.nll_linear.push(values[2]);
+        c.fixed_point.push(values[3]);
+        c.approx.push(values[4]);
+        Ok(StepReport {
+            step,
+            loss: values,
+            steps_per_s: step as f64 / self.train_seconds.max(1e-9),
+        })
+    }
+
+    /// The inference copy of the model (plain device).
+    pub fn inference_model(&self) -> Jslds {
+        self.model.valid()
+    }
+
+    /// Rolls the current model out over the held-out bins.
+    pub fn heldout(&self) -> Option<HeldOutRollout> {
+        heldout_rollout(
+            &self.inference_model(),
+            &self.prep.session,
+            self.prep.heldout_start,
+            self.cfg.eval_segments,
+        )
+    }
+
+    /// Evaluates on the held-out bins and records the point in the curves.
+    pub fn evaluate(&mut self) -> Option<Eval> {
+        let e = self.heldout()?.eval(&self.prep.session);
+        self.curves.eval.push(EvalPoint {
+            step: self.step,
+            train_seconds: self.train_seconds,
+            relative_error: e.relative_error,
+            nll: e.nll,
+            nll_linear: e.nll_linear,
+        });
+        Some(e)
+    }
+}
+
+/// The part of a run's state that is not model or optimiser.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunState {
+    /// Steps done.
+    pub step: usize,
+    /// Carried GRU states `[batch, d]`.
+    pub carry_h: Vec<f32>,
+    /// Carried linear-path states `[batch, d]`.
+    pub carry_a: Vec<f32>,
+    /// Best total loss so far.
+    pub best: f32,
+    /// Curves so far.
+    pub curves: TrainingCurves,
+    /// Seconds of training so far.
+    pub train_seconds: f64,
+}
+
+fn check_config(cfg: &TrainConfig) -> Result<(), TrainError> {
+    let bad = |m: String| Err(TrainError::Data(m));
+    if cfg.latent == 0 || cfg.regimes == 0 || cfg.regimes > 255 {
+        return bad(format!(
+            "latent {} and regimes {} must be positive (regimes at most 255, the model file's limit)",
+            cfg.latent, cfg.regimes
+        ));
+    }
+    if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
+        return bad(format!("learning rate {} must be positive", cfg.lr));
+    }
+    if !(cfg.bin_s.is_finite() && cfg.bin_s > 0.0) {
+        return bad(format!("bin width {} s must be positive", cfg.bin_s));
+    }
+    Ok(())
+}
+
+/// Moves expansion points that no bin selected onto random GRU states of the batch (their
+/// ParamId is kept, so Adam's state stays attached).
+fn reseed_points(model: Jslds, nearest: &[i64], h: &[f32], d: usize, rng: &mut StdRng) -> Jslds {
+    let k = model.regimes();
+    let mut used = vec![false; k];
+    for &i in nearest {
+        if let Some(u) = used.get_mut(i as usize) {
+            *u = true;
+        }
+    }
+    let states = h.len() / d;
+    if used.iter().all(|&u| u) || states == 0 {
+        return model;
+    }
+    let device = model.points.device();
+    let mut points = model
+        .points
+        .val()
+        .try_into_vec_as::<f32>()
+        .unwrap_or_default();
+    for (i, _) in used.iter().enumerate().filter(|(_, u)| !**u) {
+        let s = rng.random_range(0..states);
+        points[i * d..(i + 1) * d].copy_from_slice(&h[s * d..(s + 1) * d]);
+    }
+    let new = Tensor::<2>::from_data(TensorData::new(points, [k, d]), &device);
+    let mut model = model;
+    model.points = model.points.map(|_| new.require_grad());
+    model
+}
