@@ -45,10 +45,21 @@ impl<const N: usize, const T: usize> WindowGraph<N, T> {
             return Ok(());
         }
         let flags = self.pair_flags();
+        // Entries of row i depend only on d_j: one square root per distinct neuron degree
+        // (cache index d_j - 1 < N; 0 = not yet computed, entries are >= 1).
+        let mut cache = [0i16; N];
         walk_row(N, i, |j, at| {
             let linked = j == i || flags.get(at).is_some_and(|&f| f & 1 != 0);
             if let (true, Some(o)) = (linked, out.get_mut(j)) {
-                *o = normalized_entry(d_i, self.node_degree(j));
+                let d_j = self.node_degree(j);
+                *o = match cache.get_mut(d_j as usize - 1) {
+                    Some(c) if *c != 0 => *c,
+                    Some(c) => {
+                        *c = normalized_entry(d_i, d_j);
+                        *c
+                    }
+                    None => normalized_entry(d_i, d_j),
+                };
             }
         });
         if let (true, Some(o)) = (self.has_history_node(), out.get_mut(N)) {

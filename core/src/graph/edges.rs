@@ -1,7 +1,7 @@
 //! Which pairs of neurons are linked in a window: threshold, optional top-k per node, history
 //! node. The integer twin of the trainer's `graph::edges` (same candidates, same tie rule).
 
-use super::{packed, packed_sym, ConnectivityError, Shape, WindowCorrelation, Q30_ONE};
+use super::{packed, packed_sym, walk_row, ConnectivityError, Shape, WindowCorrelation, Q30_ONE};
 
 /// How the per-node top-k selections become one undirected graph (as the trainer's
 /// `Symmetrise`).
@@ -165,20 +165,25 @@ impl<const N: usize, const T: usize> WindowGraph<N, T> {
 
     /// Marks node `i`'s top-`k` candidates (candidates are the EDGE bits at this point).
     fn select(&mut self, corr: &WindowCorrelation<N, T>, i: usize, k: u16) {
+        // |R_ij| of the candidates of row i, 0 elsewhere (a candidate has R != 0, so |R| >= 1).
+        let mut key = [0u32; N];
+        let (r, flags) = (corr.packed(), &self.flags);
+        walk_row(N, i, |j, at| {
+            if let (Some(kj), Some(&f), Some(&v)) = (key.get_mut(j), flags.get(at), r.get(at)) {
+                if j != i && f & EDGE != 0 {
+                    *kj = v.unsigned_abs();
+                }
+            }
+        });
         // The previous pick, (|R|, j): the next pick is the best key strictly below it in the
         // order "|R| descending, then index ascending".
         let mut prev: Option<(u32, usize)> = None;
         for _ in 0..k {
             let mut best: Option<(u32, usize)> = None;
-            for j in 0..N {
-                if j == i {
+            for (j, &a) in key.iter().enumerate() {
+                if a == 0 {
                     continue;
                 }
-                let at = packed_sym(N, i, j);
-                if self.flags.get(at).copied().unwrap_or(0) & EDGE == 0 {
-                    continue;
-                }
-                let a = corr.get(i, j).unsigned_abs();
                 if let Some((pa, pj)) = prev {
                     if !(a < pa || (a == pa && j > pj)) {
                         continue;
