@@ -25,6 +25,7 @@
 mod host;
 mod jslds;
 pub mod replay;
+pub mod tavrnn;
 pub mod tensor;
 mod write;
 
