@@ -84,9 +84,7 @@ pub fn eigenspectra(report: &Report) -> Result<String> {
             .collect();
         chart
             .draw_series(LineSeries::new(circle, BLACK.stroke_width(1)))
-            .map_err(draw_err)?
-            .label("unit circle")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
+            .map_err(draw_err)?;
         for r in &report.regimes {
             let c = colour(r.regime);
             let style = if r.occupancy > 0.0 {
@@ -100,8 +98,21 @@ pub fn eigenspectra(report: &Report) -> Result<String> {
                         .iter()
                         .map(move |e| Circle::new((e[0], e[1]), 4, style)),
                 )
-                .map_err(draw_err)?;
+                .map_err(draw_err)?
+                .label(format!(
+                    "regime {} ({:.0} %)",
+                    r.regime,
+                    100.0 * r.occupancy
+                ))
+                .legend(move |(x, y)| Circle::new((x + 8, y), 4, style));
         }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(draw_err)?;
         root.present().map_err(draw_err)?;
     }
     Ok(svg)
@@ -158,13 +169,23 @@ pub fn latent_pcs(view: &View) -> Result<String> {
             )
             .map_err(draw_err)?;
         for (k, &p) in points.iter().enumerate() {
+            let c = colour(k);
             chart
                 .draw_series([
-                    Circle::new(p, 7, colour(k).filled()),
+                    Circle::new(p, 7, c.filled()),
                     Circle::new(p, 7, BLACK.stroke_width(2)),
                 ])
-                .map_err(draw_err)?;
+                .map_err(draw_err)?
+                .label(format!("regime {k}"))
+                .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
         }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(draw_err)?;
         root.present().map_err(draw_err)?;
     }
     Ok(svg)
