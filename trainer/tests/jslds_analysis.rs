@@ -101,15 +101,15 @@ fn known_system(bins: usize, neurons: usize) -> AnalysisInputs {
         }
         let (e, j) = (&points[k], &jhs[k]);
         let mut next = [0.0; 3];
-        for i in 0..d {
-            next[i] = e[i]
+        for (i, v) in next.iter_mut().enumerate() {
+            *v = e[i]
                 + (0..d).map(|l| j[i * d + l] * (x[l] - e[l])).sum::<f64>()
                 + 0.05 * rng.normal();
         }
         x = next;
-        for i in 0..d {
-            h.push(x[i] as f32);
-            a.push((x[i] + 0.01 * rng.normal()) as f32);
+        for v in x {
+            h.push(v as f32);
+            a.push((v + 0.01 * rng.normal()) as f32);
         }
         regime.push(k as u16);
         for n in 0..neurons {
