@@ -11,28 +11,37 @@ use crate::export::write_atomic;
 /// Arguments of `neuroloop jslds analyze`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct AnalyzeArgs {
-    /// Checkpoint written by `neuroloop jslds train`.
-    #[arg(long)]
+    /// Checkpoint folder written by `neuroloop jslds train`.
+    #[arg(long, value_name = "CKPT")]
     pub model: PathBuf,
     /// Where to write the JSON report (keys in the README, "jslds analyze report").
-    #[arg(long)]
+    #[arg(long, value_name = "JSON")]
     pub report: PathBuf,
     /// Folder for the figures (SVG): eigenspectra, latent states in principal components,
     /// training curves.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
-    /// `truth.json` of a simulated session (`neuroloop simulate`): adds `truth_match`.
-    #[arg(long)]
+    /// `truth.json` of a simulated session (`neuroloop simulate`): adds `truth_match` (fixed
+    /// points, frequencies, regimes, rate-threshold baseline).
+    #[arg(long, value_name = "truth.json")]
     pub truth: Option<PathBuf>,
-    /// The session's data, when not where the checkpoint recorded it (also used by the
-    /// rate-threshold baseline; default with `--truth`: the `phy/` folder next to it).
-    #[arg(long)]
+    /// The data the model was trained on (default: the path recorded in the checkpoint); with
+    /// `--truth` also the spikes of the rate-threshold baseline (default: `phy/` next to
+    /// `truth.json`).
+    #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
+    /// Also write the raw analysis inputs (linearisations, held-out rollouts, curves) as JSON.
+    #[arg(long, value_name = "JSON")]
+    pub inputs_out: Option<PathBuf>,
 }
 
 /// Runs `neuroloop jslds analyze`.
 pub fn run_analyze(args: AnalyzeArgs) -> Result<()> {
     let inputs = crate::jslds::analysis_inputs(&args.model, args.data.as_deref())?;
+    if let Some(path) = &args.inputs_out {
+        write_atomic(path, &serde_json::to_vec(&inputs)?)?;
+        eprintln!("wrote the analysis inputs to {}", path.display());
+    }
     let truth = args.truth.as_deref().map(TruthSession::read).transpose()?;
     let session = match &truth {
         Some(t) => session_counts(args.data.as_deref(), t, inputs.bin_s),
