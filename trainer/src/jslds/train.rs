@@ -236,6 +236,15 @@ impl Trainer {
             model.anchor = model.anchor.map(|_| t.require_grad());
         }
         model.use_gate = false;
+        // Readout bias at the log mean count of each neuron: the first hundreds of steps
+        // would otherwise be spent learning the mean rates before any dynamics.
+        let log_mean: Vec<f32> = prep
+            .train_mean_counts
+            .iter()
+            .map(|&m| (m.max(1e-3) as f32).ln())
+            .collect();
+        let bias = Tensor::<1>::from_data(TensorData::new(log_mean, [neurons]), &device);
+        model.readout.bias = model.readout.bias.map(|b| b.map(|_| bias.require_grad()));
         let zeros = vec![0f32; cfg.batch * cfg.latent];
         Ok(Self {
             optim: optimiser(cfg),

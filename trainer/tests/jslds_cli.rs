@@ -1,0 +1,171 @@
+//! `neuroloop jslds train` -> `export --jslds` -> `replay` end to end on a small simulated
+//! flip-flop session: the trained model runs on neuroloop-core, and the fixed-point estimator
+//! agrees with the f32 fold (the file's reference section) on at least 99 % of the bins.
+
+use std::path::Path;
+use std::process::Command;
+
+fn neuroloop(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_neuroloop"))
+        .args(args)
+        .output()
+        .expect("run neuroloop");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "neuroloop {args:?} failed:\n{text}");
+    text
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 temp path")
+}
+
+#[test]
+fn train_export_replay_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let sess = dir.path().join("ff");
+    let ckpt = dir.path().join("ckpt");
+    let model = dir.path().join("model.nlm");
+    let report = dir.path().join("replay.json");
+    neuroloop(&[
+        "simulate",
+        "flipflop",
+        "--out",
+        p(&sess),
+        "--duration-s",
+        "40",
+        "--neurons",
+        "32",
+        "--quiet",
+    ]);
+    let phy = sess.join("phy");
+    let train = neuroloop(&[
+        "jslds",
+        "train",
+        "--data",
+        p(&phy),
+        "--out",
+        p(&ckpt),
+        "--steps",
+        "30",
+        "--latent",
+        "6",
+        "--regimes",
+        "4",
+        "--batch",
+        "4",
+        "--chunk",
+        "32",
+        "--eval-every",
+        "15",
+        "--quiet",
+    ]);
+    // The flip-flop session's truth.json names the input units: they are found by default.
+    assert!(train.contains("input units listed in"), "{train}");
+    assert!(ckpt.join("checkpoint.json").is_file());
+    assert!(ckpt.join("curves.json").is_file());
+    // Resume to 40 steps from the 30-step checkpoint.
+    let resumed = neuroloop(&[
+        "jslds",
+        "train",
+        "--data",
+        p(&phy),
+        "--out",
+        p(&ckpt),
+        "--steps",
+        "40",
+        "--eval-every",
+        "10",
+        "--resume",
+        "--quiet",
+    ]);
+    assert!(
+        resumed.contains("resuming") && resumed.contains("40 steps"),
+        "{resumed}"
+    );
+    neuroloop(&[
+        "export",
+        "--jslds",
+        p(&ckpt),
+        "--calibrate",
+        p(&phy),
+        "--out",
+        p(&model),
+    ]);
+    neuroloop(&[
+        "replay",
+        "--model",
+        p(&model),
+        "--data",
+        p(&phy),
+        "--report",
+        p(&report),
+    ]);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let bins = r["bins"].as_u64().unwrap();
+    // 40 s of 10 ms bins; the Phy reader starts at the first spike, so a bin may go.
+    assert!((3990..=4000).contains(&bins), "{bins} bins replayed");
+    let agree = r["selected_agreement"].as_f64().unwrap();
+    let reported = r["regime_agreement"].as_f64().unwrap();
+    eprintln!("fixed point vs f32 fold: selected {agree}, reported {reported}");
+    assert!(agree >= 0.99, "selected-regime agreement {agree} < 0.99");
+    assert!(
+        reported >= 0.99,
+        "reported-regime agreement {reported} < 0.99"
+    );
+}
+
+#[test]
+fn train_refuses_bad_options_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let sess = dir.path().join("ff");
+    neuroloop(&[
+        "simulate",
+        "flipflop",
+        "--out",
+        p(&sess),
+        "--duration-s",
+        "5",
+        "--neurons",
+        "32",
+        "--quiet",
+    ]);
+    let out = Command::new(env!("CARGO_BIN_EXE_neuroloop"))
+        .args([
+            "jslds",
+            "train",
+            "--data",
+            p(&sess.join("phy")),
+            "--out",
+            p(&dir.path().join("c")),
+            "--batch",
+            "64",
+            "--chunk",
+            "64",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("too few") && err.contains("--batch"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_neuroloop"))
+        .args([
+            "jslds",
+            "train",
+            "--data",
+            "/nonexistent/phy",
+            "--out",
+            "/tmp/x",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/phy"), "{err}");
+}
