@@ -134,8 +134,8 @@ fn compare(counts: &Counts, config: &GraphConfig, tally: &mut Tally) {
         }
         for i in 0..nodes {
             graph.normalized_row(i, &mut out).unwrap();
-            for j in 0..nodes {
-                let a = f64::from(out[j]) / f64::from(Q14_ONE);
+            for (j, &v) in out.iter().enumerate() {
+                let a = f64::from(v) / f64::from(Q14_ONE);
                 let err = (a - f64::from(w.normalized[i * nodes + j])).abs();
                 tally.max_a_err = tally.max_a_err.max(err);
                 assert!(
@@ -148,8 +148,8 @@ fn compare(counts: &Counts, config: &GraphConfig, tally: &mut Tally) {
             }
             if config.features == FeatureKind::AbsCorrelation {
                 graph.abs_correlation_row(&corr, i, &mut out).unwrap();
-                for j in 0..nodes {
-                    let x = f64::from(out[j]) / f64::from(Q14_ONE);
+                for (j, &v) in out.iter().enumerate() {
+                    let x = f64::from(v) / f64::from(Q14_ONE);
                     let err = (x - f64::from(w.features[i * nodes + j])).abs();
                     tally.max_x_err = tally.max_x_err.max(err);
                     assert!(err <= 1.0 / 32768.0 + 1e-6, "X({i},{j})");
