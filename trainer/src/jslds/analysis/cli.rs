@@ -76,26 +76,28 @@ fn session_counts(data: Option<&Path>, truth: &TruthSession, bin_s: f64) -> Opti
 fn print_summary(r: &super::Report, path: &Path) {
     println!("jslds analyze — {}", path.display());
     println!(
-        "  held-out relative error |h-a|/|h| : {:.4}  ({} bins)",
-        r.relative_error, r.heldout_bins
+        "  {:<34}: {:.4}  ({} bins)",
+        "held-out relative error |h-a|/|h|", r.relative_error, r.heldout_bins
     );
     println!(
-        "  co-smoothing                      : {:.4} bits/spike ({} neurons)",
-        r.co_bps, r.co_bps_neurons
+        "  {:<34}: {:.4} bits/spike ({} neurons)",
+        "co-smoothing", r.co_bps, r.co_bps_neurons
     );
     println!(
-        "  regimes                           : {} ({} occupied, {} stable)",
+        "  {:<34}: {} ({} occupied, {} stable)",
+        "regimes",
         r.regimes.len(),
         r.regimes_occupied,
         r.regimes_stable
     );
     if let Some(t) = &r.truth_match {
         println!(
-            "  truth ({})                  : fixed points {}/{}, regime accuracy {:.3}{}{}",
-            t.scenario,
+            "  {:<34}: fixed points {}/{}, regime accuracy {:.3} (cross-fitted {:.3}){}{}",
+            format!("truth ({})", t.scenario),
             t.fixed_points_matched,
             t.fixed_points_true,
             t.regime_accuracy,
+            t.regime_accuracy_crossfit,
             t.frequency_error_hz
                 .map(|f| format!(", frequency error {f:.2} Hz"))
                 .unwrap_or_default(),
@@ -103,5 +105,14 @@ fn print_summary(r: &super::Report, path: &Path) {
                 .map(|b| format!(", rate-threshold baseline {b:.3}"))
                 .unwrap_or_default(),
         );
+        if let Some(ring) = &t.ring {
+            println!(
+                "  {:<34}: radius cv {:.3}, angular coverage {:.3}, {}/8 sectors",
+                "ring (true ring plane)",
+                ring.radius_cv,
+                ring.angular_coverage,
+                ring.sectors_occupied
+            );
+        }
     }
 }
