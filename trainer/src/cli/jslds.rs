@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::data_args::Selection;
 use crate::data::{load_counts, Counts};
+use crate::jslds::analysis::{run_analyze, AnalyzeArgs};
 use crate::jslds::checkpoint::{self, DataSource};
 use crate::jslds::config::{Anchor, Backend, SelectionKind, TrainConfig};
 use crate::jslds::loss::LossWeights;
@@ -146,49 +147,12 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
-/// Arguments of `neuroloop jslds analyze`.
-#[derive(clap::Args, Debug)]
-pub struct AnalyzeArgs {
-    /// Checkpoint folder written by `neuroloop jslds train`.
-    #[arg(long, value_name = "CKPT")]
-    pub model: PathBuf,
-    /// Report to write (JSON).
-    #[arg(long, value_name = "JSON")]
-    pub report: PathBuf,
-    /// Folder for the figures (SVG).
-    #[arg(long, value_name = "DIR")]
-    pub plots: Option<PathBuf>,
-    /// The session's truth.json (simulated sessions): match fixed points, frequencies, regimes.
-    #[arg(long, value_name = "truth.json")]
-    pub truth: Option<PathBuf>,
-    /// The data the model was trained on (default: the path recorded in the checkpoint).
-    #[arg(long, value_name = "PATH")]
-    pub data: Option<PathBuf>,
-    /// Also write the raw analysis inputs (linearisations, held-out rollouts, curves) as JSON.
-    #[arg(long, value_name = "JSON")]
-    pub inputs_out: Option<PathBuf>,
-}
-
 /// Runs `neuroloop jslds`.
 pub fn run(args: Args) -> Result<()> {
     match args.command {
         Command::Train(a) => train(a),
-        Command::Analyze(a) => analyze(a),
+        Command::Analyze(a) => run_analyze(a),
     }
-}
-
-fn analyze(a: AnalyzeArgs) -> Result<()> {
-    let _ = (&a.report, &a.plots, &a.truth);
-    let inputs = crate::jslds::analysis_inputs(&a.model, a.data.as_deref())?;
-    if let Some(path) = &a.inputs_out {
-        crate::export::write_atomic(path, &serde_json::to_vec(&inputs)?)?;
-        eprintln!("wrote the analysis inputs to {}", path.display());
-    }
-    bail!(
-        "neuroloop jslds analyze: the analysis is not wired in yet (checkpoint read: d={}, K={})",
-        inputs.latent,
-        inputs.regimes.len()
-    )
 }
 
 /// `truth.json` of the session at `data`: the folder itself, or the folder above a `phy/`
@@ -382,7 +346,7 @@ fn train(a: TrainArgs) -> Result<()> {
                 );
             }
         };
-        if r.step % trainer.cfg.eval_every == 0 || r.step == total {
+        if r.step.is_multiple_of(trainer.cfg.eval_every) || r.step == total {
             if let Some(e) = trainer.evaluate() {
                 last_eval = format!(
                     "held-out rel.err {:.4} nll {:.3}/{:.3}",

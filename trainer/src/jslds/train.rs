@@ -108,7 +108,7 @@ impl Prepared {
         cfg: &TrainConfig,
         transform: Option<InputTransform>,
     ) -> Result<Self, TrainError> {
-        if neurons == 0 || counts.len() % neurons != 0 {
+        if neurons == 0 || !counts.len().is_multiple_of(neurons) {
             return Err(TrainError::Data(format!(
                 "{} counts are not a whole number of bins of {neurons} neurons",
                 counts.len()
@@ -364,8 +364,9 @@ impl Trainer {
             });
         }
         self.best = self.best.min(values[0]);
-        let reseed =
-            cfg.reseed_every > 0 && step % cfg.reseed_every == 0 && step <= cfg.reseed_until;
+        let reseed = cfg.reseed_every > 0
+            && step.is_multiple_of(cfg.reseed_every)
+            && step <= cfg.reseed_until;
         let reseed_data = reseed.then(|| {
             (
                 roll.nearest
