@@ -70,6 +70,9 @@ pub struct TruthMatch {
     pub ring: Option<RingMeasure>,
     /// The same in the top two principal components of the points (no truth needed).
     pub ring_pcs: Option<RingMeasure>,
+    /// The ring measure (true ring plane) of each occupied regime's mean held-out state: where
+    /// the regimes tile the state space, whether or not their expansion points lie there.
+    pub ring_regime_means: Option<RingMeasure>,
     /// The fitted rate-threshold detector.
     pub baseline_rate_threshold: Option<RateThresholdBaseline>,
 }
@@ -243,6 +246,35 @@ pub fn match_truth(
         }
         _ => None,
     };
+    let ring_regime_means = match (&t.ring, &map) {
+        (Some(ring), Some(map)) if !occupied.is_empty() => {
+            let d = model.h.cols;
+            let mut sums = vec![vec![0.0; d]; k];
+            let mut counts = vec![0usize; k];
+            for (t, &r) in model.regime.iter().enumerate() {
+                if r < k {
+                    counts[r] += 1;
+                    for (s, x) in sums[r].iter_mut().zip(model.h.row(t)) {
+                        *s += x;
+                    }
+                }
+            }
+            let plane: Vec<[f64; 2]> = occupied
+                .iter()
+                .map(|&r| {
+                    let mean: Vec<f64> = sums[r].iter().map(|s| s / counts[r] as f64).collect();
+                    let m = map.apply(&mean);
+                    [m[ring.dims[0]], m[ring.dims[1]]]
+                })
+                .collect();
+            Some(ring_measure(
+                &plane,
+                Some(ring.centre),
+                "truth ring plane (affine map), regime means",
+            ))
+        }
+        _ => None,
+    };
 
     Ok(TruthMatch {
         fixed_points_true: true_points.len(),
@@ -270,6 +302,7 @@ pub fn match_truth(
         } else {
             None
         },
+        ring_regime_means,
         baseline_rate_threshold: baseline,
     })
 }
