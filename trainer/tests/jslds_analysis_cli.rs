@@ -1,0 +1,153 @@
+//! `neuroloop jslds analyze` end to end: a tiny model trained on a simulated `regimes`
+//! session, analysed with its truth: the report has the stable keys with sane values, the
+//! figures are written, and a missing checkpoint or truth file is a clear error.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_neuroloop"))
+        .args(args)
+        .output()
+        .expect("run neuroloop")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "neuroloop {args:?} failed:\n{}",
+        text(&out)
+    );
+    text(&out)
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 temp path")
+}
+
+#[test]
+fn analyze_a_trained_model_against_its_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let sess = dir.path().join("regimes");
+    let ckpt = dir.path().join("ckpt");
+    let report = dir.path().join("report.json");
+    let plots = dir.path().join("plots");
+    ok(&[
+        "simulate",
+        "regimes",
+        "--out",
+        p(&sess),
+        "--duration-s",
+        "60",
+        "--neurons",
+        "16",
+        "--quiet",
+    ]);
+    ok(&[
+        "jslds",
+        "train",
+        "--data",
+        p(&sess.join("phy")),
+        "--out",
+        p(&ckpt),
+        "--steps",
+        "20",
+        "--latent",
+        "4",
+        "--regimes",
+        "3",
+        "--batch",
+        "4",
+        "--chunk",
+        "32",
+        "--eval-every",
+        "10",
+        "--quiet",
+    ]);
+    let truth = sess.join("truth.json");
+    let out = ok(&[
+        "jslds",
+        "analyze",
+        "--model",
+        p(&ckpt),
+        "--report",
+        p(&report),
+        "--plots",
+        p(&plots),
+        "--truth",
+        p(&truth),
+    ]);
+    assert!(out.contains("relative error"), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let rel = v["relative_error"].as_f64().expect("relative_error");
+    assert!(rel.is_finite() && rel >= 0.0, "{rel}");
+    assert!(v["co_bps"].as_f64().expect("co_bps").is_finite());
+    let regimes = v["regimes"].as_array().expect("regimes");
+    assert_eq!(regimes.len(), 3);
+    let mut occupancy = 0.0;
+    for r in regimes {
+        assert_eq!(r["expansion_point"].as_array().unwrap().len(), 4);
+        assert_eq!(r["eigenvalues"].as_array().unwrap().len(), 4);
+        assert!(r["fixed_point_residual"].as_f64().unwrap() >= 0.0);
+        assert!(r["stable"].is_boolean());
+        assert!(r["frequencies_hz"].is_array() && r["time_constants_s"].is_array());
+        occupancy += r["occupancy"].as_f64().unwrap();
+    }
+    assert!(
+        (occupancy - 1.0).abs() < 1e-9,
+        "occupancies sum to {occupancy}"
+    );
+    let tm = &v["truth_match"];
+    assert_eq!(tm["fixed_points_true"], 4);
+    assert!(tm["fixed_points_matched"].as_u64().unwrap() <= 4);
+    assert!(
+        tm["frequency_error_hz"].is_null(),
+        "regimes has no oscillation"
+    );
+    let acc = tm["regime_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc), "{acc}");
+    let base = tm["baseline_rate_threshold_accuracy"]
+        .as_f64()
+        .expect("the baseline reads phy/ next to truth.json");
+    assert!((0.0..=1.0).contains(&base), "{base}");
+    for f in ["eigenspectra.svg", "latent_pcs.svg", "training_curves.svg"] {
+        let svg = std::fs::read_to_string(plots.join(f)).unwrap();
+        assert!(svg.starts_with("<svg"), "{f}");
+    }
+
+    // Clear refusals naming the file.
+    let missing = dir.path().join("nope");
+    let out = run(&[
+        "jslds",
+        "analyze",
+        "--model",
+        p(&missing),
+        "--report",
+        p(&report),
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("nope"), "{}", text(&out));
+    let bad_truth = dir.path().join("truth-missing.json");
+    let out = run(&[
+        "jslds",
+        "analyze",
+        "--model",
+        p(&ckpt),
+        "--report",
+        p(&report),
+        "--truth",
+        p(&bad_truth),
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("truth-missing.json"), "{}", text(&out));
+}
