@@ -2,7 +2,7 @@
 //!
 //! The analysis (eigen-decomposition, fixed-point residuals, co-smoothing, truth matching,
 //! figures) works on ordinary numbers, never on Burn tensors: this struct is the whole
-//! interface between training and analysis. [`crate::jslds::analysis_inputs`] fills it from a
+//! interface between training and analysis. [`crate::jslds::analysis_inputs()`] fills it from a
 //! checkpoint (and optionally the session's data).
 //!
 //! Conventions:
