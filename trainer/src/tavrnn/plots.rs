@@ -4,7 +4,8 @@
 //!   coloured by behaviour (TAVRNN and VGRNN side by side);
 //! * `attention.svg` — the attention weight of each lag over time (TAVRNN);
 //! * `similarity.svg` — per behaviour, the mean over its windows of the cosine similarity of
-//!   every pair of neurons' embeddings (mu);
+//!   every pair of neurons' embeddings (mu, centred on the window's mean over neurons: the
+//!   common offset of all nodes would otherwise make every cosine close to 1);
 //! * `training.svg` — loss, BCE and KL per optimiser step.
 
 use std::path::Path;
@@ -213,7 +214,8 @@ pub fn attention(path: &Path, att: &[Vec<f32>], window_s: f64, step_s: f64) -> R
     })
 }
 
-/// Mean cosine similarity of neuron embeddings, per class: `[class][n * n]`.
+/// Mean cosine similarity of neuron embeddings (each window's node mu centred on their mean
+/// over neurons), per class: `[class][n * n]`.
 pub fn similarity_matrices(
     emb: &Embeddings,
     labels: &[Option<usize>],
@@ -226,6 +228,16 @@ pub fn similarity_matrices(
     for (row, l) in emb.nodes.iter().zip(labels) {
         let Some(c) = *l else { continue };
         counts[c] += 1;
+        let mut mean = vec![0f32; d];
+        for i in 0..n {
+            for (m, v) in mean.iter_mut().zip(&row[i * d..(i + 1) * d]) {
+                *m += v / n as f32;
+            }
+        }
+        let row: Vec<f32> = row
+            .chunks_exact(d)
+            .flat_map(|node| node.iter().zip(&mean).map(|(v, m)| v - m))
+            .collect();
         let norms: Vec<f64> = (0..n)
             .map(|i| {
                 row[i * d..(i + 1) * d]
@@ -282,7 +294,7 @@ pub fn similarity(
         for ((area, name), m) in areas.iter().zip(classes).zip(&mats) {
             let mut chart = ChartBuilder::on(area)
                 .caption(
-                    format!("{name}: cos(mu_i, mu_j), TAVRNN"),
+                    format!("{name}: cos(mu_i, mu_j), centred, TAVRNN"),
                     ("sans-serif", 16),
                 )
                 .margin(10)

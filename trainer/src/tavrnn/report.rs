@@ -247,10 +247,12 @@ pub fn evaluate(
         folds: FoldInfo {
             k: opts.folds,
             purge_gap_windows: gap,
-            method: "segments (runs of consecutive windows with one label) dealt to folds per \
+            method:
+                "segments (runs of consecutive windows with one label, cut into blocks of at most \
+                     ceil(labelled / 4k) windows) dealt to folds per \
                      class in time order; training windows within the purge gap of a test \
                      window dropped; ridge on one-hot targets, lambda by inner 3-fold CV"
-                .into(),
+                    .into(),
         },
         readout: "node-ordered posterior mean: mu of every neuron node concatenated in neuron \
                   order (neurons x latent values)"

@@ -216,29 +216,41 @@ fn training_lowers_the_loss_and_resumes_bit_for_bit() {
     let seq = tiny_sequence(FeatureKind::Identity);
     let data = WindowData::from_sequence(&seq).unwrap();
     let cfg = TrainConfig {
-        epochs: 4,
+        epochs: 16,
+        lr: 0.02,
         ..small(true)
     };
-    // straight through 4 epochs
+    // straight through 16 epochs
     let mut a = Trainer::new(&data, &cfg).unwrap();
-    for _ in 0..4 {
+    for _ in 0..16 {
         a.run_epoch(&data, &mut |_| {}).unwrap();
     }
-    let first = a.history.first().unwrap().loss;
-    let last = a.history.last().unwrap().loss;
-    assert!(last < first, "loss {first} -> {last}");
-    // 2 epochs, checkpoint, a new process-like trainer resumes for 2 more
+    let epoch_mean = |e: usize| {
+        let l: Vec<f32> = a
+            .history
+            .iter()
+            .filter(|p| p.epoch == e)
+            .map(|p| p.loss)
+            .collect();
+        l.iter().sum::<f32>() / l.len() as f32
+    };
+    let (first, last) = (epoch_mean(1), epoch_mean(8));
+    assert!(
+        last < first,
+        "mean loss of epoch 1 {first} -> epoch 8 {last}"
+    );
+    // 8 epochs, checkpoint, a fresh trainer resumes for 8 more
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("m.bpk");
     let mut b = Trainer::new(&data, &cfg).unwrap();
-    for _ in 0..2 {
+    for _ in 0..8 {
         b.run_epoch(&data, &mut |_| {}).unwrap();
     }
     checkpoint::save(&ckpt, &b, &info(&seq)).unwrap();
     let mut c = Trainer::new(&data, &cfg).unwrap();
     checkpoint::restore(&ckpt, &mut c, &info(&seq)).unwrap();
-    assert_eq!(c.epochs_done, 2);
-    for _ in 0..2 {
+    assert_eq!(c.epochs_done, 8);
+    for _ in 0..8 {
         c.run_epoch(&data, &mut |_| {}).unwrap();
     }
     assert_eq!(losses(&a), losses(&c), "resumed training differs");

@@ -4,7 +4,10 @@
 //! behaviour is slow, so a random split would test on windows nearly identical to training
 //! windows. Instead:
 //! * the labelled windows are cut into **segments**: maximal runs of consecutive windows with
-//!   the same label;
+//!   the same label, and a segment longer than `ceil(labelled / 4k)` windows is cut into
+//!   blocks of about that length (a behaviour recorded as one long block, like `run` in
+//!   `linear-track/behavior.csv`, would otherwise sit whole in one test fold, with no window
+//!   of its class left to train on);
 //! * each class's segments, in time order, are dealt to the k folds in turn (segment i of
 //!   class c goes to fold (i + c) mod k): every fold holds every class in about the same
 //!   proportion (stratified, as far as the number of segments allows) and a segment is never
@@ -42,6 +45,18 @@ pub fn segment_folds(labels: &[Option<usize>], k: usize, gap: usize) -> Vec<Fold
             _ => segments.push((c, vec![i])),
         }
     }
+    let labelled: usize = segments.iter().map(|s| s.1.len()).sum();
+    let max_len = labelled.div_ceil(4 * k).max(1);
+    let segments: Vec<(usize, Vec<usize>)> = segments
+        .into_iter()
+        .flat_map(|(c, idx)| {
+            let pieces = idx.len().div_ceil(max_len);
+            let size = idx.len().div_ceil(pieces);
+            idx.chunks(size)
+                .map(|b| (c, b.to_vec()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let mut seen: HashMap<usize, usize> = HashMap::new();
     let mut fold_of = vec![usize::MAX; labels.len()];
     for (c, idx) in &segments {
@@ -104,6 +119,18 @@ mod tests {
         }
         for (i, l) in labels.iter().enumerate() {
             assert_eq!(tested[i], usize::from(l.is_some()), "window {i}");
+        }
+    }
+
+    #[test]
+    fn one_long_block_per_class_is_cut_so_every_fold_trains_on_every_class() {
+        let mut labels = vec![Some(0); 100];
+        labels.extend(vec![Some(1); 100]);
+        for f in segment_folds(&labels, 5, 2) {
+            for c in 0..2 {
+                assert!(f.test.iter().any(|&i| labels[i] == Some(c)));
+                assert!(f.train.iter().any(|&i| labels[i] == Some(c)));
+            }
         }
     }
 
