@@ -8,7 +8,7 @@
 //! into one, [`train`] trains (with [`clip`]: global-norm clipping) and [`checkpoint`] saves
 //! and resumes, [`embed`] reads window embeddings out (posterior mean, node-ordered),
 //! [`eval`] scores them with [`baselines`] next to them in a [`report`] with [`plots`], and
-//! [`weights`] hands every parameter out as plain f32 with a plain-Rust reference forward
+//! [`mod@weights`] hands every parameter out as plain f32 with a plain-Rust reference forward
 //! for the device implementation.
 //!
 //! Fixed defects of the reference notebook: every weight is trained (its GRU gate weights

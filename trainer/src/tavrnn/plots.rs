@@ -321,11 +321,14 @@ pub fn similarity(
     })
 }
 
+/// Reads one curve's value out of a step.
+type Getter = fn(&Progress) -> f64;
+
 /// Loss, BCE and KL per step of each model (`(name, history)`).
 pub fn training(path: &Path, runs: &[(&str, &[Progress])]) -> Result<()> {
     svg(path, SIZE, |root| {
         let areas = root.split_evenly((1, 2));
-        let panels: [(&str, fn(&Progress) -> f64); 2] = [
+        let panels: [(&str, Getter); 2] = [
             ("reconstruction BCE (solid) and total loss (dashed)", |p| {
                 f64::from(p.bce)
             }),
