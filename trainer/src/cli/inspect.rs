@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use neuroloop_core::format::{Header, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, SCHEMA_FINGERPRINT};
-use neuroloop_core::{JsldsSection, Model, QMatrix, Selection, WeightType};
+use neuroloop_core::tavrnn::{keys_len, ring_len, scratch_len};
+use neuroloop_core::{JsldsSection, Model, QMatrix, Selection, TavrnnSection, WeightType};
 use serde::Serialize;
 
 use crate::export::core_err;
@@ -96,6 +97,90 @@ pub struct Inspection {
     pub sections: Vec<String>,
     /// The JSLDS section.
     pub jslds: Option<JsldsInfo>,
+    /// The TAVRNN section (format 1.1).
+    pub tavrnn: Option<TavrnnInfo>,
+}
+
+/// The TAVRNN section.
+#[derive(Debug, Serialize)]
+pub struct TavrnnInfo {
+    /// Hidden width H per node.
+    pub hidden: usize,
+    /// Latent size per node.
+    pub latent: usize,
+    /// `d_phi`.
+    pub phi: usize,
+    /// `d_enc`.
+    pub enc: usize,
+    /// Attention window w.
+    pub window: usize,
+    /// Graph window, bins.
+    pub window_bins: u16,
+    /// Bins between window starts.
+    pub step_bins: u16,
+    /// Edge threshold `|R| >= theta` (from its Q1.30 value).
+    pub theta: f64,
+    /// Top-k per node (0: none) and how selections combine.
+    pub top_k: u16,
+    /// `union` or `intersection` (meaningful with top-k).
+    pub top_k_rule: String,
+    /// Behaviour class names (empty: unnamed).
+    pub classes: Vec<String>,
+    /// Number of classes.
+    pub n_classes: usize,
+    /// Window embedding length (neurons x latent).
+    pub embedding_len: usize,
+    /// Quantised tensors.
+    pub tensors: Vec<TensorInfo>,
+    /// Bytes of the quantised tensors.
+    pub weight_bytes: usize,
+    /// Whether the f32 reference is present.
+    pub has_reference: bool,
+    /// Device RAM: the 4-bit ring of past GRU outputs, bytes.
+    pub ring_ram_bytes: usize,
+    /// Device RAM: keys and query (i16), bytes.
+    pub keys_ram_bytes: usize,
+    /// Device RAM: per-step scratch (i16; shareable with other window-end work), bytes.
+    pub scratch_ram_bytes: usize,
+}
+
+fn tavrnn_info(t: &TavrnnSection<'_>, neurons: usize) -> TavrnnInfo {
+    let d = t.dims(neurons);
+    let mut tensors = vec![vec16("tavrnn.phi_x", t.phi_x)];
+    for (name, l) in t.layers() {
+        tensors.push(qm(name, &l.weights));
+        tensors.push(vec16(&format!("{name}.bias"), l.bias));
+    }
+    TavrnnInfo {
+        hidden: d.hidden,
+        latent: d.latent,
+        phi: d.phi,
+        enc: d.enc,
+        window: d.window,
+        window_bins: t.window_bins,
+        step_bins: t.step_bins,
+        theta: t.theta_q30 as f64 / (1u64 << 30) as f64,
+        top_k: t.top_k,
+        top_k_rule: if t.top_k_intersection {
+            "intersection"
+        } else {
+            "union"
+        }
+        .to_string(),
+        classes: if t.class_names.is_empty() {
+            vec![]
+        } else {
+            t.class_names.split('\n').map(str::to_string).collect()
+        },
+        n_classes: d.classes,
+        embedding_len: d.neurons * d.latent,
+        tensors,
+        weight_bytes: t.weight_bytes(),
+        has_reference: t.reference.is_some(),
+        ring_ram_bytes: ring_len(d.nodes, d.hidden, d.window),
+        keys_ram_bytes: 2 * keys_len(d.hidden, d.window),
+        scratch_ram_bytes: 2 * scratch_len(&d),
+    }
 }
 
 fn qm(name: &str, m: &QMatrix<'_>) -> TensorInfo {
@@ -187,6 +272,12 @@ pub fn inspect(path: &std::path::Path) -> Result<Inspection> {
             sections.push("jslds.reference".to_string());
         }
     }
+    if let Some(t) = model.tavrnn() {
+        sections.push("tavrnn".to_string());
+        if t.reference.is_some() {
+            sections.push("tavrnn.reference".to_string());
+        }
+    }
     Ok(Inspection {
         file: path.display().to_string(),
         file_bytes: bytes.len(),
@@ -202,6 +293,9 @@ pub fn inspect(path: &std::path::Path) -> Result<Inspection> {
         bin_us: model.meta().bin_us,
         sections,
         jslds: model.jslds().map(jslds_info),
+        tavrnn: model
+            .tavrnn()
+            .map(|t| tavrnn_info(t, model.meta().neurons as usize)),
     })
 }
 
@@ -261,6 +355,61 @@ pub fn run(args: Args) -> Result<()> {
             println!("    f32 reference: absent (device-only file)");
         }
         println!("    device state RAM: {} bytes", j.state_ram_bytes);
+    }
+    if let Some(t) = &info.tavrnn {
+        println!(
+            "  tavrnn: H={} latent={} phi={} enc={} attention window={}, graph windows of {} \
+             bins every {}, |R| >= {:.4}{}",
+            t.hidden,
+            t.latent,
+            t.phi,
+            t.enc,
+            t.window,
+            t.window_bins,
+            t.step_bins,
+            t.theta,
+            if t.top_k > 0 {
+                format!(", top-{} ({})", t.top_k, t.top_k_rule)
+            } else {
+                String::new()
+            }
+        );
+        println!(
+            "    classifier: {} classes on the {}-value window embedding{}",
+            t.n_classes,
+            t.embedding_len,
+            if t.classes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", t.classes.join(", "))
+            }
+        );
+        println!(
+            "    {:<26} {:>5} {:>10} {:>8}",
+            "tensor", "type", "shape", "bytes"
+        );
+        for x in &t.tensors {
+            println!(
+                "    {:<26} {:>5} {:>10} {:>8}",
+                x.name,
+                x.dtype,
+                format!("{}x{}", x.shape[0], x.shape[1]),
+                x.bytes
+            );
+        }
+        println!("    quantised tensors: {} bytes", t.weight_bytes);
+        println!(
+            "    f32 reference: {}",
+            if t.has_reference {
+                "present"
+            } else {
+                "absent (device-only file)"
+            }
+        );
+        println!(
+            "    device RAM: ring {} bytes (4-bit), keys {} bytes, per-step scratch {} bytes",
+            t.ring_ram_bytes, t.keys_ram_bytes, t.scratch_ram_bytes
+        );
     }
     Ok(())
 }
