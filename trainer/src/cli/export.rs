@@ -52,6 +52,10 @@ pub struct Args {
     /// JSLDS checkpoint folder (written by `neuroloop jslds train`) to fold and export.
     #[arg(long, value_name = "CKPT")]
     pub jslds: Option<PathBuf>,
+    /// TAVRNN checkpoint (`neuroloop tavrnn train`) to add as the file's TAVRNN section; its
+    /// behaviour classifier is learned from `behavior.csv` next to the calibration data.
+    #[arg(long, value_name = "CKPT")]
+    pub tavrnn: Option<PathBuf>,
     /// Calibration data: a Phy/Kilosort folder, an .nwb file or a binned count .npy (T x N).
     #[arg(long, value_name = "PATH")]
     pub calibrate: PathBuf,
@@ -92,6 +96,9 @@ pub struct Args {
 
 /// Runs `neuroloop export`.
 pub fn run(args: Args) -> Result<()> {
+    if let (None, None, Some(ckpt)) = (&args.slds, &args.jslds, &args.tavrnn) {
+        return export_tavrnn(&args, ckpt, None);
+    }
     let (sys, slds_path, load) = match (args.slds.as_deref(), args.jslds.as_deref()) {
         (Some(p), _) => (read_system_json(p)?, p, None),
         (None, Some(p)) => {
@@ -137,6 +144,9 @@ pub fn run(args: Args) -> Result<()> {
         )
     })?;
     write_model_file(&args.out, &q.bytes)?;
+    if let Some(ckpt) = &args.tavrnn {
+        export_tavrnn(&args, ckpt, Some(&q.bytes))?;
+    }
     if let Some(path) = &args.report {
         let text = serde_json::to_string_pretty(&q.report)?;
         crate::export::write_atomic(path, text.as_bytes())?;
@@ -211,6 +221,31 @@ pub fn run(args: Args) -> Result<()> {
     println!(
         "check on calibration data: regime agreement {:.4}, max latent error {:.3e}",
         r.check.regime_agreement, r.check.max_latent_error
+    );
+    Ok(())
+}
+
+/// Adds the TAVRNN of `ckpt` to `base` (or writes a TAVRNN-only file) at `args.out`.
+fn export_tavrnn(args: &Args, ckpt: &Path, base: Option<&[u8]>) -> Result<()> {
+    let opts = ExportOptions {
+        name: args.name.clone().unwrap_or_else(|| stem(&args.out)),
+        budget: args.budget,
+        margin: args.margin,
+        include_reference: !args.device_only,
+        ..ExportOptions::default()
+    };
+    let (bytes, r) = crate::export::tavrnn::export_checkpoint(ckpt, &args.calibrate, base, &opts)?;
+    write_model_file(&args.out, &bytes)?;
+    println!(
+        "tavrnn: {} windows ({} labelled), classes {}; fixed vs f32: class agreement {:.4}, \
+         embedding cosine min {:.5}; {} weight bytes; file {} bytes",
+        r.calibration_windows,
+        r.labelled_windows,
+        r.classes.join(", "),
+        r.check.class_agreement,
+        r.check.embedding_cosine_min,
+        r.weight_bytes,
+        bytes.len()
     );
     Ok(())
 }

@@ -988,6 +988,30 @@ pub fn labels_next_to(calibration: &Path) -> Result<(std::path::PathBuf, Labels)
     Ok((path, labels))
 }
 
+/// `neuroloop export --tavrnn CKPT`: reads the checkpoint, the calibration data (the
+/// checkpoint's units, at its bin width) and the labels next to it, quantises, and returns the
+/// file: `base` (the JSLDS file just exported) with the TAVRNN section added, or a
+/// TAVRNN-only file.
+pub fn export_checkpoint(
+    ckpt: &Path,
+    calibrate: &Path,
+    base: Option<&[u8]>,
+    opts: &ExportOptions,
+) -> Result<(Vec<u8>, TavrnnExportReport)> {
+    let weights = crate::tavrnn::weights(ckpt)
+        .with_context(|| format!("{}: cannot read the TAVRNN checkpoint", ckpt.display()))?;
+    let mut load = crate::data::LoadOptions::new(weights.bin_s);
+    load.units = Some(weights.unit_ids.clone());
+    let counts = crate::data::load_counts(calibrate, &load)
+        .with_context(|| format!("{}: calibration data", calibrate.display()))?;
+    let (_, labels) = labels_next_to(calibrate)?;
+    let (owned, report) = quantize_tavrnn(&weights, &counts, &labels, opts)
+        .with_context(|| format!("exporting {}", ckpt.display()))?;
+    let bin_us = (weights.bin_s * 1e6).round() as u32;
+    let bytes = combine(base, &owned, opts.include_reference, &opts.name, bin_us)?;
+    Ok((bytes, report))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
