@@ -48,7 +48,9 @@ pub struct Args {
 }
 
 /// JSLDS budget of the demo: enough for the four wells of the closed-loop session.
-pub const DEMO_JSLDS_STEPS: usize = 600;
+pub const DEMO_JSLDS_STEPS: usize = 1500;
+/// Hysteresis of the exported estimator, bins: a regime must hold 50 ms to be reported.
+pub const DEMO_HYSTERESIS_BINS: u16 = 5;
 /// TAVRNN budget of the demo.
 pub const DEMO_TAVRNN_EPOCHS: usize = 20;
 /// Fraction of bins the device regime mapping is fitted on (the rest is scored).
@@ -165,6 +167,8 @@ pub fn run(args: Args) -> Result<()> {
             &jslds_ckpt,
             &"--steps",
             &steps,
+            &"--lr",
+            &"1e-3",
             &"--seed",
             &seed,
         ],
@@ -245,6 +249,10 @@ pub fn run(args: Args) -> Result<()> {
         &[
             &"--jslds",
             &jslds_ckpt,
+            &"--tavrnn",
+            &tavrnn_ckpt,
+            &"--hysteresis",
+            &DEMO_HYSTERESIS_BINS.to_string(),
             &"--calibrate",
             &phy,
             &"--out",

@@ -965,7 +965,8 @@ pub fn combine(
 }
 
 /// Reads the labels the classifier is learned from: `behavior.csv` in the calibration
-/// folder (or next to a calibration file), as `neuroloop simulate` writes it.
+/// folder (or next to a calibration file), or in the folder above it — the layout
+/// `neuroloop simulate` writes (`DIR/phy/` beside `DIR/behavior.csv`).
 pub fn labels_next_to(calibration: &Path) -> Result<(std::path::PathBuf, Labels)> {
     let dir = if calibration.is_dir() {
         calibration.to_path_buf()
@@ -975,14 +976,17 @@ pub fn labels_next_to(calibration: &Path) -> Result<(std::path::PathBuf, Labels)
             .map(Path::to_path_buf)
             .unwrap_or_default()
     };
-    let path = dir.join("behavior.csv");
-    if !path.exists() {
+    let mut candidates = vec![dir.join("behavior.csv")];
+    if let Some(up) = dir.parent() {
+        candidates.push(up.join("behavior.csv"));
+    }
+    let Some(path) = candidates.iter().find(|p| p.exists()).cloned() else {
         bail!(
             "{}: the TAVRNN's behaviour classifier is learned from labelled windows; put the \
-             labels CSV there",
-            path.display()
+             labels CSV there (or in the folder above)",
+            candidates[0].display()
         );
-    }
+    };
     let labels =
         crate::data::labels::read_csv(&path).with_context(|| format!("{}", path.display()))?;
     Ok((path, labels))

@@ -16,12 +16,11 @@ use crate::data::Counts;
 use crate::export::{quantize_jslds, run_reference, ExportOptions};
 
 /// Burn's seeded RNG is process-global per backend: tests that seed it must not run at once
-/// (cargo runs tests on parallel threads), or each consumes the other's random stream.
-pub(crate) static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Takes the lock of [`SEEDED`] (a panicking holder does not poison it for the others).
+/// (cargo runs tests on parallel threads), or each consumes the other's random stream. The
+/// lock is the crate's one Burn RNG lock ([`crate::tavrnn::rng_lock`]), so these tests also
+/// serialise with TAVRNN model initialisation.
 pub(crate) fn seeded() -> std::sync::MutexGuard<'static, ()> {
-    SEEDED.lock().unwrap_or_else(|e| e.into_inner())
+    crate::tavrnn::rng_lock()
 }
 
 fn vec_of<const D: usize>(t: Tensor<D>) -> Vec<f32> {

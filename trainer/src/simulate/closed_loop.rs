@@ -32,7 +32,7 @@ use super::truth::{BehaviourTruth, ConnectivityTruth, CouplingState, LatentTruth
 use super::{assemble, rng, Array, ArrayData, Parts, Resolved, Session, SimError};
 
 /// Standard deviation of the entries of `C` (latent to log-intensity).
-pub const READOUT_SD: f64 = 0.6;
+pub const READOUT_SD: f64 = 1.0;
 /// Range of the baseline intensities at the origin of the latent space, Hz.
 pub const BASELINE_HZ: (f64, f64) = (0.6, 2.4);
 
