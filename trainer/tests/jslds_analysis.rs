@@ -502,6 +502,9 @@ fn truth_match_of_an_exact_model_of_the_ring_theta_session() {
     );
     assert!(m.ring_pcs.as_ref().unwrap().sectors_occupied == 8);
     let means = m.ring_regime_means.as_ref().expect("regime means");
-    assert!(means.radius_cv < 0.1 && means.sectors_occupied == 8, "{means:?}");
+    assert!(
+        means.radius_cv < 0.1 && means.sectors_occupied == 8,
+        "{means:?}"
+    );
     assert!(m.regime_accuracy > 0.9, "{m:?}");
 }
