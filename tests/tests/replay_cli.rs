@@ -37,6 +37,8 @@ fn session(dir: &Path) -> PathBuf {
 fn export_args(sess: &Path, out: &Path) -> export::Args {
     export::Args {
         slds: Some(sess.join("system.json")),
+        jslds: None,
+        tavrnn: None,
         calibrate: sess.join("counts.npy"),
         bin_ms: None,
         out: out.to_path_buf(),
