@@ -90,7 +90,14 @@ fn export_inspect_replay_end_to_end() {
 
     // inspect: header, sections, dimensions, types, sizes, RAM.
     let info = inspect::inspect(&model).expect("inspect");
-    assert_eq!(info.version, "1.0");
+    // The exporter writes the current format version (a JSLDS-only body is still a valid
+    // 1.0 body; the minor version announces that an optional TAVRNN section may follow).
+    let current = format!(
+        "{}.{}",
+        neuroloop_core::format::FORMAT_MAJOR,
+        neuroloop_core::format::FORMAT_MINOR
+    );
+    assert_eq!(info.version, current);
     assert!(info.schema_matches && info.header_crc_ok && info.body_crc_ok);
     assert_eq!(info.neurons, 64);
     assert_eq!(info.bin_us, 10_000);
