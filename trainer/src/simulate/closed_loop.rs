@@ -24,11 +24,11 @@ use indicatif::ProgressBar;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-use super::connectivity::{self, coupling, partition, stationary, KERNEL_TAU_S};
+use super::connectivity::{self, coupling, partition, KERNEL_TAU_S};
 use super::regimes::{self, flow};
 use super::spikes::PoissonSpiker;
 use super::timeline::{self, BinMajority};
-use super::truth::{BehaviourTruth, ConnectivityTruth, CouplingState, LatentTruth};
+use super::truth::{BehaviourTruth, ConnectivityTruth, LatentTruth};
 use super::{assemble, rng, Array, ArrayData, Parts, Resolved, Session, SimError};
 
 /// Standard deviation of the entries of `C` (latent to log-intensity).
@@ -59,18 +59,8 @@ pub fn simulate(res: &Resolved, progress: &ProgressBar) -> Result<Session, SimEr
     let assemblies: Vec<Vec<Vec<u32>>> = names.iter().map(|_| partition(n, &mut prng)).collect();
     let weights: Vec<Vec<f64>> = assemblies.iter().map(|a| coupling(n, a)).collect();
 
-    // Behaviour timeline, in bins.
-    let mut trng = rng::stream(res.seed, "closed-loop-behaviour");
-    let mut state_of_bin = Vec::with_capacity(res.n_bins);
-    let mut s = trng.random_range(0..names.len());
-    while state_of_bin.len() < res.n_bins {
-        let dwell = trng.random_range(connectivity::DWELL_S.0..connectivity::DWELL_S.1);
-        let bins = ((dwell / res.bin_s).round() as usize).max(1);
-        for _ in 0..bins.min(res.n_bins - state_of_bin.len()) {
-            state_of_bin.push(s as u16);
-        }
-        s = (s + trng.random_range(1..names.len())) % names.len();
-    }
+    let state_of_bin =
+        connectivity::state_timeline(res, &mut rng::stream(res.seed, "closed-loop-behaviour"));
 
     let fps = regimes::fixed_points(res.step_s, res.steps_per_bin);
     let mut attractors = [[0.0f64; 2]; regimes::K];
@@ -150,21 +140,7 @@ pub fn simulate(res: &Resolved, progress: &ProgressBar) -> Result<Session, SimEr
     progress.set_position(res.n_bins as u64);
 
     let baseline_hz: Vec<f64> = bias.iter().map(|c| c.exp()).collect();
-    let states = names
-        .iter()
-        .zip(&assemblies)
-        .zip(&weights)
-        .map(|((name, a), w)| {
-            let rates = stationary(&baseline_hz, a);
-            CouplingState {
-                name: (*name).to_string(),
-                coupling: w.chunks(n).map(<[f64]>::to_vec).collect(),
-                assemblies: a.clone(),
-                expected_population_rate_hz: rates.iter().sum(),
-                expected_rate_hz: rates,
-            }
-        })
-        .collect();
+    let states = connectivity::coupling_states(&baseline_hz, &assemblies, &weights);
     let conn = ConnectivityTruth {
         model: "rate_i(t) = exp(C_i x(t) + c_i) + sum_j W^s_ij g_j(t) (closed-loop: x the \
                 four-well latent of `latent`, s the behaviour of `behaviour`; g as in the \

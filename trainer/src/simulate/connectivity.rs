@@ -83,6 +83,46 @@ pub(crate) fn stationary(baseline: &[f64], assemblies: &[Vec<u32>]) -> Vec<f64> 
     m
 }
 
+/// Behavioural state of every bin: states follow each other (never the same twice in a row)
+/// with dwell times uniform in [`DWELL_S`].
+pub(crate) fn state_timeline(res: &Resolved, trng: &mut impl Rng) -> Vec<u16> {
+    let mut state_of_bin = Vec::with_capacity(res.n_bins);
+    let mut s = trng.random_range(0..NAMES.len());
+    while state_of_bin.len() < res.n_bins {
+        let dwell = trng.random_range(DWELL_S.0..DWELL_S.1);
+        let bins = ((dwell / res.bin_s).round() as usize).max(1);
+        for _ in 0..bins.min(res.n_bins - state_of_bin.len()) {
+            state_of_bin.push(s as u16);
+        }
+        s = (s + trng.random_range(1..NAMES.len())) % NAMES.len();
+    }
+    state_of_bin
+}
+
+/// The truth of every state: its coupling, assemblies and stationary rates given `baseline`.
+pub(crate) fn coupling_states(
+    baseline: &[f64],
+    assemblies: &[Vec<Vec<u32>>],
+    weights: &[Vec<f64>],
+) -> Vec<CouplingState> {
+    let n = baseline.len();
+    NAMES
+        .iter()
+        .zip(assemblies)
+        .zip(weights)
+        .map(|((name, a), w)| {
+            let rates = stationary(baseline, a);
+            CouplingState {
+                name: (*name).to_string(),
+                coupling: w.chunks(n).map(<[f64]>::to_vec).collect(),
+                assemblies: a.clone(),
+                expected_population_rate_hz: rates.iter().sum(),
+                expected_rate_hz: rates,
+            }
+        })
+        .collect()
+}
+
 /// Simulates the `connectivity` scenario.
 pub fn simulate(res: &Resolved, progress: &ProgressBar) -> Result<Session, SimError> {
     let n = res.neurons;
@@ -99,18 +139,7 @@ pub fn simulate(res: &Resolved, progress: &ProgressBar) -> Result<Session, SimEr
     let assemblies: Vec<Vec<Vec<u32>>> = NAMES.iter().map(|_| partition(n, &mut prng)).collect();
     let weights: Vec<Vec<f64>> = assemblies.iter().map(|a| coupling(n, a)).collect();
 
-    // State timeline, in bins.
-    let mut trng = rng::stream(res.seed, "connectivity-states");
-    let mut state_of_bin = Vec::with_capacity(res.n_bins);
-    let mut s = trng.random_range(0..NAMES.len());
-    while state_of_bin.len() < res.n_bins {
-        let dwell = trng.random_range(DWELL_S.0..DWELL_S.1);
-        let bins = ((dwell / res.bin_s).round() as usize).max(1);
-        for _ in 0..bins.min(res.n_bins - state_of_bin.len()) {
-            state_of_bin.push(s as u16);
-        }
-        s = (s + trng.random_range(1..NAMES.len())) % NAMES.len();
-    }
+    let state_of_bin = state_timeline(res, &mut rng::stream(res.seed, "connectivity-states"));
 
     // Network.
     let mut spike_rng = rng::stream(res.seed, "spikes");
@@ -165,21 +194,7 @@ pub fn simulate(res: &Resolved, progress: &ProgressBar) -> Result<Session, SimEr
     }
     progress.set_position(res.n_bins as u64);
 
-    let states = NAMES
-        .iter()
-        .zip(&assemblies)
-        .zip(&weights)
-        .map(|((name, a), w)| {
-            let rates = stationary(&baseline, a);
-            CouplingState {
-                name: (*name).to_string(),
-                coupling: w.chunks(n).map(<[f64]>::to_vec).collect(),
-                assemblies: a.clone(),
-                expected_population_rate_hz: rates.iter().sum(),
-                expected_rate_hz: rates,
-            }
-        })
-        .collect();
+    let states = coupling_states(&baseline, &assemblies, &weights);
     let conn = ConnectivityTruth {
         model: "rate_i(t) = baseline_i + sum_j W^s_ij g_j(t), g_j(t) = sum over spikes t' < t of \
                 neuron j of exp(-(t - t') / kernel_tau) / kernel_tau (discretised at sim_step_s: \
