@@ -1158,7 +1158,7 @@ mod tests {
     }
 
     #[test]
-    fn export_meets_the_targets_and_files_combine() {
+    fn export_keeps_embeddings_close_and_files_combine() {
         let (counts, labels) = session();
         let w = weights();
         let (owned, report) =
