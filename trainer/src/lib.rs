@@ -9,6 +9,7 @@
 //! * [`export`] quantises f32 models into the `.nlm` model file read by `neuroloop-core`;
 //! * [`cli`] holds one module per `neuroloop` subcommand.
 
+pub mod burn_rng;
 pub mod cli;
 pub mod data;
 pub mod export;

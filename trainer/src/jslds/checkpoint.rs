@@ -164,7 +164,9 @@ pub struct Loaded {
 }
 
 fn load_model(dir: &Path, s: &Sidecar, device: &burn::tensor::Device) -> Result<Jslds> {
-    let mut model = model_config(&s.config, s.inputs.len(), s.neurons).init(device);
+    let mut model = crate::burn_rng::init(None, || {
+        model_config(&s.config, s.inputs.len(), s.neurons).init(device)
+    });
     // `use_gate` is not a parameter: restore it from the options and the step.
     model.use_gate = s.config.selection == super::config::SelectionKind::Gate
         && s.run.step >= s.config.gate_after;

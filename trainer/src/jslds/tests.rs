@@ -15,12 +15,11 @@ use super::train::Trainer;
 use crate::data::Counts;
 use crate::export::{quantize_jslds, run_reference, ExportOptions};
 
-/// Burn's seeded RNG is process-global per backend: tests that seed it must not run at once
-/// (cargo runs tests on parallel threads), or each consumes the other's random stream. The
-/// lock is the crate's one Burn RNG lock ([`crate::tavrnn::rng_lock`]), so these tests also
-/// serialise with TAVRNN model initialisation.
-pub(crate) fn seeded() -> std::sync::MutexGuard<'static, ()> {
-    crate::tavrnn::rng_lock()
+/// Burn's seeded RNG is process-global: a test that seeds it and draws test tensors holds the
+/// crate's one lock ([`crate::burn_rng`]) for the whole scenario, so no model initialised or
+/// loaded on another test thread draws in between.
+pub(crate) fn seeded() -> crate::burn_rng::Guard {
+    crate::burn_rng::lock()
 }
 
 fn vec_of<const D: usize>(t: Tensor<D>) -> Vec<f32> {

@@ -226,9 +226,10 @@ impl Trainer {
         check_config(cfg)?;
         let prep = Prepared::new(counts, neurons, cfg, None)?;
         let plain = cfg.backend.device();
-        plain.seed(cfg.seed);
-        let device = plain.autodiff();
-        let mut model = model_config(cfg, prep.inputs.len(), neurons).init(&device);
+        let device = plain.clone().autodiff();
+        let mut model = crate::burn_rng::init(Some((&plain, cfg.seed)), || {
+            model_config(cfg, prep.inputs.len(), neurons).init(&device)
+        });
         if cfg.anchor == Anchor::Silent {
             let silent = prep.transform.apply(&vec![0u32; prep.inputs.len()]);
             let t =

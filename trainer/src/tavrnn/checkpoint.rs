@@ -168,16 +168,13 @@ fn read_record(path: &Path) -> Result<ModuleRecord> {
 /// Loads a checkpoint's model for inference on `backend` (plain device).
 pub fn load_model(ckpt: &Path, backend: Backend) -> Result<(Sidecar, Tavrnn)> {
     let side = read_sidecar(ckpt)?;
-    let model = side
-        .model
-        .init(&backend.device())
-        .try_load_record(read_record(ckpt)?)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{}: the parameters do not fit the sizes in its sidecar: {e:?}",
-                ckpt.display()
-            )
-        })?;
+    let fresh = crate::burn_rng::init(None, || side.model.init(&backend.device()));
+    let model = fresh.try_load_record(read_record(ckpt)?).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: the parameters do not fit the sizes in its sidecar: {e:?}",
+            ckpt.display()
+        )
+    })?;
     Ok((side, model))
 }
 

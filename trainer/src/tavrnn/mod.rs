@@ -39,20 +39,7 @@ pub mod weights;
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Mutex, MutexGuard};
-
 pub use backend::Backend;
 pub use model::{Tavrnn, TavrnnConfig};
 pub use train::{TrainConfig, TrainError, Trainer};
 pub use weights::{weights, TavrnnWeights};
-
-static RNG_LOCK: Mutex<()> = Mutex::new(());
-
-/// Serialises everything that seeds or draws from Burn's RNG, which is process-global: model
-/// initialisation holds it (seed, then draw the weights), so models made side by side in one
-/// process (tests run in parallel) get the weights of their own seed. Every other code that
-/// seeds Burn or draws from its RNG should take it too. Training draws its posterior noise
-/// from its own seeded RNG, not Burn's. A poisoned lock (a panicking test) is taken over.
-pub fn rng_lock() -> MutexGuard<'static, ()> {
-    RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}

@@ -8,6 +8,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
+use crate::burn_rng;
 use crate::data::Counts;
 use crate::graph::{FeatureKind, GraphConfig, GraphSequence};
 use crate::tavrnn::checkpoint::{self, DataInfo};
@@ -17,7 +18,7 @@ use crate::tavrnn::input::WindowData;
 use crate::tavrnn::loss::{edge_weights, kl_gaussian, weighted_bce};
 use crate::tavrnn::model::State;
 use crate::tavrnn::train::{chunk_loss, epoch_plan};
-use crate::tavrnn::{rng_lock, weights, Backend, TrainConfig, Trainer};
+use crate::tavrnn::{weights, Backend, TrainConfig, Trainer};
 
 /// 6 neurons, 400 bins of 10 ms: neurons 0-2 share a drive in the first half, 3-5 in the second.
 pub(crate) fn tiny_sequence(features: FeatureKind) -> GraphSequence {
@@ -88,7 +89,7 @@ fn check_all_weights_get_gradients(attention: bool) {
     let seq = tiny_sequence(FeatureKind::Identity);
     let data = WindowData::from_sequence(&seq).unwrap();
     let cfg = small(attention);
-    let _guard = rng_lock();
+    let _guard = burn_rng::lock();
     let plain = Backend::Flex.device();
     plain.seed(1);
     let device = plain.autodiff();
@@ -127,10 +128,7 @@ fn attention_window_is_applied() {
     let data = WindowData::from_sequence(&seq).unwrap();
     let cfg = small(true);
     let device = Backend::Flex.device();
-    let model = {
-        let _guard = rng_lock();
-        cfg.model_config(&data).init(&device)
-    };
+    let model = burn_rng::init(None, || cfg.model_config(&data).init(&device));
     let mut state = State::zeros(2, data.n_nodes, 8, &device);
     let mut lens = Vec::new();
     for t in 0..6 {

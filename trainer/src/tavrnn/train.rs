@@ -24,13 +24,13 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+use crate::burn_rng;
 use crate::tavrnn::backend::Backend;
 use crate::tavrnn::clip::clip_global_norm;
 use crate::tavrnn::decoder::edge_logits;
 use crate::tavrnn::input::WindowData;
 use crate::tavrnn::loss::{kl_gaussian, weighted_bce};
 use crate::tavrnn::model::{State, Tavrnn, TavrnnConfig};
-use crate::tavrnn::rng_lock;
 
 /// Hyper-parameters of training (saved in the checkpoint's JSON sidecar).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -292,11 +292,7 @@ impl Trainer {
         let plain = cfg.backend.device();
         let device = plain.clone().autodiff();
         let model_cfg = cfg.model_config(data);
-        let model = {
-            let _guard = rng_lock();
-            plain.seed(cfg.seed);
-            model_cfg.init(&device)
-        };
+        let model = burn_rng::init(Some((&plain, cfg.seed)), || model_cfg.init(&device));
         Ok(Self {
             cfg: cfg.clone(),
             model_cfg,
@@ -331,7 +327,7 @@ impl Trainer {
     /// An initialised model of this trainer's sizes on its autodiff device (to load a record
     /// into).
     pub fn fresh_model(&self) -> Tavrnn {
-        self.model_cfg.init(&self.device)
+        burn_rng::init(None, || self.model_cfg.init(&self.device))
     }
 
     /// The model being trained (autodiff device).
