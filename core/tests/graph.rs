@@ -467,3 +467,110 @@ fn host_matches_the_cortex_m4_bench_bit_for_bit() {
     assert_eq!(r.finish(), 0x1e7b_fb0d, "R differs from the Cortex-M4 run");
     assert_eq!(a.finish(), 0x212c_26d7, "Â differs from the Cortex-M4 run");
 }
+
+/// `correlate_in_place` + `build_from_sums` against `compute` + `build`, for one `N`.
+fn in_place_matches<const M: usize, const U: usize>(seed: u64, scale: u16) {
+    let mut s = seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let mut sums = StreamingConnectivity::<M, U>::new();
+    for _ in 0..300 {
+        let drive = rnd() % 3 == 0;
+        let mut row = [0u16; M];
+        for (i, c) in row.iter_mut().enumerate() {
+            // Neuron 1 stays silent: a constant neuron's row is all zeros.
+            let p = if i == 1 {
+                0
+            } else if i % 3 == 0 && drive {
+                60
+            } else {
+                8
+            };
+            *c = if rnd() % 100 < p {
+                1 + (rnd() % u64::from(scale)) as u16
+            } else {
+                0
+            };
+        }
+        sums.push(&row).unwrap();
+    }
+    let mut corr = WindowCorrelation::<M, U>::new();
+    corr.compute(&sums);
+    let settings = [
+        GraphSettings {
+            theta_q30: GraphSettings::theta_q30_from(0.05).unwrap(),
+            top_k: None,
+            history_node: true,
+        },
+        GraphSettings {
+            theta_q30: GraphSettings::theta_q30_from(0.02).unwrap(),
+            top_k: Some(TopK {
+                k: 2,
+                symmetrise: Symmetrise::Union,
+            }),
+            history_node: false,
+        },
+    ];
+    let mut want = [WindowGraph::<M, U>::new(), WindowGraph::<M, U>::new()];
+    for (g, st) in want.iter_mut().zip(&settings) {
+        g.build(&corr, st).unwrap();
+    }
+    // Not yet correlated: no graph from sums.
+    assert_eq!(
+        WindowGraph::<M, U>::new().build_from_sums(&sums, &settings[0]),
+        Err(ConnectivityError::Correlated)
+    );
+    let n_bins = sums.n_bins();
+    assert_eq!(sums.correlate_in_place(), corr.active());
+    assert_eq!(
+        sums.correlate_in_place(),
+        corr.active(),
+        "a second call changes nothing"
+    );
+    let bits: Vec<i32> = sums
+        .correlations()
+        .unwrap()
+        .iter()
+        .map(|&v| v as i32)
+        .collect();
+    assert_eq!(&bits[..], &corr.packed()[..], "M = {M}, seed {seed}");
+    for i in 0..M {
+        for j in 0..M {
+            assert_eq!(sums.correlation(i, j), Some(corr.get(i, j)));
+        }
+    }
+    assert_eq!(sums.n_bins(), n_bins);
+    for (g, st) in want.iter().zip(&settings) {
+        let mut got = WindowGraph::<M, U>::new();
+        got.build_from_sums(&sums, st).unwrap();
+        assert_eq!(got.edge_count(), g.edge_count());
+        for i in 0..=M {
+            assert_eq!(got.node_degree(i), g.node_degree(i));
+            for j in 0..=M {
+                assert_eq!(got.linked(i, j), g.linked(i, j));
+                assert_eq!(got.normalized(i, j), g.normalized(i, j));
+            }
+        }
+    }
+    // The storage holds R now: bins and merges wait for a reset.
+    assert_eq!(sums.push(&[1; M]), Err(ConnectivityError::Correlated));
+    let other = StreamingConnectivity::<M, U>::new();
+    assert_eq!(sums.merge(&other), Err(ConnectivityError::Correlated));
+    sums.reset();
+    assert!(!sums.is_correlated() && sums.correlations().is_none());
+    assert_eq!(sums.push(&[1; M]), Ok(M));
+}
+
+#[test]
+fn correlation_in_place_equals_compute_bit_for_bit() {
+    for seed in 0..4 {
+        in_place_matches::<12, { triangle(12) }>(seed, 3);
+        in_place_matches::<7, { triangle(7) }>(seed, 5);
+        in_place_matches::<64, { triangle(64) }>(seed, 2);
+        in_place_matches::<1, { triangle(1) }>(seed, 2);
+    }
+}

@@ -25,7 +25,7 @@ impl<const N: usize, const T: usize> Default for WindowCorrelation<N, T> {
 /// Per-neuron normalisation of `1 / sqrt(V_i)` as `r_i · 2^(e_i − 62)` (see
 /// [`WindowCorrelation::compute`]); `r_i = 0` marks a neuron with `V_i = 0`.
 #[derive(Clone, Copy, Default)]
-struct InvSd {
+pub(super) struct InvSd {
     r: u32,
     e: u32,
 }
@@ -34,7 +34,7 @@ struct InvSd {
 /// inverse square root as `r · 2^(e − 62)`:
 /// `m = V · 4^e` in `[2^60, 2^62)`, `s = floor(sqrt(m))` in `[2^30, 2^31)`,
 /// `r = floor((2^62 − 1) / s)` in `(2^31, 2^32)`.
-fn inv_sd(n: u64, q: u32, s: u32) -> InvSd {
+pub(super) fn inv_sd(n: u64, q: u32, s: u32) -> InvSd {
     let v = (n * u64::from(q)).saturating_sub(u64::from(s) * u64::from(s));
     if v == 0 {
         return InvSd::default();
@@ -78,36 +78,17 @@ impl<const N: usize, const T: usize> WindowCorrelation<N, T> {
     /// roots and divisions and 4 multiplies a pair of varying neurons.
     pub fn compute(&mut self, sums: &StreamingConnectivity<N, T>) {
         let n = u64::from(sums.n_bins());
-        let mut inv = [InvSd::default(); N];
-        let mut active = 0u32;
-        for (i, slot) in inv.iter_mut().enumerate() {
-            *slot = inv_sd(n, sums.product(i, i), sums.sum(i));
-            active += u32::from(slot.r != 0);
-        }
+        let (inv, active) = normalisation::<N, T>(sums);
         self.active = active;
         let s = sums.sums();
         let mut start = 0usize;
         for i in 0..N {
             let len = N - i;
-            let (Some(row), Some(&si)) = (self.r.get_mut(start..start + len), s.get(i)) else {
+            let Some(row) = self.r.get_mut(start..start + len) else {
                 break;
             };
             start += len;
-            let a = inv[i];
-            if a.r == 0 {
-                row.fill(0);
-                continue;
-            }
-            let Some((diag, row)) = row.split_first_mut() else {
-                continue;
-            };
-            *diag = Q30_ONE;
-            let others = inv.get(i + 1..).unwrap_or(&[]);
-            let sj = s.get(i + 1..).unwrap_or(&[]);
-            let m = sums.row_products(i);
-            for (((out, b), &sj), p) in row.iter_mut().zip(others).zip(sj).zip(m) {
-                *out = pair(n, p, u64::from(si) * u64::from(sj), a, *b);
-            }
+            correlate_row(n, i, &inv, s, sums.row_products(i), row);
         }
     }
 
@@ -145,6 +126,91 @@ impl<const N: usize, const T: usize> WindowCorrelation<N, T> {
     /// each).
     pub const fn compute_macs(active: usize) -> usize {
         2 * active + 4 * (active * active.saturating_sub(1) / 2)
+    }
+}
+
+/// `1 / sqrt(V_i)` of every neuron of the window summed in `sums` and the number of neurons
+/// that varied (`V_i > 0`).
+pub(super) fn normalisation<const N: usize, const T: usize>(
+    sums: &StreamingConnectivity<N, T>,
+) -> ([InvSd; N], u32) {
+    let n = u64::from(sums.n_bins());
+    let mut inv = [InvSd::default(); N];
+    let mut active = 0u32;
+    for (i, slot) in inv.iter_mut().enumerate() {
+        *slot = inv_sd(n, sums.product(i, i), sums.sum(i));
+        active += u32::from(slot.r != 0);
+    }
+    (inv, active)
+}
+
+/// Row `i` of `R` from the diagonal right (`N − i` entries of the packed triangle) into
+/// `out`: the diagonal is [`Q30_ONE`] for a varying neuron, and the whole row 0 for a
+/// constant one. `m` yields `P_ij` for `j = i + 1 .. N`. `R` is written as `i32`, or as its
+/// two's-complement bits in a `u32` (the sums' storage, [`StreamingConnectivity::correlate_in_place`]).
+#[inline(always)]
+pub(super) fn correlate_row<const N: usize, E: From<Q30Bits>>(
+    n: u64,
+    i: usize,
+    inv: &[InvSd; N],
+    s: &[u32; N],
+    m: impl Iterator<Item = u32>,
+    out: &mut [E],
+) {
+    let (Some(&a), Some(&si)) = (inv.get(i), s.get(i)) else {
+        return;
+    };
+    let Some((diag, row)) = out.split_first_mut() else {
+        return;
+    };
+    if a.r == 0 {
+        *diag = E::from(Q30Bits(0));
+        row.iter_mut().for_each(|o| *o = E::from(Q30Bits(0)));
+        return;
+    }
+    *diag = E::from(Q30Bits(Q30_ONE));
+    let others = inv.get(i + 1..).unwrap_or(&[]);
+    let sj = s.get(i + 1..).unwrap_or(&[]);
+    for (((out, b), &sj), p) in row.iter_mut().zip(others).zip(sj).zip(m) {
+        *out = E::from(Q30Bits(pair(n, p, u64::from(si) * u64::from(sj), a, *b)));
+    }
+}
+
+/// A correlation `R_q` in Q1.30, on its way into `i32` storage or the sums' `u32` words.
+#[derive(Clone, Copy)]
+pub(super) struct Q30Bits(pub(super) i32);
+
+impl From<Q30Bits> for i32 {
+    #[inline(always)]
+    fn from(v: Q30Bits) -> i32 {
+        v.0
+    }
+}
+
+impl From<Q30Bits> for u32 {
+    #[inline(always)]
+    fn from(v: Q30Bits) -> u32 {
+        v.0 as u32
+    }
+}
+
+/// Reads a stored correlation back as `R_q` (`i32` storage, or the bits in a `u32`).
+pub(crate) trait StoredQ30: Copy {
+    /// `R_q` in Q1.30.
+    fn q30(self) -> i32;
+}
+
+impl StoredQ30 for i32 {
+    #[inline(always)]
+    fn q30(self) -> i32 {
+        self
+    }
+}
+
+impl StoredQ30 for u32 {
+    #[inline(always)]
+    fn q30(self) -> i32 {
+        self as i32
     }
 }
 

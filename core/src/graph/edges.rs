@@ -1,7 +1,11 @@
 //! Which pairs of neurons are linked in a window: threshold, optional top-k per node, history
 //! node. The integer twin of the trainer's `graph::edges` (same candidates, same tie rule).
 
-use super::{packed, packed_sym, walk_row, ConnectivityError, Shape, WindowCorrelation, Q30_ONE};
+use super::correlation::StoredQ30;
+use super::{
+    packed, packed_sym, walk_row, ConnectivityError, Shape, StreamingConnectivity,
+    WindowCorrelation, Q30_ONE,
+};
 
 /// How the per-node top-k selections become one undirected graph (as the trainer's
 /// `Symmetrise`).
@@ -118,14 +122,35 @@ impl<const N: usize, const T: usize> WindowGraph<N, T> {
         corr: &WindowCorrelation<N, T>,
         settings: &GraphSettings,
     ) -> Result<(), ConnectivityError> {
+        self.build_packed(corr.packed(), settings)
+    }
+
+    /// [`Self::build`] on the correlations that
+    /// [`StreamingConnectivity::correlate_in_place`] left in `sums`: the same graph, bit for
+    /// bit. Refused with [`ConnectivityError::Correlated`] while `sums` still holds sums.
+    pub fn build_from_sums(
+        &mut self,
+        sums: &StreamingConnectivity<N, T>,
+        settings: &GraphSettings,
+    ) -> Result<(), ConnectivityError> {
+        let r = sums.correlations().ok_or(ConnectivityError::Correlated)?;
+        self.build_packed(r, settings)
+    }
+
+    /// The graph of the packed correlation triangle `r` (`i32`, or `i32` bits in `u32`).
+    fn build_packed<E: StoredQ30>(
+        &mut self,
+        r: &[E; T],
+        settings: &GraphSettings,
+    ) -> Result<(), ConnectivityError> {
         settings.validate()?;
         let theta = settings.theta_q30;
-        let r = corr.packed();
         self.history = settings.history_node;
         self.degree = [0; N];
         self.edges = 0;
         // Candidates as EDGE bits; the diagonal never is one.
         for (f, &v) in self.flags.iter_mut().zip(r) {
+            let v = v.q30();
             let a = v.unsigned_abs();
             *f = u8::from(v != 0 && a >= theta as u32);
         }
@@ -136,7 +161,7 @@ impl<const N: usize, const T: usize> WindowGraph<N, T> {
         }
         if let Some(top) = settings.top_k {
             for i in 0..N {
-                self.select(corr, i, top.k);
+                self.select(r, i, top.k);
             }
             for f in self.flags.iter_mut() {
                 let (lo, hi) = (*f & LOW_SELECTS != 0, *f & HIGH_SELECTS != 0);
@@ -164,14 +189,14 @@ impl<const N: usize, const T: usize> WindowGraph<N, T> {
     }
 
     /// Marks node `i`'s top-`k` candidates (candidates are the EDGE bits at this point).
-    fn select(&mut self, corr: &WindowCorrelation<N, T>, i: usize, k: u16) {
+    fn select<E: StoredQ30>(&mut self, r: &[E; T], i: usize, k: u16) {
         // |R_ij| of the candidates of row i, 0 elsewhere (a candidate has R != 0, so |R| >= 1).
         let mut key = [0u32; N];
-        let (r, flags) = (corr.packed(), &self.flags);
+        let flags = &self.flags;
         walk_row(N, i, |j, at| {
             if let (Some(kj), Some(&f), Some(&v)) = (key.get_mut(j), flags.get(at), r.get(at)) {
                 if j != i && f & EDGE != 0 {
-                    *kj = v.unsigned_abs();
+                    *kj = v.q30().unsigned_abs();
                 }
             }
         });

@@ -27,6 +27,10 @@ pub enum ConnectivityError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// The sums hold a window's correlations
+    /// ([`StreamingConnectivity::correlate_in_place`](super::StreamingConnectivity::correlate_in_place)),
+    /// or (for building a graph from them) do not yet: `reset` starts the next window.
+    Correlated,
     /// A node index is not below the graph's node count.
     Node {
         /// The index given.
@@ -48,6 +52,11 @@ impl fmt::Display for ConnectivityError {
                 got,
             } => write!(f, "{what} has {got} entries, {expected} expected"),
             ConnectivityError::Setting { field, problem } => write!(f, "{field} {problem}"),
+            ConnectivityError::Correlated => write!(
+                f,
+                "the sums hold a window's correlations (reset them for the next window), or a \
+                 graph was asked of sums not yet correlated"
+            ),
             ConnectivityError::Node { index, nodes } => {
                 write!(
                     f,

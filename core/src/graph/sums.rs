@@ -1,6 +1,7 @@
 //! Per-bin running sums of one window: `n`, `S_i`, and the packed triangle `M_ij` (`Q_i` on
 //! the diagonal, `P_ij` above it).
 
+use super::correlation::{correlate_row, normalisation};
 use super::{packed, triangle, ConnectivityError, Shape, MAX_COUNT, MAX_WINDOW_BINS};
 
 /// A bin whose non-zero counts are at least `DENSE_NUM / DENSE_DEN` of the neurons takes the
@@ -53,6 +54,11 @@ pub struct StreamingConnectivity<const N: usize, const T: usize> {
     val: [u16; N],
     /// ... and, for a dense bin, every saturated count.
     dense: [u32; N],
+    /// `products` holds the window's correlations (see [`Self::correlate_in_place`]), not
+    /// sums; bins are refused until [`Self::reset`].
+    correlated: bool,
+    /// Neurons that varied, once correlated.
+    active: u32,
 }
 
 impl<const N: usize, const T: usize> Default for StreamingConnectivity<N, T> {
@@ -74,6 +80,8 @@ impl<const N: usize, const T: usize> StreamingConnectivity<N, T> {
             idx: [0; N],
             val: [0; N],
             dense: [0; N],
+            correlated: false,
+            active: 0,
         }
     }
 
@@ -83,6 +91,8 @@ impl<const N: usize, const T: usize> StreamingConnectivity<N, T> {
         self.sum = [0; N];
         self.products = [0; T];
         self.saturated = 0;
+        self.correlated = false;
+        self.active = 0;
     }
 
     /// Adds one bin, `counts[i]` spikes of neuron `i`; counts above [`MAX_COUNT`] are added as
@@ -91,6 +101,9 @@ impl<const N: usize, const T: usize> StreamingConnectivity<N, T> {
     ///
     /// Refused, with nothing added, once the window holds [`MAX_WINDOW_BINS`] bins.
     pub fn push(&mut self, counts: &[u16; N]) -> Result<usize, ConnectivityError> {
+        if self.correlated {
+            return Err(ConnectivityError::Correlated);
+        }
         if self.n_bins >= MAX_WINDOW_BINS {
             return Err(ConnectivityError::WindowFull {
                 max: MAX_WINDOW_BINS,
@@ -243,6 +256,9 @@ impl<const N: usize, const T: usize> StreamingConnectivity<N, T> {
     /// every `s` bins from blocks of `s` bins). Refused if the total exceeds
     /// [`MAX_WINDOW_BINS`].
     pub fn merge(&mut self, other: &Self) -> Result<(), ConnectivityError> {
+        if self.correlated || other.correlated {
+            return Err(ConnectivityError::Correlated);
+        }
         let total = self.n_bins + other.n_bins; // both <= 65,535: no overflow
         if total > MAX_WINDOW_BINS {
             return Err(ConnectivityError::WindowFull {
@@ -260,6 +276,75 @@ impl<const N: usize, const T: usize> StreamingConnectivity<N, T> {
         Ok(())
     }
 
+    /// Replaces the sums with the window's Pearson correlations, computed exactly as
+    /// [`WindowCorrelation::compute`](super::WindowCorrelation::compute) would (the same
+    /// code, the same bits), in the sums' own storage: the firmware's window then needs no
+    /// second `T`-entry array (8.3 KB at N = 64). Returns the number of neurons that varied.
+    ///
+    /// Afterwards [`Self::correlations`] reads `R` and [`WindowGraph::build_from_sums`]
+    /// (super::WindowGraph::build_from_sums) builds the graph; bins and merges are refused
+    /// ([`ConnectivityError::Correlated`]) until [`Self::reset`]. `S_i` and `n` stay. A second
+    /// call changes nothing.
+    ///
+    /// In place: the row-pair block of rows `b`, `b + 1` (see `slot`) occupies exactly the
+    /// entries of rows `b` and `b + 1` of the row-major packed triangle, so each block's
+    /// products are read out (two rows of `N` words on the stack) before its correlations
+    /// are written over them. Besides those 2 `N` words the call takes `N` normalisations
+    /// (`8 N` bytes) of stack.
+    pub fn correlate_in_place(&mut self) -> u32 {
+        if self.correlated {
+            return self.active;
+        }
+        let n = u64::from(self.n_bins);
+        let (inv, active) = normalisation(self);
+        let mut rows = [[0u32; N]; 2];
+        let mut b = 0usize;
+        while b < N {
+            let start = packed(N, b, b);
+            for (r, row) in rows.iter_mut().enumerate() {
+                for (dst, p) in row.iter_mut().zip(self.row_products(b + r)) {
+                    *dst = p;
+                }
+            }
+            let mut at = start;
+            for (r, right) in rows.iter().enumerate() {
+                let i = b + r;
+                if i >= N {
+                    break;
+                }
+                let len = N - i;
+                let Some(out) = self.products.get_mut(at..at + len) else {
+                    break;
+                };
+                at += len;
+                correlate_row(n, i, &inv, &self.sum, right.iter().copied(), out);
+            }
+            b += 2;
+        }
+        self.correlated = true;
+        self.active = active;
+        active
+    }
+
+    /// The window's correlations after [`Self::correlate_in_place`]: the packed upper
+    /// triangle, row-major, diagonal included (the layout of
+    /// [`WindowCorrelation::packed`](super::WindowCorrelation::packed)), each `R_q` (Q1.30)
+    /// as the two's-complement bits of an `i32`. `None` while the storage holds sums.
+    pub fn correlations(&self) -> Option<&[u32; T]> {
+        self.correlated.then_some(&self.products)
+    }
+
+    /// `R_ij` in Q1.30 after [`Self::correlate_in_place`], either order; `None` while the
+    /// storage holds sums or outside `N`.
+    pub fn correlation(&self, i: usize, j: usize) -> Option<i32> {
+        if !self.correlated || i >= N || j >= N {
+            return None;
+        }
+        self.products
+            .get(super::packed_sym(N, i, j))
+            .map(|&v| v as i32)
+    }
+
     /// Bins added since the last reset, `n`.
     pub fn n_bins(&self) -> u32 {
         self.n_bins
@@ -268,6 +353,11 @@ impl<const N: usize, const T: usize> StreamingConnectivity<N, T> {
     /// Counts that were saturated to [`MAX_COUNT`] since the last reset.
     pub fn saturated(&self) -> u32 {
         self.saturated
+    }
+
+    /// Whether the storage holds the window's correlations ([`Self::correlate_in_place`]).
+    pub fn is_correlated(&self) -> bool {
+        self.correlated
     }
 
     /// `S_i`, the sum of the (saturated) counts of neuron `i`; 0 for `i >= N`.
