@@ -9,9 +9,11 @@
 //! * [`source`]: the [`source::CountSource`] trait, the live front-end source and the replay
 //!   source that stands in for it under QEMU;
 //! * [`app`]: the loop that steps `neuroloop_core::Estimator` once a bin and toggles a trigger
-//!   pin when the reported regime changes;
+//!   pin when the reported regime changes, and (with a TAVRNN section) feeds the window half;
+//! * [`windows`]: the graph encoder every bin and one TAVRNN step every window, sharing one
+//!   block of RAM between the window's sums, its correlations and the step's scratch;
 //! * [`stats`]: what the firmware prints (run-length regime sequences, step-cost statistics,
-//!   multiply-accumulates per step).
+//!   multiply-accumulates per estimator step and per TAVRNN window step).
 //!
 //! The bare-metal binary (`src/main.rs`) adds only the Cortex-M specifics: start-up, SysTick,
 //! semihosting, the LED used as trigger pin, and the model and counts embedded at build time.
@@ -26,3 +28,4 @@ pub mod rhd2000;
 pub mod source;
 pub mod spikes;
 pub mod stats;
+pub mod windows;

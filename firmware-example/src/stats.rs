@@ -1,6 +1,7 @@
 //! Summaries the firmware prints: run-length encoded regime sequences, the distribution of
 //! per-step costs, and the multiply-accumulate count of one estimator step.
 
+use neuroloop_core::format::TavrnnDims;
 use neuroloop_core::JsldsSection;
 
 /// Run-length encoder for a sequence of small integers (regime indices): consecutive equal
@@ -122,6 +123,56 @@ pub fn macs_per_step(section: &JsldsSection<'_>, neurons: usize) -> usize {
     let k = usize::from(section.regimes);
     // Both selection rules cost K x d: a gate row dot product or a squared distance per regime.
     k * d + d * d + d * neurons
+}
+
+/// Multiply-accumulates of one TAVRNN window step, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TavrnnMacs {
+    /// Products with weights: every dense layer (encoder, `mu`, `phi_z`, the GRU's input,
+    /// hidden and candidate gates, the attention's value, key and query, the classifier).
+    pub dense: usize,
+    /// Graph propagation `Â X`: one product per non-zero `Â_ij` and input column.
+    pub propagation: usize,
+    /// Attention over the ring (scores and the mix of the stored states) and the GRU's
+    /// elementwise `r h` and `u (h − c)`.
+    pub other: usize,
+}
+
+impl TavrnnMacs {
+    /// All of them.
+    pub fn total(&self) -> usize {
+        self.dense + self.propagation + self.other
+    }
+}
+
+/// Multiply-accumulates of one TAVRNN step of a model of dimensions `d` on a window graph
+/// with `edges` neuron–neuron edges (and the history node), attending over `attended` past
+/// states, as `neuroloop_core::tavrnn` computes it (see its module equations):
+///
+/// * propagation: `Â` has `nnz = 3 N + 1 + 2 edges` non-zeros (each neuron: itself, its
+///   neighbours, the history node; the history node: every node); the step propagates
+///   `[phi_x || h]` (`phi + H` columns), `E` (`enc`), `[phi_x || phi_z || h]` twice
+///   (`2 phi + H`, GRU passes 1 and 2) and `r h` (`H`);
+/// * dense, per node: `enc (phi + H)`, `latent · enc`, `phi · latent`, `3 H · 2 phi` (the
+///   input gates), `3 H · H` (hidden `r`, `u` and candidate), and `H · H` for the value
+///   when `attended > 0`; once: `2 H · H` (key and query of the history node) and
+///   `classes · N · latent` (classifier);
+/// * other: `attended · H` scores and `nodes · attended · H` for the mix, `2 nodes · H` for
+///   the GRU's products.
+pub fn tavrnn_macs(d: &TavrnnDims, edges: usize, attended: usize) -> TavrnnMacs {
+    let (n, nodes, h) = (d.neurons, d.nodes, d.hidden);
+    let (lat, phi, enc) = (d.latent, d.phi, d.enc);
+    let nnz = 3 * n + 1 + 2 * edges;
+    let propagation = nnz * ((phi + h) + enc + 2 * (2 * phi + h) + h);
+    let value = if attended > 0 { h * h } else { 0 };
+    let per_node = enc * (phi + h) + lat * enc + phi * lat + 3 * h * 2 * phi + 3 * h * h + value;
+    let dense = nodes * per_node + 2 * h * h + d.classes * n * lat;
+    let other = attended * h + nodes * attended * h + 2 * nodes * h;
+    TavrnnMacs {
+        dense,
+        propagation,
+        other,
+    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,43 @@ pub struct ReplaySummary {
     pub changes: u32,
     /// CRC-32 over the i16 LE latent state after every step.
     pub latent_crc32: u32,
+    /// Behaviour class of each window, as runs (empty without a TAVRNN section).
+    pub classes: Vec<(u8, u32)>,
+    /// CRC-32 over the i16 LE window embedding after every window (`None` without a TAVRNN
+    /// section).
+    pub embedding_crc32: Option<u32>,
+}
+
+/// The TAVRNN outputs of the host replay: what `neuroloop replay` computes
+/// (`neuroloop_trainer::export::tavrnn::run_tavrnn`, i.e. neuroloop-core's graph encoder and
+/// fixed-point TAVRNN compiled for the host), as the firmware prints them.
+pub fn host_tavrnn(
+    model_bytes: &[u8],
+    counts: &[u16],
+    neurons: usize,
+    bin_s: f64,
+) -> (Vec<(u8, u32)>, u32, usize) {
+    use neuroloop_trainer::data::Counts;
+    let model = Model::from_bytes(model_bytes).expect("model file loads on the host");
+    let bins = counts.len() / neurons;
+    let c = Counts {
+        bin_s,
+        start_s: 0.0,
+        unit_ids: (0..neurons as u32).collect(),
+        n_bins: bins,
+        data: counts.iter().map(|&v| u32::from(v)).collect(),
+    };
+    let mut runs = vec![];
+    let mut crc = Crc32::new();
+    let mut windows = 0;
+    neuroloop_trainer::export::tavrnn::run_tavrnn(&model, &c, true, false, |w| {
+        let (out, emb) = w.fixed.as_ref().expect("the fixed point ran");
+        push_run(&mut runs, out.class);
+        crc.update_i16(emb);
+        windows += 1;
+    })
+    .expect("host TAVRNN replay");
+    (runs, crc.finish(), windows)
 }
 
 fn push_run(runs: &mut Vec<(u8, u32)>, v: u8) {
@@ -50,6 +87,8 @@ pub fn host_replay(model_bytes: &[u8], counts: &[u16], neurons: usize) -> Replay
         bins: 0,
         changes: 0,
         latent_crc32: 0,
+        classes: vec![],
+        embedding_crc32: None,
     };
     let mut crc = Crc32::new();
     for row in counts.chunks_exact(neurons) {
@@ -125,6 +164,8 @@ impl FirmwareRun {
             bins: 0,
             changes: 0,
             latent_crc32: 0,
+            classes: vec![],
+            embedding_crc32: None,
         };
         let mut values = BTreeMap::new();
         for line in output.lines() {
@@ -136,17 +177,17 @@ impl FirmwareRun {
             };
             let mut words = rest.split_whitespace();
             let first = words.next().unwrap_or("");
-            if first == "k" || first == "r" {
+            if first == "k" || first == "r" || first == "c" {
                 let v: u8 = words.next().and_then(|w| w.parse().ok()).ok_or(line)?;
                 let n: u32 = words
                     .next()
                     .and_then(|w| w.strip_prefix('x'))
                     .and_then(|w| w.parse().ok())
                     .ok_or(line)?;
-                let runs = if first == "k" {
-                    &mut summary.selected
-                } else {
-                    &mut summary.reported
+                let runs = match first {
+                    "k" => &mut summary.selected,
+                    "r" => &mut summary.reported,
+                    _ => &mut summary.classes,
                 };
                 runs.push((v, n));
                 continue;
@@ -180,6 +221,12 @@ impl FirmwareRun {
         let crc = get("latent_crc32")?;
         summary.latent_crc32 = u32::from_str_radix(crc.trim_start_matches("0x"), 16)
             .map_err(|e| format!("latent_crc32 {crc}: {e}"))?;
+        if let Some(crc) = values.get("embedding_crc32") {
+            summary.embedding_crc32 = Some(
+                u32::from_str_radix(crc.trim_start_matches("0x"), 16)
+                    .map_err(|e| format!("embedding_crc32 {crc}: {e}"))?,
+            );
+        }
         Ok(FirmwareRun {
             summary,
             values,

@@ -76,3 +76,101 @@ pub fn exported_case(
         report: q.report,
     }
 }
+
+/// A device case with both sections: the JSLDS of [`exported_case`] (nearest-point selection)
+/// and a TAVRNN **trained** by the trainer's Burn code for a few epochs on the same simulated
+/// counts (N = 64, hidden 32, latent 8, attention window 8: the sizes), its graphs
+/// windows of `window_bins` bins every `window_bins` bins (non-overlapping, what the firmware
+/// streams), its behaviour classifier fitted at export on labels that are the simulation's
+/// true regimes (one interval per dwell). Returns the case and the combined file.
+pub fn both_sections_case(
+    sim_bins: usize,
+    replay_bins: usize,
+    window_bins: usize,
+    epochs: usize,
+    seed: u64,
+) -> DeviceCase {
+    use neuroloop_trainer::data::labels::{Interval, Labels};
+    use neuroloop_trainer::export::tavrnn::{combine, quantize_tavrnn};
+    use neuroloop_trainer::graph::{GraphConfig, GraphSequence};
+    use neuroloop_trainer::tavrnn::input::WindowData;
+    use neuroloop_trainer::tavrnn::weights::from_model;
+    use neuroloop_trainer::tavrnn::{Backend, TrainConfig, Trainer};
+
+    let base = exported_case(SelectionKind::Nearest, sim_bins, replay_bins, seed, &[]);
+    let cfg = SimConfig {
+        n_bins: sim_bins,
+        selection: SelectionKind::Nearest,
+        ..SimConfig::default()
+    };
+    let sim = simulate(&cfg, seed).unwrap_or_else(|e| panic!("simulate: {e:#}"));
+    let counts = &sim.counts;
+    let bin_s = counts.bin_s;
+    // Labels: the true regime of each dwell.
+    let mut intervals: Vec<Interval> = Vec::new();
+    for (t, &r) in sim.regimes.iter().enumerate() {
+        let label = format!("regime{r}");
+        match intervals.last_mut() {
+            Some(last) if last.label == label => last.end_s = (t + 1) as f64 * bin_s,
+            _ => intervals.push(Interval {
+                start_s: counts.start_s + t as f64 * bin_s,
+                end_s: counts.start_s + (t + 1) as f64 * bin_s,
+                label,
+            }),
+        }
+    }
+    let mut classes: Vec<String> = Vec::new();
+    for i in &intervals {
+        if !classes.contains(&i.label) {
+            classes.push(i.label.clone());
+        }
+    }
+    let labels = Labels { intervals, classes };
+    let graph = GraphConfig {
+        window_s: window_bins as f64 * bin_s,
+        step_s: window_bins as f64 * bin_s,
+        theta: 0.1,
+        ..GraphConfig::default()
+    };
+    let seq = GraphSequence::build(counts, &graph).unwrap_or_else(|e| panic!("graphs: {e:#}"));
+    let data = WindowData::from_sequence(&seq).unwrap_or_else(|e| panic!("window data: {e:#}"));
+    let tcfg = TrainConfig {
+        hidden: 32,
+        latent: 8,
+        d_phi: 16,
+        d_enc: 16,
+        attention: true,
+        window: 8,
+        chunk_len: 8,
+        batch: 4,
+        epochs,
+        seed,
+        backend: Backend::Flex,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(&data, &tcfg).unwrap_or_else(|e| panic!("tavrnn: {e:#}"));
+    for _ in 0..epochs {
+        trainer
+            .run_epoch(&data, &mut |_| {})
+            .unwrap_or_else(|e| panic!("tavrnn epoch: {e:#}"));
+    }
+    let model = trainer.inference_model();
+    let weights = from_model(
+        &model,
+        &tcfg.model_config(&data),
+        &graph,
+        bin_s,
+        &counts.unit_ids,
+    );
+    let opts = ExportOptions {
+        name: "sim-n64-jslds-tavrnn".to_string(),
+        include_reference: false,
+        ..ExportOptions::default()
+    };
+    let (owned, _report) = quantize_tavrnn(&weights, counts, &labels, &opts)
+        .unwrap_or_else(|e| panic!("quantize_tavrnn: {e:#}"));
+    let bin_us = (bin_s * 1e6).round() as u32;
+    let model = combine(Some(&base.model), &owned, false, &opts.name, bin_us)
+        .unwrap_or_else(|e| panic!("combine: {e:#}"));
+    DeviceCase { model, ..base }
+}

@@ -11,7 +11,12 @@
 //! * the same with the learned linear gate;
 //! * the nearest-point system exported with int8 input gains and readout forced
 //!   (`ExportOptions::weight_overrides`), so both kernel widths run on the device whatever the
-//!   error budget would choose.
+//!   error budget would choose;
+//! * both models in one file: that JSLDS plus a TAVRNN trained for a few epochs on the same
+//!   session (hidden 32, latent 8, attention window 8, windows of 1 s), whose behaviour class
+//!   per window and window embeddings (CRC-32) must equal the host replay's
+//!   (`neuroloop replay`'s code: neuroloop-core's graph encoder and TAVRNN on x86); prints the
+//!   window step's instructions and multiply-accumulates.
 //!
 //! Needs `qemu-system-arm` and Debian's Rust toolchain; without them it fails with the
 //! `apt-get install` line to run (it never skips).
@@ -19,8 +24,8 @@
 use std::fs;
 
 use neuroloop_core::WeightType;
-use neuroloop_tests::firmware::{build_and_run, host_replay, FirmwareRun};
-use neuroloop_tests::simulated::{exported_case, DeviceCase};
+use neuroloop_tests::firmware::{build_and_run, host_replay, host_tavrnn, FirmwareRun};
+use neuroloop_tests::simulated::{both_sections_case, exported_case, DeviceCase};
 use neuroloop_trainer::slds::SelectionKind;
 
 const N: usize = 64;
@@ -189,5 +194,70 @@ fn a_corrupt_model_fails_on_the_device() {
     assert!(
         err.contains("NL error: embedded model") && err.contains("firmware exited with status 1"),
         "unexpected failure report:\n{err}"
+    );
+}
+
+/// Bins of a TAVRNN window in the two-model case (1 s at the simulation's 10 ms bins).
+const WINDOW_BINS: usize = 100;
+
+/// Both models in one file: the estimator every bin (regime pin) and, every window, the graph
+/// encoder and one TAVRNN step (class pin), bit for bit against the host replay.
+#[test]
+fn both_models_match_host_bit_for_bit() {
+    let case = both_sections_case(6000, BINS, WINDOW_BINS, 3, 7);
+    assert_eq!(case.neurons, N);
+    let bin_s = 0.01;
+    let (classes, emb_crc, windows) = host_tavrnn(&case.model, &case.counts, N, bin_s);
+    assert_eq!(windows, BINS / WINDOW_BINS);
+    let distinct: std::collections::BTreeSet<u8> = classes.iter().map(|&(c, _)| c).collect();
+    println!(
+        "host: {windows} windows, class runs {classes:?}, embedding CRC {emb_crc:#010x}, model {} B",
+        case.model.len()
+    );
+    let run = check_bit_exact("both-models", &case);
+    let dev = &run.summary;
+    assert_eq!(
+        dev.classes, classes,
+        "behaviour class per window differs (device vs host replay)"
+    );
+    assert_eq!(
+        dev.embedding_crc32,
+        Some(emb_crc),
+        "window embedding checksum differs: device {:?}, host {emb_crc:#010x}",
+        dev.embedding_crc32
+    );
+    let num = |k: &str| {
+        run.number(k)
+            .unwrap_or_else(|e| panic!("{e}\n{}", run.output))
+    };
+    assert_eq!(num("windows") as usize, windows);
+    println!(
+        "[both-models] TAVRNN window step (N=64, H=32, latent 8, w=8, phi 16, enc 16): \
+         instructions min {} max {} last {}; MACs of the last step: dense {} + propagation {} + \
+         other {} = {} ({} edges, {} states attended): {} instructions/MAC",
+        num("tavrnn_instructions.min"),
+        num("tavrnn_instructions.max"),
+        num("tavrnn_instructions.last"),
+        num("tavrnn_macs.dense"),
+        num("tavrnn_macs.propagation"),
+        num("tavrnn_macs.other"),
+        num("tavrnn_macs.total"),
+        num("tavrnn_macs.edges"),
+        num("tavrnn_macs.attended"),
+        num("tavrnn_macs.instructions_per_mac"),
+    );
+    println!(
+        "[both-models] graph encoder: per-bin update mean {} max {}; window end (R in place + \
+         graph) mean {}; RAM: window block {} B, graph {} B, TAVRNN {} B, estimator {} B; \
+         class changes {} over {} distinct classes",
+        num("graph_bin_instructions.mean"),
+        num("graph_bin_instructions.max"),
+        num("graph_window_instructions.mean"),
+        num("window_ram.sums_or_scratch"),
+        num("window_ram.graph"),
+        num("window_ram.tavrnn"),
+        num("estimator_ram_bytes"),
+        num("class_changes"),
+        distinct.len()
     );
 }

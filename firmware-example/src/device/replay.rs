@@ -11,13 +11,27 @@
 //! * `NL step_ticks ..`, `NL step_instructions min=.. median=.. max=.. mean=..`, `NL step_macs=..`;
 //! * `NL stack_peak_bytes=.. instrumentation_bytes=..` (the step-cost histogram, a static
 //!   counted in the ELF's .bss), then `NL done`.
+//!
+//! With a TAVRNN section, also (before `NL done`):
+//! * `NL tavrnn hidden=H latent=.. phi=.. enc=.. window=w classes=C window_bins=.. step_bins=..`;
+//! * `NL c V xR`: runs of the behaviour class, one value a window, in order;
+//! * `NL windows=M class_changes=C` and `NL embedding_crc32=0x..` (CRC-32 over the i16 LE
+//!   window embedding after every window, in order);
+//! * `NL graph_bin_instructions ..`, `NL graph_window_instructions ..`,
+//!   `NL tavrnn_instructions min=.. max=.. mean=.. last=..` and
+//!   `NL tavrnn_macs dense=.. propagation=.. other=.. total=.. instructions_per_mac=..` (the
+//!   last window's step, with a full ring once `w` windows have passed);
+//! * `NL window_ram sums_or_scratch=.. graph=.. tavrnn=.. estimator=..` (bytes of the parts).
 
 use cortex_m_semihosting::hprintln;
 use neuroloop_core::crc32::Crc32;
+use neuroloop_core::graph::{triangle, WindowGraph};
+use neuroloop_core::tavrnn::{keys_len, ring_len, Tavrnn};
 use neuroloop_core::{Estimator, Model};
 use neuroloop_firmware::app::App;
 use neuroloop_firmware::source::ReplaySource;
-use neuroloop_firmware::stats::{macs_per_step, RunLength};
+use neuroloop_firmware::stats::{macs_per_step, tavrnn_macs, RunLength};
+use neuroloop_firmware::windows::{WindowLoop, WindowMemory, WindowOutcome};
 
 use super::embedded::{NEUROLOOP_COUNTS, NEUROLOOP_MODEL, NEURONS};
 use super::led::FpgaLed;
@@ -26,8 +40,19 @@ use super::{stack, Failed};
 
 /// Latent capacity of the firmware's estimator.
 const D_CAP: usize = 32;
-/// Neuron capacity of the firmware's estimator.
-const N_CAP: usize = 128;
+/// Neurons: the estimator's and the graph encoder's capacity is the stream's count.
+const N_CAP: usize = NEURONS;
+/// Packed triangle of the graph encoder.
+const TRI: usize = triangle(N_CAP);
+/// TAVRNN capacities: hidden width, attention window, and the scratch of a step
+/// (`nodes · (latent + phi + H + max(H, enc))` with latent 8, phi 16, H 32, enc <= 32).
+const H_CAP: usize = 32;
+const W_CAP: usize = 8;
+const RING: usize = ring_len(N_CAP + 1, H_CAP, W_CAP);
+const KEYS: usize = keys_len(H_CAP, W_CAP);
+const SCRATCH: usize = (N_CAP + 1) * (8 + 16 + H_CAP + H_CAP);
+
+type Windows = WindowLoop<'static, N_CAP, TRI, RING, KEYS, SCRATCH>;
 
 fn print_run(tag: &str, run: Option<(u8, u32)>) {
     if let Some((value, len)) = run {
@@ -37,8 +62,11 @@ fn print_run(tag: &str, run: Option<(u8, u32)>) {
 
 /// Replays the embedded counts; prints the report. `Err` after printing an `NL error` line.
 pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
-    // The model is read where it lies in flash: `from_bytes` borrows, never copies.
-    let model = Model::from_bytes(&NEUROLOOP_MODEL).map_err(|e| {
+    // The model is read where it lies in flash: `from_bytes` borrows, never copies. The
+    // compiler must not see its bytes (it would fold the parser for this one file, and the
+    // flash figure would not be the firmware's): `black_box` hides them.
+    let bytes: &'static [u8] = core::hint::black_box(&NEUROLOOP_MODEL[..]);
+    let model = Model::from_bytes(bytes).map_err(|e| {
         hprintln!("NL error: embedded model: {}", e);
         Failed
     })?;
@@ -65,20 +93,62 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
         section.hysteresis,
         source.bins()
     );
-    let mut app = App::new(estimator, neurons, source, FpgaLed::take_once()).map_err(|e| {
+    // The window half lives in .bss (not in this frame): its sums-or-scratch block, graph and
+    // TAVRNN ring are the bulk of the firmware's RAM.
+    let windows: Option<&'static mut Windows> = match model.tavrnn() {
+        None => None,
+        Some(t) => {
+            hprintln!(
+                "NL tavrnn hidden={} latent={} phi={} enc={} window={} classes={} window_bins={} \
+                 step_bins={}",
+                t.hidden,
+                t.latent,
+                t.phi,
+                t.enc,
+                t.window,
+                t.classes,
+                t.window_bins,
+                t.step_bins
+            );
+            let Some(slot) = cortex_m::singleton!(: Option<Windows> = None) else {
+                hprintln!("NL error: window state already taken");
+                return Err(Failed);
+            };
+            let w = Windows::new(&model).map_err(|e| {
+                hprintln!("NL error: tavrnn: {:?}", e);
+                Failed
+            })?;
+            Some(slot.insert(w))
+        }
+    };
+    let app = App::new(estimator, neurons, source, FpgaLed::take_once(0)).map_err(|e| {
         hprintln!("NL error: {}", e);
         Failed
     })?;
+    let mut app = app
+        .with_windows(windows, FpgaLed::take_once(1))
+        .map_err(|e| {
+            hprintln!("NL error: {}", e);
+            Failed
+        })?;
 
     let mut crc = Crc32::new();
+    let mut emb_crc = Crc32::new();
     let mut selected = RunLength::new();
     let mut reported = RunLength::new();
+    let mut classes = RunLength::new();
+    let mut last_window = None;
     loop {
         match app.run_bin(meter) {
             Ok(Some(outcome)) => {
                 crc.update_i16(app.latent());
                 print_run("k", selected.push(outcome.output.regime));
                 print_run("r", reported.push(outcome.output.reported));
+                if let (Some(w), Some(win)) = (outcome.window, app.windows().as_deref()) {
+                    emb_crc.update_i16(win.embedding());
+                    print_run("c", classes.push(w.output.class));
+                    last_window = Some(w);
+                }
             }
             Ok(None) => break,
             Err(e) => {
@@ -89,10 +159,29 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
     }
     print_run("k", selected.finish());
     print_run("r", reported.finish());
+    print_run("c", classes.finish());
     let (bins, changes, trigger_high) = (app.bins(), app.changes(), app.trigger_high());
-    let (_, _, led) = app.release();
+    let (class_changes, class_high) = (app.class_changes(), app.class_high());
+    let (_, _, led, windows, class_led) = app.release_all();
     hprintln!("NL bins={} changes={}", bins, changes);
     hprintln!("NL latent_crc32={:#010x}", crc.finish());
+    if let Some(win) = windows.as_deref() {
+        hprintln!(
+            "NL windows={} class_changes={}",
+            win.windows(),
+            class_changes
+        );
+        hprintln!("NL embedding_crc32={:#010x}", emb_crc.finish());
+        if class_led.is_set() != class_high || class_high != (class_changes % 2 == 1) {
+            hprintln!(
+                "NL error: class LED reads {} after {} changes",
+                class_led.is_set(),
+                class_changes
+            );
+            return Err(Failed);
+        }
+        report_windows(meter, win, last_window);
+    }
 
     // The trigger LED must show one edge per reported change.
     if led.is_set() != trigger_high || trigger_high != (changes % 2 == 1) {
@@ -142,6 +231,10 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
         ipm_x100 / 100,
         ipm_x100 % 100
     );
+    hprintln!(
+        "NL estimator_ram_bytes={}",
+        core::mem::size_of::<Estimator<'static, D_CAP, N_CAP>>()
+    );
     // The meter (its histogram, in .bss) is instrumentation, not firmware: reported apart.
     hprintln!(
         "NL stack_peak_bytes={} instrumentation_bytes={}",
@@ -149,4 +242,51 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
         core::mem::size_of::<SysTickMeter>()
     );
     Ok(())
+}
+
+/// Instructions of `s` (ticks) as `min max mean last`.
+fn print_cost(tag: &str, s: &super::systick::Summary) {
+    let ipt = u64::from(INSTRUCTIONS_PER_TICK);
+    let mean_x10 = s.sum * ipt * 10 / u64::from(s.count.max(1));
+    hprintln!(
+        "NL {} min={} max={} mean={}.{} last={} count={}",
+        tag,
+        u64::from(s.min) * ipt,
+        u64::from(s.max) * ipt,
+        mean_x10 / 10,
+        mean_x10 % 10,
+        u64::from(s.last) * ipt,
+        s.count
+    );
+}
+
+/// The window half's costs and RAM.
+fn report_windows(meter: &SysTickMeter, win: &Windows, last: Option<WindowOutcome>) {
+    print_cost("graph_bin_instructions", &meter.graph_bin);
+    print_cost("graph_window_instructions", &meter.graph_window);
+    print_cost("tavrnn_instructions", &meter.tavrnn);
+    let tav = win.tavrnn();
+    let (last_edges, attended) = last.map_or((0, 0), |w| (w.edges, usize::from(w.output.attended)));
+    let macs = tavrnn_macs(tav.dims(), last_edges as usize, attended);
+    let ipt = u64::from(INSTRUCTIONS_PER_TICK);
+    let ipm_x100 = u64::from(meter.tavrnn.last) * ipt * 100 / (macs.total() as u64).max(1);
+    hprintln!(
+        "NL tavrnn_macs dense={} propagation={} other={} total={} edges={} attended={} \
+         instructions_per_mac={}.{:02}",
+        macs.dense,
+        macs.propagation,
+        macs.other,
+        macs.total(),
+        last_edges,
+        attended,
+        ipm_x100 / 100,
+        ipm_x100 % 100
+    );
+    hprintln!(
+        "NL window_ram sums_or_scratch={} graph={} tavrnn={} window_loop={}",
+        core::mem::size_of::<WindowMemory<N_CAP, TRI, SCRATCH>>(),
+        core::mem::size_of::<WindowGraph<N_CAP, TRI>>(),
+        core::mem::size_of::<Tavrnn<'static, RING, KEYS>>(),
+        core::mem::size_of::<Windows>()
+    );
 }

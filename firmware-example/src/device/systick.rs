@@ -14,7 +14,7 @@ use core::arch::asm;
 
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m::peripheral::SYST;
-use neuroloop_firmware::app::StepMeter;
+use neuroloop_firmware::app::{StepMeter, Work};
 use neuroloop_firmware::stats::CostStats;
 
 /// SysTick is a 24-bit down counter.
@@ -93,25 +93,71 @@ pub fn calibrate() -> Calibration {
     }
 }
 
-/// A [`StepMeter`] that records the SysTick ticks of every step.
+/// A [`StepMeter`] that records the SysTick ticks of every step: estimator steps in a
+/// histogram (for the median), the window half's work as min / max / sum and the last value.
 pub struct SysTickMeter {
-    /// Ticks per step; 512 one-tick buckets cover steps of up to ~20,000 instructions.
+    /// Ticks per estimator step; 512 one-tick buckets cover steps of up to ~20,000
+    /// instructions.
     pub stats: CostStats<512>,
+    /// Ticks of each per-bin update of the graph encoder's sums.
+    pub graph_bin: Summary,
+    /// Ticks of each window end of the graph encoder (correlation, graph).
+    pub graph_window: Summary,
+    /// Ticks of each TAVRNN step.
+    pub tavrnn: Summary,
+}
+
+/// Min, max, sum, count and last value of a cost.
+#[derive(Clone, Copy)]
+pub struct Summary {
+    pub min: u32,
+    pub max: u32,
+    pub sum: u64,
+    pub count: u32,
+    pub last: u32,
+}
+
+impl Summary {
+    const fn new() -> Self {
+        Summary {
+            min: u32::MAX,
+            max: 0,
+            sum: 0,
+            count: 0,
+            last: 0,
+        }
+    }
+
+    fn record(&mut self, t: u32) {
+        self.min = self.min.min(t);
+        self.max = self.max.max(t);
+        self.sum += u64::from(t);
+        self.count += 1;
+        self.last = t;
+    }
 }
 
 impl SysTickMeter {
     pub const fn new() -> Self {
         SysTickMeter {
             stats: CostStats::new(),
+            graph_bin: Summary::new(),
+            graph_window: Summary::new(),
+            tavrnn: Summary::new(),
         }
     }
 }
 
 impl StepMeter for SysTickMeter {
     #[inline(always)]
-    fn measure<R>(&mut self, step: impl FnOnce() -> R) -> R {
+    fn measure<R>(&mut self, work: Work, step: impl FnOnce() -> R) -> R {
         let (r, t) = ticks(step);
-        self.stats.record(t);
+        match work {
+            Work::Estimator => self.stats.record(t),
+            Work::GraphBin => self.graph_bin.record(t),
+            Work::GraphWindow => self.graph_window.record(t),
+            Work::Tavrnn => self.tavrnn.record(t),
+        }
         r
     }
 }

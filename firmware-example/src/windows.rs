@@ -1,0 +1,238 @@
+//! The window half of the loop: every bin into the window's running sums, and at each window
+//! end the graph encoder (correlation in place, graph) and one TAVRNN step with the behaviour
+//! classifier, all from `neuroloop_core`.
+//!
+//! # Memory
+//! One block of RAM serves the whole window ([`WindowMemory`]): the running sums while bins
+//! come in; at the window end the correlations, written over the sums
+//! ([`StreamingConnectivity::correlate_in_place`]); then, once the graph is built and the sums
+//! are dead, the TAVRNN step's scratch. So a window costs `max(sums, scratch)` bytes (11.4 KB
+//! at N = 64, H = 32, latent 8) rather than sums + correlation + scratch (28.9 KB).
+//!
+//! # Windows
+//! Window `m` covers bins `m · step .. m · step + window` of the stream (the trainer's
+//! `Windowing`, the host replay's spans). One set of sums streams them when
+//! `step >= window`; overlapping windows (`step < window`) would need the sums of each open
+//! window (or block) at once and are refused by [`WindowLoop::new`]
+//! ([`WindowError::Overlap`]).
+
+use neuroloop_core::graph::{GraphSettings, StreamingConnectivity, WindowGraph};
+use neuroloop_core::tavrnn::{Tavrnn, TavrnnError, WindowOutput};
+use neuroloop_core::{ConnectivityError, Model, ModelError};
+
+use crate::app::{StepMeter, Work};
+
+/// The RAM of one window: its running sums (then its correlations, in place) or, after the
+/// graph is built, the TAVRNN step's scratch of `S` values.
+#[derive(Debug)]
+pub enum WindowMemory<const N: usize, const T: usize, const S: usize> {
+    /// Summing bins (or holding the correlations of the window that just ended).
+    Sums(StreamingConnectivity<N, T>),
+    /// The TAVRNN step's working memory; after a step it begins with the embedding.
+    Scratch([i16; S]),
+}
+
+/// Why the window half refused a model or a bin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowError {
+    /// The model file's TAVRNN section does not fit this firmware.
+    Model(ModelError),
+    /// The model's windows overlap (`step_bins < window_bins`); this firmware streams one
+    /// window at a time.
+    Overlap {
+        /// Bins in a window.
+        window_bins: u16,
+        /// Bins between window starts.
+        step_bins: u16,
+    },
+    /// The model's neuron count differs from the firmware's graph capacity `N`.
+    Neurons {
+        /// The model's neurons.
+        model: usize,
+        /// The firmware's.
+        capacity: usize,
+    },
+    /// The step needs more scratch than the firmware reserves (`S`).
+    Scratch {
+        /// Values needed.
+        needed: usize,
+        /// Values reserved.
+        capacity: usize,
+    },
+    /// The graph encoder refused the bin or the window.
+    Graph(ConnectivityError),
+    /// The TAVRNN step failed.
+    Step(TavrnnError),
+}
+
+/// What a window end gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowOutcome {
+    /// The TAVRNN step's output (behaviour class, states attended).
+    pub output: WindowOutput,
+    /// Index of the window (0-based).
+    pub window: u32,
+    /// Neuron–neuron edges of the window's graph.
+    pub edges: u32,
+}
+
+/// Graph encoder and TAVRNN of a model, for `N` neurons (`T = triangle(N)`), a ring of `RING`
+/// bytes, `KEYS` key values and `S` scratch values.
+pub struct WindowLoop<
+    'm,
+    const N: usize,
+    const T: usize,
+    const RING: usize,
+    const KEYS: usize,
+    const S: usize,
+> {
+    tavrnn: Tavrnn<'m, RING, KEYS>,
+    settings: GraphSettings,
+    window_bins: u32,
+    step_bins: u32,
+    /// Position of the next bin in the current step period (`0..step_bins`).
+    phase: u32,
+    mem: WindowMemory<N, T, S>,
+    graph: WindowGraph<N, T>,
+    windows: u32,
+}
+
+impl<'m, const N: usize, const T: usize, const RING: usize, const KEYS: usize, const S: usize>
+    WindowLoop<'m, N, T, RING, KEYS, S>
+{
+    /// The window half of `model` (which must have a TAVRNN section), at the start of a
+    /// recording.
+    pub fn new(model: &Model<'m>) -> Result<Self, WindowError> {
+        let t = *model
+            .tavrnn()
+            .ok_or(WindowError::Model(ModelError::MissingSection {
+                section: "tavrnn",
+            }))?;
+        let neurons = usize::from(model.meta().neurons);
+        if neurons != N {
+            return Err(WindowError::Neurons {
+                model: neurons,
+                capacity: N,
+            });
+        }
+        if t.step_bins < t.window_bins {
+            return Err(WindowError::Overlap {
+                window_bins: t.window_bins,
+                step_bins: t.step_bins,
+            });
+        }
+        let tavrnn = Tavrnn::new(model).map_err(WindowError::Model)?;
+        let needed = tavrnn.scratch_len();
+        if needed > S {
+            return Err(WindowError::Scratch {
+                needed,
+                capacity: S,
+            });
+        }
+        Ok(WindowLoop {
+            tavrnn,
+            settings: t.graph_settings(),
+            window_bins: u32::from(t.window_bins),
+            step_bins: u32::from(t.step_bins),
+            phase: 0,
+            mem: WindowMemory::Sums(StreamingConnectivity::new()),
+            graph: WindowGraph::new(),
+            windows: 0,
+        })
+    }
+
+    /// Adds one bin. At the end of a window (this bin its last) builds the graph and runs
+    /// the TAVRNN step, each inside `meter` ([`Work::GraphWindow`], [`Work::Tavrnn`]); the
+    /// per-bin update is measured as [`Work::GraphBin`].
+    pub fn push<M: StepMeter>(
+        &mut self,
+        counts: &[u16; N],
+        meter: &mut M,
+    ) -> Result<Option<WindowOutcome>, WindowError> {
+        let phase = self.phase;
+        self.phase = if phase + 1 >= self.step_bins {
+            0
+        } else {
+            phase + 1
+        };
+        if phase >= self.window_bins {
+            return Ok(None); // between windows (step > window)
+        }
+        if let WindowMemory::Scratch(_) = self.mem {
+            // The last window's scratch is dead: sums again, from zero.
+            self.mem = WindowMemory::Sums(StreamingConnectivity::new());
+        }
+        let WindowMemory::Sums(sums) = &mut self.mem else {
+            return Ok(None); // unreachable: set just above
+        };
+        meter
+            .measure(Work::GraphBin, || sums.push(counts))
+            .map_err(WindowError::Graph)?;
+        if phase + 1 != self.window_bins {
+            return Ok(None);
+        }
+        self.window_end(meter).map(Some)
+    }
+
+    /// The end of a window: correlation in place and graph, then the sums' RAM becomes the
+    /// scratch of one TAVRNN step. Not inlined: it runs once a window, and inlining the step
+    /// into the per-bin loop would only cost flash.
+    #[inline(never)]
+    fn window_end<M: StepMeter>(&mut self, meter: &mut M) -> Result<WindowOutcome, WindowError> {
+        let WindowMemory::Sums(sums) = &mut self.mem else {
+            return Err(WindowError::Graph(ConnectivityError::Correlated)); // never: see push
+        };
+        let (graph, settings) = (&mut self.graph, &self.settings);
+        meter
+            .measure(Work::GraphWindow, || {
+                sums.correlate_in_place();
+                graph.build_from_sums(sums, settings)
+            })
+            .map_err(WindowError::Graph)?;
+        self.mem = WindowMemory::Scratch([0; S]);
+        let WindowMemory::Scratch(scratch) = &mut self.mem else {
+            return Err(WindowError::Graph(ConnectivityError::Correlated)); // never: set above
+        };
+        let (tavrnn, graph) = (&mut self.tavrnn, &self.graph);
+        let output = meter
+            .measure(Work::Tavrnn, || tavrnn.step(graph, scratch))
+            .map_err(WindowError::Step)?;
+        let window = self.windows;
+        self.windows += 1;
+        Ok(WindowOutcome {
+            output,
+            window,
+            edges: self.graph.edge_count(),
+        })
+    }
+
+    /// The window embedding of the last step (the neurons' `mu`, `N · latent` values at the
+    /// section's `mu_scale`); empty before the first window ends or once the next window's
+    /// first bin has arrived.
+    pub fn embedding(&self) -> &[i16] {
+        match &self.mem {
+            WindowMemory::Scratch(s) => self.tavrnn.embedding(s),
+            WindowMemory::Sums(_) => &[],
+        }
+    }
+
+    /// The TAVRNN (dimensions, states attended).
+    pub fn tavrnn(&self) -> &Tavrnn<'m, RING, KEYS> {
+        &self.tavrnn
+    }
+
+    /// The graph of the last window that ended.
+    pub fn graph(&self) -> &WindowGraph<N, T> {
+        &self.graph
+    }
+
+    /// Windows completed.
+    pub fn windows(&self) -> u32 {
+        self.windows
+    }
+
+    /// Bins a window holds and bins between window starts.
+    pub fn schedule(&self) -> (u32, u32) {
+        (self.window_bins, self.step_bins)
+    }
+}
