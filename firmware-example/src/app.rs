@@ -135,7 +135,7 @@ impl<SE: core::fmt::Debug, PE: core::fmt::Debug> core::fmt::Display for AppError
         match self {
             AppError::Source(e) => write!(f, "count source failed: {e:?}"),
             AppError::Step(e) => write!(f, "estimator step failed: {e}"),
-            AppError::Window(e) => write!(f, "window step failed: {e:?}"),
+            AppError::Window(e) => write!(f, "window step failed: {e}"),
             AppError::Pin(e) => write!(f, "trigger pin failed: {e:?}"),
             AppError::ClassPin(e) => write!(f, "class pin failed: {e:?}"),
             AppError::Neurons {
@@ -262,6 +262,10 @@ where
 {
     /// Reads the next bin, steps the estimator (inside `meter`), toggles the trigger if the
     /// reported regime changed. `Ok(None)` when the source has ended.
+    ///
+    /// Not inlined, so that the per-bin path keeps its own (speed) optimisation whatever the
+    /// caller is compiled for.
+    #[inline(never)]
     pub fn run_bin<M: StepMeter>(
         &mut self,
         meter: &mut M,

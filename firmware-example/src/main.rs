@@ -6,6 +6,9 @@
 //! On the host this binary only says what it is for; the hardware-independent logic lives in
 //! the library (`neuroloop_firmware`) and is tested there.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+// Start-up, reporting and once-a-window code is compiled for size (scripts/firmware.sh builds
+// with Debian's rustc and RUSTC_BOOTSTRAP=1); the per-bin path stays at opt-level 3.
+#![cfg_attr(target_os = "none", feature(optimize_attribute))]
 
 #[cfg(target_os = "none")]
 mod device;

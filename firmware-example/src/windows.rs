@@ -65,6 +65,32 @@ pub enum WindowError {
     Step(TavrnnError),
 }
 
+impl core::fmt::Display for WindowError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            WindowError::Model(e) => write!(f, "{e}"),
+            WindowError::Overlap {
+                window_bins,
+                step_bins,
+            } => write!(
+                f,
+                "tavrnn windows of {window_bins} bins every {step_bins} bins overlap; this \
+                 firmware streams one window at a time (step_bins >= window_bins)"
+            ),
+            WindowError::Neurons { model, capacity } => write!(
+                f,
+                "the model has {model} neurons, the firmware's graph encoder {capacity}"
+            ),
+            WindowError::Scratch { needed, capacity } => write!(
+                f,
+                "the tavrnn step needs {needed} scratch values, the firmware reserves {capacity}"
+            ),
+            WindowError::Graph(e) => write!(f, "graph encoder: {e}"),
+            WindowError::Step(e) => write!(f, "tavrnn step: {e}"),
+        }
+    }
+}
+
 /// What a window end gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowOutcome {
@@ -178,6 +204,7 @@ impl<'m, const N: usize, const T: usize, const RING: usize, const KEYS: usize, c
     /// scratch of one TAVRNN step. Not inlined: it runs once a window, and inlining the step
     /// into the per-bin loop would only cost flash.
     #[inline(never)]
+    #[cfg_attr(target_os = "none", optimize(size))]
     fn window_end<M: StepMeter>(&mut self, meter: &mut M) -> Result<WindowOutcome, WindowError> {
         let WindowMemory::Sums(sums) = &mut self.mem else {
             return Err(WindowError::Graph(ConnectivityError::Correlated)); // never: see push

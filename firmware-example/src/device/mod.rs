@@ -26,6 +26,8 @@ fn main() -> ! {
     }
 }
 
+#[inline(never)]
+#[optimize(size)]
 fn run() -> Result<(), Failed> {
     let Some(mut cp) = cortex_m::Peripherals::take() else {
         hprintln!("NL error: core peripherals already taken");

@@ -54,6 +54,7 @@ const SCRATCH: usize = (N_CAP + 1) * (8 + 16 + H_CAP + H_CAP);
 
 type Windows = WindowLoop<'static, N_CAP, TRI, RING, KEYS, SCRATCH>;
 
+#[optimize(size)]
 fn print_run(tag: &str, run: Option<(u8, u32)>) {
     if let Some((value, len)) = run {
         hprintln!("NL {} {} x{}", tag, value, len);
@@ -61,6 +62,8 @@ fn print_run(tag: &str, run: Option<(u8, u32)>) {
 }
 
 /// Replays the embedded counts; prints the report. `Err` after printing an `NL error` line.
+#[inline(never)]
+#[optimize(size)]
 pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
     // The model is read where it lies in flash: `from_bytes` borrows, never copies. The
     // compiler must not see its bytes (it would fold the parser for this one file, and the
@@ -115,7 +118,7 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
                 return Err(Failed);
             };
             let w = Windows::new(&model).map_err(|e| {
-                hprintln!("NL error: tavrnn: {:?}", e);
+                hprintln!("NL error: tavrnn: {}", e);
                 Failed
             })?;
             Some(slot.insert(w))
@@ -245,6 +248,7 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
 }
 
 /// Instructions of `s` (ticks) as `min max mean last`.
+#[optimize(size)]
 fn print_cost(tag: &str, s: &super::systick::Summary) {
     let ipt = u64::from(INSTRUCTIONS_PER_TICK);
     let mean_x10 = s.sum * ipt * 10 / u64::from(s.count.max(1));
@@ -261,6 +265,7 @@ fn print_cost(tag: &str, s: &super::systick::Summary) {
 }
 
 /// The window half's costs and RAM.
+#[optimize(size)]
 fn report_windows(meter: &SysTickMeter, win: &Windows, last: Option<WindowOutcome>) {
     print_cost("graph_bin_instructions", &meter.graph_bin);
     print_cost("graph_window_instructions", &meter.graph_window);
