@@ -383,7 +383,9 @@ struct MappedScore {
 
 /// Maps each model regime to the true regime it most often coincides with over the first
 /// `fit` fraction of the bins, then scores the rest: accuracy, and for each true switch the
-/// delay until the mapped model regime shows the new one (within the new dwell).
+/// delay until the mapped model regime shows the new one (within the new dwell). A switch the
+/// model already showed on the bin before it is not a detection (it would count as 0 ms when
+/// several model regimes map to one true regime), so it has no delay.
 fn score_mapped(model: &[u16], truth: &[u16], fit: f64, bin_s: f64) -> Option<MappedScore> {
     let n = model.len().min(truth.len());
     let split = ((n as f64 * fit) as usize).min(n);
@@ -410,6 +412,9 @@ fn score_mapped(model: &[u16], truth: &[u16], fit: f64, bin_s: f64) -> Option<Ma
         .collect();
     let mut delays = Vec::new();
     for (i, &s) in switches.iter().enumerate() {
+        if mapped(s - 1) == Some(truth[s]) {
+            continue;
+        }
         let end = switches.get(i + 1).copied().unwrap_or(n);
         if let Some(d) = (s..end).position(|t| mapped(t) == Some(truth[s])) {
             delays.push(d as f64 * bin_s * 1e3);
@@ -500,6 +505,25 @@ mod tests {
         assert_eq!(s.mapping[0], None);
         assert!((s.accuracy - 0.5).abs() < 1e-12);
         assert!(score_mapped(&model, &truth, 1.0, 0.01).is_none());
+    }
+
+    #[test]
+    fn delays_count_only_switches_the_model_had_not_shown_already() {
+        // Fit on the first half: model 1 and 2 both stand for true 1, model 0 for true 0.
+        let truth = [
+            0, 0, 1, 1, 0, 0, 1, 1, /* scored: */ 0, 0, 1, 1, 1, 0, 1, 1,
+        ];
+        let model = [
+            0, 0, 1, 2, 0, 0, 2, 1, /* scored: */ 0, 0, 0, 2, 2, 1, 1, 1,
+        ];
+        let s = score_mapped(&model, &truth, 0.5, 0.01).unwrap();
+        // Mapped model over the scored bins 8..16: [0, 0, 0, 1, 1, 1, 1, 1]. Switches: at 8
+        // (seen at once, 0 ms), at 10 (seen one bin late, 10 ms), at 13 (never seen in its
+        // dwell) and at 14, which the model showed already on bin 13: not a detection.
+        // Counting it would give delays [0, 0, 10] and a median of 0 ms.
+        assert_eq!(s.mapping[1], Some(1));
+        assert_eq!(s.mapping[2], Some(1));
+        assert_eq!(s.delay_ms_median, Some(10.0));
     }
 
     #[test]
