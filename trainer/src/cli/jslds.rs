@@ -124,6 +124,9 @@ pub struct TrainArgs {
     /// Adam learning rate.
     #[arg(long, default_value_t = 3e-3)]
     pub lr: f64,
+    /// Learning rate at the last step, as a fraction of --lr (half-cosine decay; 1 = constant).
+    #[arg(long, default_value_t = 1.0)]
+    pub lr_final: f64,
     /// Weight of the fixed-point term.
     #[arg(long, default_value_t = 100.0)]
     pub l_fp: f32,
@@ -133,6 +136,17 @@ pub struct TrainArgs {
     /// Weight of the linear path's Poisson NLL.
     #[arg(long, default_value_t = 1.0)]
     pub l_lin: f32,
+    /// Warm-up steps of the linear path: `l_lin` and `l_a` rise linearly from 0 over these
+    /// steps, and the linear path restarts at the GRU state each chunk until then (0: off).
+    #[arg(long, default_value_t = 0)]
+    pub warmup: usize,
+    /// Every this many steps, move expansion points that no bin of the batch selected onto
+    /// GRU states of the batch (0: never).
+    #[arg(long, default_value_t = 50)]
+    pub reseed_every: usize,
+    /// Last step of dead-point reseeding.
+    #[arg(long, default_value_t = 1000)]
+    pub reseed_until: usize,
     /// Held-out fraction (the last bins).
     #[arg(long, default_value_t = 0.2)]
     pub heldout: f64,
@@ -279,6 +293,10 @@ fn train(a: TrainArgs) -> Result<()> {
         },
         heldout_frac: a.heldout,
         eval_every: a.eval_every.max(1),
+        warmup: a.warmup,
+        lr_final: a.lr_final,
+        reseed_every: a.reseed_every,
+        reseed_until: a.reseed_until,
         seed: a.seed,
         backend: a.backend,
         ..TrainConfig::default()

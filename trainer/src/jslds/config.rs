@@ -91,10 +91,43 @@ pub struct TrainConfig {
     pub reseed_until: usize,
     /// Stop as diverged when the loss exceeds this multiple of the best loss so far.
     pub divergence_factor: f32,
+    /// Warm-up of the linear path: the weights of its NLL (`l_lin`) and of the approximation
+    /// term (`l_a`) rise linearly from 0 to their values over this many steps, and until then
+    /// each chunk restarts the linear path at the GRU's state. A memory (bistable GRU) forms
+    /// before the pull towards a linearisable GRU sets in; 0 = off. Older checkpoints: 0.
+    #[serde(default)]
+    pub warmup: usize,
+    /// Learning rate at the last step as a fraction of `lr`: the rate follows a half cosine
+    /// from `lr` down to `lr * lr_final` over `steps` (1 = constant, the default; older
+    /// checkpoints: 1). A late low rate lets the noisy Poisson gradients settle.
+    #[serde(default = "one")]
+    pub lr_final: f64,
     /// Seed of the initial weights and of reseeding.
     pub seed: u64,
     /// Backend.
     pub backend: Backend,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl TrainConfig {
+    /// Learning rate of step `step` (1-based), see [`Self::lr_final`].
+    pub fn lr_at(&self, step: usize) -> f64 {
+        let x = (step.saturating_sub(1) as f64 / self.steps.max(1) as f64).min(1.0);
+        let c = 0.5 * (1.0 + (std::f64::consts::PI * x).cos());
+        self.lr * (self.lr_final + (1.0 - self.lr_final) * c)
+    }
+
+    /// Fraction of `l_lin` and `l_a` in force at `step` (1-based), see [`Self::warmup`].
+    pub fn warmup_factor(&self, step: usize) -> f32 {
+        if self.warmup == 0 {
+            1.0
+        } else {
+            (step as f32 / self.warmup as f32).min(1.0)
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -119,8 +152,36 @@ impl Default for TrainConfig {
             reseed_every: 50,
             reseed_until: 1000,
             divergence_factor: 1e3,
+            warmup: 0,
+            lr_final: 1.0,
             seed: 0,
             backend: Backend::Flex,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warmup_ramps_and_the_rate_decays_by_half_cosine() {
+        let mut c = TrainConfig {
+            steps: 100,
+            lr: 1e-2,
+            ..TrainConfig::default()
+        };
+        assert_eq!(c.warmup_factor(1), 1.0);
+        assert_eq!(c.lr_at(1), 1e-2);
+        assert_eq!(c.lr_at(100), 1e-2);
+        c.warmup = 10;
+        assert!((c.warmup_factor(5) - 0.5).abs() < 1e-7);
+        assert_eq!(c.warmup_factor(10), 1.0);
+        assert_eq!(c.warmup_factor(50), 1.0);
+        c.lr_final = 0.1;
+        assert!((c.lr_at(1) - 1e-2).abs() < 1e-12);
+        assert!((c.lr_at(51) - 0.55e-2).abs() < 1e-12);
+        assert!(c.lr_at(101) <= 1e-3 + 1e-12 && c.lr_at(101) >= 1e-3 - 1e-12);
+        assert!(c.lr_at(30) > c.lr_at(70));
     }
 }

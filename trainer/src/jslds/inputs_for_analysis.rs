@@ -125,3 +125,82 @@ pub fn analysis_inputs(ckpt: &Path, data: Option<&Path>) -> Result<AnalysisInput
         curves: s.run.curves.clone(),
     })
 }
+
+/// Regimes of a trained JSLDS over a whole session (training and held-out bins), for relating
+/// them to behaviour labels (`jslds analyze --labels`).
+#[derive(Debug, Clone)]
+pub struct SessionRegimes {
+    /// Bin width, seconds.
+    pub bin_s: f64,
+    /// Time of the left edge of bin 0, seconds (the data's clock: label files use it).
+    pub start_s: f64,
+    /// First held-out bin (the bins before it trained the model).
+    pub heldout_start: usize,
+    /// Regime the linear path used for each bin (the device's regime signal), `bins`.
+    pub regime: Vec<u16>,
+    /// Nearest expansion point to the GRU state after each bin, `bins`.
+    pub gru_nearest: Vec<u16>,
+    /// Summed count of all neurons in each bin (the rate-threshold baseline's input).
+    pub population: Vec<f64>,
+    /// Number of regimes K.
+    pub regimes: usize,
+    /// Pieces the session was cut into (each rolled out from zero state).
+    pub pieces: usize,
+}
+
+/// Rolls the checkpoint's model over the whole session in `pieces` contiguous pieces (each
+/// from `h = a = 0`, run as one batch; the last bins that do not fill a piece are dropped) and
+/// returns the regime of every bin. `data` as for [`analysis_inputs`].
+pub fn session_regimes(ckpt: &Path, data: Option<&Path>, pieces: usize) -> Result<SessionRegimes> {
+    let loaded = checkpoint::load(ckpt)?;
+    let s = &loaded.sidecar;
+    let model = &loaded.model;
+    let path = match data {
+        Some(p) => p.to_path_buf(),
+        None if s.data.path.exists() => s.data.path.clone(),
+        None => bail!(
+            "{}: the data it was trained on ({}) is gone; give it with --data",
+            ckpt.display(),
+            s.data.path.display()
+        ),
+    };
+    let counts = load_training_data(&s.data, &path, s.config.bin_s)
+        .with_context(|| format!("session data for {}", ckpt.display()))?;
+    let n = counts.n_units();
+    let session = Session::new(&counts.data, n, &s.inputs, &s.transform);
+    let r = heldout_rollout(model, &session, 0, pieces.max(1))
+        .with_context(|| format!("{}: too few bins for {pieces} pieces", path.display()))?;
+    let (d, k) = (model.latent(), model.regimes());
+    let e = to_vec(model.points.val());
+    let gru_nearest =
+        r.h.chunks_exact(d)
+            .map(|h| {
+                (0..k)
+                    .map(|kk| {
+                        let p = &e[kk * d..(kk + 1) * d];
+                        let dist: f32 = h.iter().zip(p).map(|(x, y)| (x - y) * (x - y)).sum();
+                        (kk, dist)
+                    })
+                    .fold((0, f32::INFINITY), |b, c| if c.1 < b.1 { c } else { b })
+                    .0 as u16
+            })
+            .collect();
+    let bins = r.bins();
+    Ok(SessionRegimes {
+        bin_s: s.config.bin_s,
+        start_s: counts.start_s,
+        heldout_start: s.heldout_start,
+        regime: r.regime,
+        gru_nearest,
+        population: (0..bins)
+            .map(|b| {
+                counts.data[b * n..(b + 1) * n]
+                    .iter()
+                    .map(|&c| c as f64)
+                    .sum()
+            })
+            .collect(),
+        regimes: k,
+        pieces: r.segments,
+    })
+}

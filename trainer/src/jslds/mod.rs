@@ -31,7 +31,9 @@ pub use analysis_inputs::{
     AnalysisInputs, EvalPoint, HeldOut, RegimeLinearisation, TrainingCurves,
 };
 pub use config::{Anchor, Backend, SelectionKind, TrainConfig};
-pub use inputs_for_analysis::{analysis_inputs, load_training_data};
+pub use inputs_for_analysis::{
+    analysis_inputs, load_training_data, session_regimes, SessionRegimes,
+};
 
 #[cfg(test)]
 mod tests;

@@ -344,9 +344,17 @@ impl Trainer {
             .session
             .batch(&starts, cfg.chunk_len, &self.device);
         let h0 = self.carried(&self.carry_h, &restart);
-        let a0 = self.carried(&self.carry_a, &restart);
+        let ramp = cfg.warmup_factor(step);
+        let a0 = if ramp < 1.0 {
+            h0.clone()
+        } else {
+            self.carried(&self.carry_a, &restart)
+        };
         let roll = self.model.rollout(u, h0, a0);
-        let parts = jslds_loss(&self.model, &roll, y, &cfg.weights);
+        let mut weights = cfg.weights.clone();
+        weights.lin *= ramp;
+        weights.approx *= ramp;
+        let parts = jslds_loss(&self.model, &roll, y, &weights);
         let values = parts.values();
         for (v, name) in values.iter().zip(PART_NAMES) {
             if !v.is_finite() {
@@ -395,7 +403,7 @@ impl Trainer {
             .unwrap_or_default();
         let grads = GradientsParams::from_grads(parts.total.backward(), &self.model);
         // A module clone shares its tensors; the old model is dropped when replaced below.
-        let mut model = self.optim.step(cfg.lr, self.model.clone(), grads);
+        let mut model = self.optim.step(cfg.lr_at(step), self.model.clone(), grads);
         if let Some((nearest, h)) = reseed_data {
             let mut rng = StdRng::seed_from_u64(cfg.seed ^ (step as u64).wrapping_mul(0x9e37_79b9));
             model = reseed_points(model, &nearest, &h, cfg.latent, &mut rng);
@@ -473,6 +481,12 @@ fn check_config(cfg: &TrainConfig) -> Result<(), TrainError> {
     }
     if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
         return bad(format!("learning rate {} must be positive", cfg.lr));
+    }
+    if !(cfg.lr_final.is_finite() && cfg.lr_final > 0.0 && cfg.lr_final <= 1.0) {
+        return bad(format!(
+            "final learning-rate fraction {} must be in (0, 1]",
+            cfg.lr_final
+        ));
     }
     if !(cfg.bin_s.is_finite() && cfg.bin_s > 0.0) {
         return bad(format!("bin width {} s must be positive", cfg.bin_s));

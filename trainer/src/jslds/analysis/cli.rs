@@ -30,6 +30,15 @@ pub struct AnalyzeArgs {
     /// `truth.json`).
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
+    /// A behaviour label file (`start_s,end_s,label`, on the data's clock), repeatable: the
+    /// model is rolled out over the whole session and its regimes are scored against each
+    /// file (`labels` in the report: contingency table, NMI, majority-mapping accuracy).
+    #[arg(long, value_name = "CSV")]
+    pub labels: Vec<PathBuf>,
+    /// Pieces the whole-session rollout of `--labels` is cut into (each starts from zero
+    /// state; they run as one batch).
+    #[arg(long, default_value_t = 16)]
+    pub labels_pieces: usize,
     /// Also write the raw analysis inputs (linearisations, held-out rollouts, curves) as JSON.
     #[arg(long, value_name = "JSON")]
     pub inputs_out: Option<PathBuf>,
@@ -49,6 +58,14 @@ pub fn run_analyze(args: AnalyzeArgs) -> Result<()> {
     };
     let (mut report, view) = super::analyze(&inputs, truth.as_ref(), session.as_ref())
         .with_context(|| format!("{}: analysing the checkpoint", args.model.display()))?;
+    if !args.labels.is_empty() {
+        let s =
+            crate::jslds::session_regimes(&args.model, args.data.as_deref(), args.labels_pieces)?;
+        for path in &args.labels {
+            report.labels.push(super::labels::label_report(&s, path)?);
+        }
+        report.labels_rollout_pieces = Some(s.pieces);
+    }
     if let Some(dir) = &args.plots {
         report.figures = super::plots::write_all(dir, &view, &report)?;
     }
@@ -90,6 +107,19 @@ fn print_summary(r: &super::Report, path: &Path) {
         r.regimes_occupied,
         r.regimes_stable
     );
+    for l in &r.labels {
+        println!(
+            "  {:<34}: NMI {:.3}, majority accuracy {:.3} (cross-fitted {:.3}, chance {:.3}, rate threshold {})",
+            format!("labels {}", l.file),
+            l.nmi,
+            l.majority_accuracy,
+            l.majority_accuracy_crossfit,
+            l.chance,
+            l.baseline_rate_threshold_crossfit
+                .map(|b| format!("{b:.3}"))
+                .unwrap_or("-".into()),
+        );
+    }
     if let Some(t) = &r.truth_match {
         println!(
             "  {:<34}: fixed points {}/{}, regime accuracy {:.3} (cross-fitted {:.3}){}{}",

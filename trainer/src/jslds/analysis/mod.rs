@@ -18,6 +18,7 @@
 pub mod baseline;
 pub mod cli;
 pub mod eigen;
+pub mod labels;
 pub mod lstsq;
 pub mod mat;
 pub mod metrics;
@@ -137,6 +138,8 @@ pub fn analyze(
         heldout_segment_len: ho.segment_len,
         training_steps: view.curves.step.last().copied(),
         figures: Vec::new(),
+        labels: Vec::new(),
+        labels_rollout_pieces: None,
     };
     Ok((report, view))
 }

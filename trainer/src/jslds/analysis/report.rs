@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::labels::LabelReport;
 use super::regime::RegimeReport;
 use super::truth_match::TruthMatch;
 
@@ -51,4 +52,11 @@ pub struct Report {
     pub training_steps: Option<usize>,
     /// Figures written (relative to `--plots`).
     pub figures: Vec<String>,
+    /// One entry per `--labels` file: the whole-session regimes against its labels (absent
+    /// without `--labels`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<LabelReport>,
+    /// Pieces the whole-session rollout of `labels` was cut into (each from zero state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels_rollout_pieces: Option<usize>,
 }
