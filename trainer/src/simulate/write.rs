@@ -46,7 +46,7 @@ pub fn write_session(session: &Session, dir: &Path) -> Result<(), SimError> {
             None => &session.truth.segments,
         };
         for s in segments {
-            writeln!(w, "{},{},{}", s.start_s, s.end_s, s.label)?;
+            writeln!(w, "{},{},{}", micros(s.start_s), micros(s.end_s), s.label)?;
         }
         Ok(())
     })?;
@@ -114,4 +114,23 @@ fn atomic(
         let _ = fs::remove_file(&tmp);
     }
     result.map_err(err)
+}
+
+/// A bin edge in seconds rounded to the microsecond, so that `behavior.csv` reads `70.57`
+/// rather than the product's float noise `70.57000000000001` (the label reader treats a time
+/// within a tolerance of a bin edge as on it, so both map to the same bin).
+fn micros(t_s: f64) -> f64 {
+    (t_s * 1e6).round() / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::micros;
+
+    #[test]
+    fn bin_edges_print_without_float_noise() {
+        assert_eq!(format!("{}", 7057.0 * 0.01), "70.57000000000001");
+        assert_eq!(format!("{}", micros(7057.0 * 0.01)), "70.57");
+        assert_eq!(format!("{}", micros(0.000_001_4)), "0.000001");
+    }
 }
