@@ -38,9 +38,9 @@ impl StepMeter for NoMeter {
     }
 }
 
-/// The window half of the loop, as the application drives it: [`WindowLoop`] (through a
-/// mutable reference, so that its RAM can live where the firmware puts it), or [`NoWindows`]
-/// for a model without a TAVRNN section.
+/// The window half of the loop, as the application drives it: [`WindowLoop`] (which borrows
+/// its RAM from where the firmware puts it), or [`NoWindows`] for a model without a TAVRNN
+/// section.
 pub trait Windows<const N: usize> {
     /// Adds one bin; `Some` at a window end.
     fn push_bin<M: StepMeter>(
@@ -51,7 +51,7 @@ pub trait Windows<const N: usize> {
 }
 
 impl<const N: usize, const T: usize, const RING: usize, const KEYS: usize, const S: usize>
-    Windows<N> for &mut WindowLoop<'_, N, T, RING, KEYS, S>
+    Windows<N> for WindowLoop<'_, '_, N, T, RING, KEYS, S>
 {
     fn push_bin<M: StepMeter>(
         &mut self,

@@ -102,33 +102,72 @@ pub struct WindowOutcome {
     pub edges: u32,
 }
 
+/// The window half's RAM apart from the TAVRNN's own state: the sums-or-scratch block and
+/// the graph. `const`-constructible, so a firmware places it in a `static` (in `.bss`, never
+/// on the stack).
+#[derive(Debug)]
+pub struct WindowState<const N: usize, const T: usize, const S: usize> {
+    mem: WindowMemory<N, T, S>,
+    graph: WindowGraph<N, T>,
+}
+
+impl<const N: usize, const T: usize, const S: usize> Default for WindowState<N, T, S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize, const T: usize, const S: usize> WindowState<N, T, S> {
+    /// Empty sums, no graph.
+    pub const fn new() -> Self {
+        WindowState {
+            mem: WindowMemory::Sums(StreamingConnectivity::new()),
+            graph: WindowGraph::new(),
+        }
+    }
+}
+
 /// Graph encoder and TAVRNN of a model, for `N` neurons (`T = triangle(N)`), a ring of `RING`
-/// bytes, `KEYS` key values and `S` scratch values.
+/// bytes, `KEYS` key values and `S` scratch values. It borrows its two large parts, the
+/// [`Tavrnn`] (ring and keys) and the [`WindowState`], so that the firmware decides where
+/// they live (statics, built in place) and no stack frame has to hold them.
 pub struct WindowLoop<
     'm,
+    'w,
     const N: usize,
     const T: usize,
     const RING: usize,
     const KEYS: usize,
     const S: usize,
 > {
-    tavrnn: Tavrnn<'m, RING, KEYS>,
+    tavrnn: &'w mut Tavrnn<'m, RING, KEYS>,
+    state: &'w mut WindowState<N, T, S>,
     settings: GraphSettings,
     window_bins: u32,
     step_bins: u32,
     /// Position of the next bin in the current step period (`0..step_bins`).
     phase: u32,
-    mem: WindowMemory<N, T, S>,
-    graph: WindowGraph<N, T>,
     windows: u32,
 }
 
-impl<'m, const N: usize, const T: usize, const RING: usize, const KEYS: usize, const S: usize>
-    WindowLoop<'m, N, T, RING, KEYS, S>
+impl<
+        'm,
+        'w,
+        const N: usize,
+        const T: usize,
+        const RING: usize,
+        const KEYS: usize,
+        const S: usize,
+    > WindowLoop<'m, 'w, N, T, RING, KEYS, S>
 {
-    /// The window half of `model` (which must have a TAVRNN section), at the start of a
+    /// The window half of `model` (which must have a TAVRNN section) over `tavrnn` (made by
+    /// `Tavrnn::new(model)`; reset here) and `state` (reset here), at the start of a
     /// recording.
-    pub fn new(model: &Model<'m>) -> Result<Self, WindowError> {
+    pub fn new(
+        model: &Model<'m>,
+        tavrnn: &'w mut Tavrnn<'m, RING, KEYS>,
+        state: &'w mut WindowState<N, T, S>,
+    ) -> Result<Self, WindowError> {
         let t = *model
             .tavrnn()
             .ok_or(WindowError::Model(ModelError::MissingSection {
@@ -147,7 +186,16 @@ impl<'m, const N: usize, const T: usize, const RING: usize, const KEYS: usize, c
                 step_bins: t.step_bins,
             });
         }
-        let tavrnn = Tavrnn::new(model).map_err(WindowError::Model)?;
+        let dims = tavrnn.dims();
+        let want = t.dims(neurons);
+        if (dims.hidden, dims.latent, dims.window, dims.nodes)
+            != (want.hidden, want.latent, want.window, want.nodes)
+        {
+            return Err(WindowError::Model(ModelError::Value {
+                field: "tavrnn",
+                problem: "the Tavrnn given was made from another model",
+            }));
+        }
         let needed = tavrnn.scratch_len();
         if needed > S {
             return Err(WindowError::Scratch {
@@ -155,14 +203,15 @@ impl<'m, const N: usize, const T: usize, const RING: usize, const KEYS: usize, c
                 capacity: S,
             });
         }
+        tavrnn.reset();
+        state.mem = WindowMemory::Sums(StreamingConnectivity::new());
         Ok(WindowLoop {
             tavrnn,
+            state,
             settings: t.graph_settings(),
             window_bins: u32::from(t.window_bins),
             step_bins: u32::from(t.step_bins),
             phase: 0,
-            mem: WindowMemory::Sums(StreamingConnectivity::new()),
-            graph: WindowGraph::new(),
             windows: 0,
         })
     }
@@ -184,11 +233,11 @@ impl<'m, const N: usize, const T: usize, const RING: usize, const KEYS: usize, c
         if phase >= self.window_bins {
             return Ok(None); // between windows (step > window)
         }
-        if let WindowMemory::Scratch(_) = self.mem {
+        if let WindowMemory::Scratch(_) = self.state.mem {
             // The last window's scratch is dead: sums again, from zero.
-            self.mem = WindowMemory::Sums(StreamingConnectivity::new());
+            self.state.mem = WindowMemory::Sums(StreamingConnectivity::new());
         }
-        let WindowMemory::Sums(sums) = &mut self.mem else {
+        let WindowMemory::Sums(sums) = &mut self.state.mem else {
             return Ok(None); // unreachable: set just above
         };
         meter
@@ -206,21 +255,22 @@ impl<'m, const N: usize, const T: usize, const RING: usize, const KEYS: usize, c
     #[inline(never)]
     #[cfg_attr(target_os = "none", optimize(size))]
     fn window_end<M: StepMeter>(&mut self, meter: &mut M) -> Result<WindowOutcome, WindowError> {
-        let WindowMemory::Sums(sums) = &mut self.mem else {
+        let WindowState { mem, graph } = &mut *self.state;
+        let WindowMemory::Sums(sums) = mem else {
             return Err(WindowError::Graph(ConnectivityError::Correlated)); // never: see push
         };
-        let (graph, settings) = (&mut self.graph, &self.settings);
+        let settings = &self.settings;
         meter
             .measure(Work::GraphWindow, || {
                 sums.correlate_in_place();
                 graph.build_from_sums(sums, settings)
             })
             .map_err(WindowError::Graph)?;
-        self.mem = WindowMemory::Scratch([0; S]);
-        let WindowMemory::Scratch(scratch) = &mut self.mem else {
+        *mem = WindowMemory::Scratch([0; S]);
+        let WindowMemory::Scratch(scratch) = mem else {
             return Err(WindowError::Graph(ConnectivityError::Correlated)); // never: set above
         };
-        let (tavrnn, graph) = (&mut self.tavrnn, &self.graph);
+        let (tavrnn, graph) = (&mut *self.tavrnn, &*graph);
         let output = meter
             .measure(Work::Tavrnn, || tavrnn.step(graph, scratch))
             .map_err(WindowError::Step)?;
@@ -229,7 +279,7 @@ impl<'m, const N: usize, const T: usize, const RING: usize, const KEYS: usize, c
         Ok(WindowOutcome {
             output,
             window,
-            edges: self.graph.edge_count(),
+            edges: self.state.graph.edge_count(),
         })
     }
 
@@ -237,7 +287,7 @@ impl<'m, const N: usize, const T: usize, const RING: usize, const KEYS: usize, c
     /// section's `mu_scale`); empty before the first window ends or once the next window's
     /// first bin has arrived.
     pub fn embedding(&self) -> &[i16] {
-        match &self.mem {
+        match &self.state.mem {
             WindowMemory::Scratch(s) => self.tavrnn.embedding(s),
             WindowMemory::Sums(_) => &[],
         }
@@ -245,12 +295,12 @@ impl<'m, const N: usize, const T: usize, const RING: usize, const KEYS: usize, c
 
     /// The TAVRNN (dimensions, states attended).
     pub fn tavrnn(&self) -> &Tavrnn<'m, RING, KEYS> {
-        &self.tavrnn
+        self.tavrnn
     }
 
     /// The graph of the last window that ended.
     pub fn graph(&self) -> &WindowGraph<N, T> {
-        &self.graph
+        &self.state.graph
     }
 
     /// Windows completed.

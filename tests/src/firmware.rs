@@ -282,3 +282,58 @@ pub fn build_and_run(model: &Path, counts: &Path, neurons: usize) -> Result<Firm
     }
     FirmwareRun::parse(&text).map_err(|e| format!("{e}\n--- output ---\n{text}"))
 }
+
+/// The firmware's own loop (`neuroloop_firmware::app::App` with its window half, the code the
+/// device runs) compiled for the host, over the stream the device replays, with the device's
+/// capacities at N = 64 (latent 32; hidden 32, attention window 8, the same scratch): its
+/// summary, to compare with the host replay (same core, another driver) and the device
+/// (same driver, another target).
+pub fn firmware_loop_on_host(model_bytes: &[u8], stream: &[u8]) -> ReplaySummary {
+    use neuroloop_core::graph::triangle;
+    use neuroloop_core::tavrnn::{keys_len, ring_len, Tavrnn};
+    use neuroloop_firmware::app::{App, NoMeter, NoPin};
+    use neuroloop_firmware::source::ReplaySource;
+    use neuroloop_firmware::windows::{WindowLoop, WindowState};
+    const N: usize = 64;
+    const T: usize = triangle(N);
+    const RING: usize = ring_len(N + 1, 32, 8);
+    const KEYS: usize = keys_len(32, 8);
+    const S: usize = (N + 1) * (8 + 16 + 32 + 32);
+    let model = Model::from_bytes(model_bytes).expect("model file loads on the host");
+    let est = Estimator::<32, N>::new(&model).expect("estimator accepts the model");
+    let source = ReplaySource::new(stream, N).expect("whole bins");
+    let mut tavrnn = Box::new(Tavrnn::<RING, KEYS>::new(&model).expect("tavrnn section"));
+    let mut state = Box::new(WindowState::<N, T, S>::new());
+    let windows = WindowLoop::new(&model, &mut tavrnn, &mut state).expect("window half");
+    let mut app = App::new(est, N, source, NoPin)
+        .and_then(|a| a.with_windows(Some(windows), NoPin))
+        .unwrap_or_else(|e| panic!("app: {e}"));
+    let mut s = ReplaySummary {
+        selected: vec![],
+        reported: vec![],
+        bins: 0,
+        changes: 0,
+        latent_crc32: 0,
+        classes: vec![],
+        embedding_crc32: None,
+    };
+    let (mut crc, mut emb) = (Crc32::new(), Crc32::new());
+    let mut meter = NoMeter;
+    while let Some(o) = app
+        .run_bin(&mut meter)
+        .unwrap_or_else(|e| panic!("bin: {e}"))
+    {
+        crc.update_i16(app.latent());
+        push_run(&mut s.selected, o.output.regime);
+        push_run(&mut s.reported, o.output.reported);
+        if let (Some(w), Some(win)) = (o.window, app.windows()) {
+            emb.update_i16(win.embedding());
+            push_run(&mut s.classes, w.output.class);
+        }
+    }
+    s.bins = app.bins();
+    s.changes = app.changes();
+    s.latent_crc32 = crc.finish();
+    s.embedding_crc32 = Some(emb.finish());
+    s
+}

@@ -24,7 +24,9 @@
 use std::fs;
 
 use neuroloop_core::WeightType;
-use neuroloop_tests::firmware::{build_and_run, host_replay, host_tavrnn, FirmwareRun};
+use neuroloop_tests::firmware::{
+    build_and_run, firmware_loop_on_host, host_replay, host_tavrnn, FirmwareRun,
+};
 use neuroloop_tests::simulated::{both_sections_case, exported_case, DeviceCase};
 use neuroloop_trainer::slds::SelectionKind;
 
@@ -213,6 +215,23 @@ fn both_models_match_host_bit_for_bit() {
     println!(
         "host: {windows} windows, class runs {classes:?}, embedding CRC {emb_crc:#010x}, model {} B",
         case.model.len()
+    );
+    // The firmware's own loop on the host agrees with the host replay first.
+    let on_host = firmware_loop_on_host(&case.model, &case.stream);
+    assert_eq!(
+        on_host.classes, classes,
+        "firmware loop on the host: classes differ"
+    );
+    assert_eq!(
+        on_host.embedding_crc32,
+        Some(emb_crc),
+        "firmware loop on the host: embeddings differ"
+    );
+    let jslds = host_replay(&case.model, &case.counts, N);
+    assert_eq!(
+        (on_host.reported.clone(), on_host.latent_crc32),
+        (jslds.reported, jslds.latent_crc32),
+        "firmware loop on the host: estimator differs"
     );
     let run = check_bit_exact("both-models", &case);
     let dev = &run.summary;

@@ -31,7 +31,9 @@ use neuroloop_core::{Estimator, Model};
 use neuroloop_firmware::app::App;
 use neuroloop_firmware::source::ReplaySource;
 use neuroloop_firmware::stats::{macs_per_step, tavrnn_macs, RunLength};
-use neuroloop_firmware::windows::{WindowLoop, WindowMemory, WindowOutcome};
+use neuroloop_firmware::windows::{
+    WindowError, WindowLoop, WindowMemory, WindowOutcome, WindowState,
+};
 
 use super::embedded::{NEUROLOOP_COUNTS, NEUROLOOP_MODEL, NEURONS};
 use super::led::FpgaLed;
@@ -52,7 +54,9 @@ const RING: usize = ring_len(N_CAP + 1, H_CAP, W_CAP);
 const KEYS: usize = keys_len(H_CAP, W_CAP);
 const SCRATCH: usize = (N_CAP + 1) * (8 + 16 + H_CAP + H_CAP);
 
-type Windows = WindowLoop<'static, N_CAP, TRI, RING, KEYS, SCRATCH>;
+type Windows = WindowLoop<'static, 'static, N_CAP, TRI, RING, KEYS, SCRATCH>;
+type State = WindowState<N_CAP, TRI, SCRATCH>;
+type Tav = Tavrnn<'static, RING, KEYS>;
 
 #[optimize(size)]
 fn print_run(tag: &str, run: Option<(u8, u32)>) {
@@ -96,9 +100,10 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
         section.hysteresis,
         source.bins()
     );
+    hprintln!("NL stack_load_peak_bytes={}", stack::peak_bytes());
     // The window half lives in .bss (not in this frame): its sums-or-scratch block, graph and
     // TAVRNN ring are the bulk of the firmware's RAM.
-    let windows: Option<&'static mut Windows> = match model.tavrnn() {
+    let windows: Option<Windows> = match model.tavrnn() {
         None => None,
         Some(t) => {
             hprintln!(
@@ -113,17 +118,17 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
                 t.window_bins,
                 t.step_bins
             );
-            let Some(slot) = cortex_m::singleton!(: Option<Windows> = None) else {
-                hprintln!("NL error: window state already taken");
-                return Err(Failed);
-            };
-            let w = Windows::new(&model).map_err(|e| {
-                hprintln!("NL error: tavrnn: {}", e);
-                Failed
-            })?;
-            Some(slot.insert(w))
+            match windows_in_place(&model) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    hprintln!("NL error: tavrnn: {}", e);
+                    return Err(Failed);
+                }
+            }
         }
     };
+    hprintln!("NL stack_setup_peak_bytes={}", stack::peak_bytes());
+    stack::repaint();
     let app = App::new(estimator, neurons, source, FpgaLed::take_once(0)).map_err(|e| {
         hprintln!("NL error: {}", e);
         Failed
@@ -147,7 +152,7 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
                 crc.update_i16(app.latent());
                 print_run("k", selected.push(outcome.output.regime));
                 print_run("r", reported.push(outcome.output.reported));
-                if let (Some(w), Some(win)) = (outcome.window, app.windows().as_deref()) {
+                if let (Some(w), Some(win)) = (outcome.window, app.windows()) {
                     emb_crc.update_i16(win.embedding());
                     print_run("c", classes.push(w.output.class));
                     last_window = Some(w);
@@ -168,7 +173,7 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
     let (_, _, led, windows, class_led) = app.release_all();
     hprintln!("NL bins={} changes={}", bins, changes);
     hprintln!("NL latent_crc32={:#010x}", crc.finish());
-    if let Some(win) = windows.as_deref() {
+    if let Some(win) = &windows {
         hprintln!(
             "NL windows={} class_changes={}",
             win.windows(),
@@ -239,6 +244,8 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
         core::mem::size_of::<Estimator<'static, D_CAP, N_CAP>>()
     );
     // The meter (its histogram, in .bss) is instrumentation, not firmware: reported apart.
+    // stack_peak_bytes: the bin loop's peak (the stack was repainted after start-up), which
+    // with stack_setup_peak_bytes gives the stack the firmware needs: the larger of the two.
     hprintln!(
         "NL stack_peak_bytes={} instrumentation_bytes={}",
         stack::peak_bytes(),
@@ -294,4 +301,38 @@ fn report_windows(meter: &SysTickMeter, win: &Windows, last: Option<WindowOutcom
         core::mem::size_of::<Tavrnn<'static, RING, KEYS>>(),
         core::mem::size_of::<Windows>()
     );
+}
+
+/// Builds the window half over its statics, once: the graph and sums-or-scratch block are a
+/// `const` static (`.bss`), and `Tavrnn::new` returns through a hidden pointer to its result,
+/// which `MaybeUninit::write` lets LLVM point straight at the static (call-slot
+/// optimisation): no stack frame holds the 10 KB TAVRNN state or the 13.6 KB window state,
+/// which would otherwise count in the firmware's peak stack.
+#[inline(never)]
+#[optimize(size)]
+fn windows_in_place(model: &Model<'static>) -> Result<Windows, WindowError> {
+    use core::mem::MaybeUninit;
+    use core::sync::atomic::{AtomicBool, Ordering};
+    use neuroloop_core::ModelError;
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    static mut TAVRNN: MaybeUninit<Result<Tav, ModelError>> = MaybeUninit::uninit();
+    static mut STATE: State = State::new();
+    if TAKEN.swap(true, Ordering::AcqRel) {
+        return Err(WindowError::Model(ModelError::MissingSection {
+            section: "tavrnn (the window state is taken)",
+        }));
+    }
+    // SAFETY: `TAKEN` lets exactly one call through, so these are the only references to the
+    // two statics ever made; TAVRNN is initialised by `write` before it is read.
+    let (tavrnn, state) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(TAVRNN),
+            &mut *core::ptr::addr_of_mut!(STATE),
+        )
+    };
+    let tavrnn = tavrnn
+        .write(Tav::new(model))
+        .as_mut()
+        .map_err(|e| WindowError::Model(*e))?;
+    WindowLoop::new(model, tavrnn, state)
 }

@@ -27,3 +27,24 @@ pub fn peak_bytes() -> usize {
         top - p
     }
 }
+
+/// Paints the free stack again (from the bottom of the stack region up to just below the
+/// current stack pointer), so that a later [`peak_bytes`] measures the deepest use from here
+/// on: how the firmware separates its one-time start-up (model parsing, building the window
+/// state) from the steady state of the bin loop.
+#[inline(never)]
+pub fn repaint() {
+    let sp = cortex_m::register::msp::read() as usize;
+    // SAFETY: the words from the bottom of the stack region to below the current stack
+    // pointer (minus a margin for this function's own frame) are unused stack: nothing lives
+    // there. Aligned volatile stores of the paint value.
+    unsafe {
+        let bottom = addr_of!(_stack_end) as usize;
+        let mut p = bottom;
+        let end = sp.saturating_sub(64) & !3;
+        while p < end {
+            core::ptr::write_volatile(p as *mut u32, PAINT);
+            p += 4;
+        }
+    }
+}
