@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Instruction counts of the device TAVRNN window step on the emulated Cortex-M4 (QEMU
+# mps2-an386, -icount shift=0), at the issue's sizes: N = 64, hidden 32, latent 8, attention
+# window 8 (d_phi = d_enc = 16), windows of 100 bins.
+#
+# usage: scripts/firmware-tavrnn-bench.sh
+#
+# Runs the two-model QEMU test (tests/tests/qemu_bit_exact.rs, both_models_match_host_bit_for_bit):
+# it simulates a 64-neuron switching system, trains a TAVRNN for 3 epochs with the trainer's
+# Burn code, exports JSLDS + TAVRNN into one file, runs the firmware (estimator every bin, graph
+# encoder and one TAVRNN step every window) under QEMU, checks it bit for bit against the host
+# replay, and prints the figures:
+#   [both-models] TAVRNN window step ...: instructions min/max/last, MACs of the last step
+#       (dense + propagation + other, edges, states attended), instructions per MAC
+#   [both-models] graph encoder ...: per-bin update, window end (R in place + graph), RAM parts
+#   device figures: estimator step, flash without the model, RAM (static + stack)
+# Instructions = SysTick ticks x 40 (firmware-example/README.md). Needs the packages of
+# scripts/firmware.sh. NEUROLOOP_FIRMWARE_TARGET_DIR selects the ARM target directory.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+cargo test --release -p neuroloop-tests --test qemu_bit_exact both_models -- --nocapture \
+    >"$LOG" 2>&1 || { cat "$LOG" >&2; echo "firmware-tavrnn-bench.sh: the test failed" >&2; exit 1; }
+grep -E '^\[both-models\]|^  (instructions|MACs|flash)' "$LOG"
