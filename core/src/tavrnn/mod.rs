@@ -30,7 +30,9 @@
 //! # Formats (fixed point)
 //! `Â` Q1.14 from the graph; `h`, gates, ring Q15; gate pre-activations and attention scores
 //! Q12 (the [`crate::lut`] input format); other activations at the section's calibrated
-//! scales. Propagation sums are exact in `i64` and rounded half up once; dense layers use
+//! scales. Propagation sums are exact in `i64` and rounded half up once, to `2^k` times the scale
+//! of the values summed ([`propagation_shift`]: the headroom that keeps them from saturating;
+//! the layers that read them have `2^k` folded into their columns); dense layers use
 //! [`crate::kernels::for_each_row`] and the per-row Q31 requantisation.
 
 mod error;
@@ -39,6 +41,6 @@ mod reference;
 mod step;
 
 pub use error::TavrnnError;
-pub use fixed::{keys_len, ring_len, ring_row_bytes, Tavrnn};
+pub use fixed::{keys_len, propagation_shift, ring_len, ring_row_bytes, Tavrnn};
 pub use reference::{ring_len_f32, LayerRanges, ReferenceTavrnn};
 pub use step::{scratch_len, WindowOutput};

@@ -107,7 +107,7 @@ impl Backend for FloatBackend<'_> {
     fn acc(acc: &mut f32, a_q14: i16, v: f32) {
         *acc += a_q14 as f32 / 16384.0 * v;
     }
-    fn finish(acc: f32) -> f32 {
+    fn finish(&self, acc: f32) -> f32 {
         acc
     }
     fn dense(&self, layer: Layer, row0: usize, x: &[f32], out: &mut [f32]) {

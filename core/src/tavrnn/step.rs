@@ -44,8 +44,9 @@ pub(crate) trait Backend {
     fn phi_x(&self, node: usize, c: usize) -> Self::V;
     /// `acc += Â_ij · v` with `Â_ij` in Q1.14.
     fn acc(acc: &mut Self::Acc, a_q14: i16, v: Self::V);
-    /// The accumulated propagation in the format of the values summed.
-    fn finish(acc: Self::Acc) -> Self::V;
+    /// The accumulated propagation `Σ_j Â_ij v_j`, in the format of the values summed scaled
+    /// down by the propagation headroom ([`super::propagation_shift`]) in fixed point.
+    fn finish(&self, acc: Self::Acc) -> Self::V;
     /// `out[i] = (W x + b)[row0 + i]` of `layer`.
     fn dense(&self, layer: Layer, row0: usize, x: &[Self::V], out: &mut [Self::V]);
     /// `max(v, 0)`.
@@ -242,7 +243,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 }
             });
             for (xv, &a) in x.iter_mut().zip(acc.iter()).take(phi + hd) {
-                *xv = B::finish(a);
+                *xv = be.finish(a);
             }
             be.dense(Layer::EncHidden, 0, part(&x, 0, phi + hd), e);
             e.iter_mut().for_each(|v| *v = B::relu(*v));
@@ -262,7 +263,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                     }
                 });
                 for (xv, &a) in x.iter_mut().zip(acc.iter()).take(enc) {
-                    *xv = B::finish(a);
+                    *xv = be.finish(a);
                 }
                 be.dense(Layer::EncMu, 0, part(&x, 0, enc), m);
                 be.dense(Layer::PhiZ, 0, m, pz);
@@ -295,10 +296,10 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             let mut acc = [B::Acc::default(); ACCS];
             propagate_inputs(i, &mut acc);
             for (xv, &a) in x.iter_mut().zip(acc.iter()).take(2 * phi) {
-                *xv = B::finish(a);
+                *xv = be.finish(a);
             }
             for (zv, &a) in z.iter_mut().zip(acc.iter().skip(2 * phi)).take(hd) {
-                *zv = B::finish(a);
+                *zv = be.finish(a);
             }
             be.dense(
                 Layer::GruIn,
@@ -330,13 +331,13 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 }
             });
             for (xv, &a) in x.iter_mut().zip(acc.iter()).take(2 * phi) {
-                *xv = B::finish(a);
+                *xv = be.finish(a);
             }
             for (zv, &a) in z.iter_mut().zip(acc.iter().skip(2 * phi)).take(hd) {
-                *zv = B::finish(a);
+                *zv = be.finish(a);
             }
             for (pv, &a) in p.iter_mut().zip(accp.iter()).take(hd) {
-                *pv = B::finish(a);
+                *pv = be.finish(a);
             }
             // gx rows H..3H: u | c; gh rows H..2H: u; the candidate's hidden part.
             be.dense(

@@ -28,8 +28,8 @@ use neuroloop_core::graph::{
     triangle, GraphSettings, StreamingConnectivity, WindowCorrelation, WindowGraph,
 };
 use neuroloop_core::tavrnn::{
-    keys_len, ring_len, ring_len_f32, scratch_len, LayerRanges, ReferenceTavrnn, Tavrnn,
-    WindowOutput,
+    keys_len, propagation_shift, ring_len, ring_len_f32, scratch_len, LayerRanges, ReferenceTavrnn,
+    Tavrnn, WindowOutput,
 };
 use neuroloop_core::{Meta, Model, ModelBody, QLayer, Requant, WeightType};
 use serde::Serialize;
@@ -316,13 +316,15 @@ fn quantise(
         v
     };
     let s = &scales;
+    // Propagated inputs (`Â X`) come at `2^k` times the scale of `X` (the core's headroom).
+    let p = f64::from(1u32 << propagation_shift(m.neurons + 1));
     let inputs: [(Vec<f64>, f64); 10] = [
-        (cat(s.phi_x, phi, Q15, h), s.enc),
-        (vec![s.enc; enc], s.mu),
+        (cat(p * s.phi_x, phi, p * Q15, h), s.enc),
+        (vec![p * s.enc; enc], s.mu),
         (vec![s.mu; lat], s.phi_z),
-        (cat(s.phi_x, phi, s.phi_z, phi), Q12),
-        (vec![Q15; h], Q12),
-        (vec![Q15; h], Q12),
+        (cat(p * s.phi_x, phi, p * s.phi_z, phi), Q12),
+        (vec![p * Q15; h], Q12),
+        (vec![p * Q15; h], Q12),
         (vec![Q15; h], s.query),
         (vec![Q15; h], s.key),
         (vec![Q15; h], Q12),
@@ -1174,11 +1176,10 @@ mod tests {
         assert_eq!(report.calibration_windows, 119);
         assert!(report.labelled_windows >= 100);
         assert!(report.check.embedding_cosine_min >= 0.99);
-        // NOT MET on this weak model (in-sample accuracy 0.67): measured class agreement
-        // 0.437 at embedding cosine 0.998, the fixed point picking class 0 nearly always — a
-        // systematic offset of the quantised embedding along the classifier's direction, to
-        // be investigated (see the README's Device TAVRNN section). Only what holds is
-        // asserted here; the number is printed.
+        // Class agreement, measured: 0.437 when `Â X` was clamped at the input's own range
+        // (the history node's row sums to ~2.9 here), 0.933 with the propagation headroom;
+        // the rest is the 4-bit ring (with the reference's ring quantised the same way the
+        // two agree on every window). Printed, not yet asserted at the 99 % target.
         assert!(report.check.class_agreement > 0.0);
         assert_eq!(report.classes, vec!["a".to_string(), "b".to_string()]);
         // A TAVRNN-only file, and the same section added to another file's body.
