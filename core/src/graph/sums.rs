@@ -281,10 +281,11 @@ impl<const N: usize, const T: usize> StreamingConnectivity<N, T> {
     /// code, the same bits), in the sums' own storage: the firmware's window then needs no
     /// second `T`-entry array (8.3 KB at N = 64). Returns the number of neurons that varied.
     ///
-    /// Afterwards [`Self::correlations`] reads `R` and [`WindowGraph::build_from_sums`]
-    /// (super::WindowGraph::build_from_sums) builds the graph; bins and merges are refused
-    /// ([`ConnectivityError::Correlated`]) until [`Self::reset`]. `S_i` and `n` stay. A second
-    /// call changes nothing.
+    /// Afterwards [`Self::correlations`] reads `R` and
+    /// [`WindowGraph::build_from_sums`](super::WindowGraph::build_from_sums) builds the graph;
+    /// bins and merges are refused
+    /// ([`ConnectivityError::Correlated`]) until [`Self::reset`]. `S_i` and `n` stay. A
+    /// second call changes nothing.
     ///
     /// In place: the row-pair block of rows `b`, `b + 1` (see `slot`) occupies exactly the
     /// entries of rows `b` and `b + 1` of the row-major packed triangle, so each block's
