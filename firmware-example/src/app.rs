@@ -151,6 +151,10 @@ impl<SE: core::fmt::Debug, PE: core::fmt::Debug> core::fmt::Display for AppError
     }
 }
 
+/// A result of the application whose error names the source's and the trigger pin's errors.
+pub type AppResult<T, S, P> =
+    Result<T, AppError<<S as CountSource>::Error, <P as ErrorType>::Error>>;
+
 /// What one processed bin gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BinOutcome {
@@ -231,7 +235,7 @@ where
         self,
         windows: W,
         mut class_pin: Q,
-    ) -> Result<App<'m, S, P, D, N, W, Q>, AppError<S::Error, P::Error>> {
+    ) -> AppResult<App<'m, S, P, D, N, W, Q>, S, P> {
         class_pin
             .set_low()
             .map_err(|e| AppError::ClassPin(e.kind()))?;
