@@ -133,6 +133,10 @@ pub struct TrainArgs {
     /// Weight of the approximation term |h - a|^2.
     #[arg(long, default_value_t = 10.0)]
     pub l_a: f32,
+    /// Make the approximation term scale-free: |h - a|^2 / |h|^2 over the batch (the GRU
+    /// cannot lower it by shrinking its states).
+    #[arg(long)]
+    pub approx_relative: bool,
     /// Weight of the linear path's Poisson NLL.
     #[arg(long, default_value_t = 1.0)]
     pub l_lin: f32,
@@ -289,6 +293,7 @@ fn train(a: TrainArgs) -> Result<()> {
             fixed_point: a.l_fp,
             approx: a.l_a,
             lin: a.l_lin,
+            approx_relative: a.approx_relative,
             ..LossWeights::default()
         },
         heldout_frac: a.heldout,
