@@ -65,41 +65,30 @@ fn print_run(tag: &str, run: Option<(u8, u32)>) {
     }
 }
 
-/// Replays the embedded counts; prints the report. `Err` after printing an `NL error` line.
+/// Parses the embedded model. Not inlined: the parser's temporaries then live in this
+/// frame, gone before the bin loop, instead of in the loop's caller for the whole run.
 #[inline(never)]
 #[optimize(size)]
-pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
+fn load_model() -> Result<Model<'static>, Failed> {
     // The model is read where it lies in flash: `from_bytes` borrows, never copies. The
     // compiler must not see its bytes (it would fold the parser for this one file, and the
     // flash figure would not be the firmware's): `black_box` hides them.
     let bytes: &'static [u8] = core::hint::black_box(&NEUROLOOP_MODEL[..]);
-    let model = Model::from_bytes(bytes).map_err(|e| {
+    Model::from_bytes(bytes).map_err(|e| {
         hprintln!("NL error: embedded model: {}", e);
         Failed
-    })?;
-    let Some(section) = model.jslds() else {
-        hprintln!("NL error: embedded model has no JSLDS section");
-        return Err(Failed);
-    };
-    let neurons = usize::from(model.meta().neurons);
-    let macs = macs_per_step(section, neurons);
-    let estimator = Estimator::<D_CAP, N_CAP>::new(&model).map_err(|e| {
-        hprintln!("NL error: estimator: {}", e);
-        Failed
-    })?;
-    let source = ReplaySource::new(&NEUROLOOP_COUNTS, NEURONS).map_err(|e| {
-        hprintln!("NL error: embedded counts: {}", e);
-        Failed
-    })?;
-    hprintln!(
-        "NL model name={} neurons={} latent={} regimes={} hysteresis={} bins={}",
-        model.meta().name,
-        neurons,
-        section.latent,
-        section.regimes,
-        section.hysteresis,
-        source.bins()
-    );
+    })
+}
+
+/// Replays the embedded counts; prints the report. `Err` after printing an `NL error` line.
+///
+/// Three frames one after the other, so that the stack holds each one's temporaries only
+/// while needed: the model's parse ([`load_model`]), the window half's construction
+/// ([`windows_in_place`]), then the bin loop ([`run_loop`]).
+#[inline(never)]
+#[optimize(size)]
+pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
+    let model = load_model()?;
     hprintln!("NL stack_load_peak_bytes={}", stack::peak_bytes());
     // The window half lives in .bss (not in this frame): its sums-or-scratch block, graph and
     // TAVRNN ring are the bulk of the firmware's RAM.
@@ -129,6 +118,40 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
     };
     hprintln!("NL stack_setup_peak_bytes={}", stack::peak_bytes());
     stack::repaint();
+    run_loop(meter, &model, windows)
+}
+
+/// The estimator and the window half over the embedded counts, and the report.
+#[inline(never)]
+#[optimize(size)]
+fn run_loop(
+    meter: &mut SysTickMeter,
+    model: &Model<'static>,
+    windows: Option<Windows>,
+) -> Result<(), Failed> {
+    let Some(section) = model.jslds() else {
+        hprintln!("NL error: embedded model has no JSLDS section");
+        return Err(Failed);
+    };
+    let neurons = usize::from(model.meta().neurons);
+    let macs = macs_per_step(section, neurons);
+    let estimator = Estimator::<D_CAP, N_CAP>::new(model).map_err(|e| {
+        hprintln!("NL error: estimator: {}", e);
+        Failed
+    })?;
+    let source = ReplaySource::new(&NEUROLOOP_COUNTS, NEURONS).map_err(|e| {
+        hprintln!("NL error: embedded counts: {}", e);
+        Failed
+    })?;
+    hprintln!(
+        "NL model name={} neurons={} latent={} regimes={} hysteresis={} bins={}",
+        model.meta().name,
+        neurons,
+        section.latent,
+        section.regimes,
+        section.hysteresis,
+        source.bins()
+    );
     let app = App::new(estimator, neurons, source, FpgaLed::take_once(0)).map_err(|e| {
         hprintln!("NL error: {}", e);
         Failed
@@ -304,10 +327,10 @@ fn report_windows(meter: &SysTickMeter, win: &Windows, last: Option<WindowOutcom
 }
 
 /// Builds the window half over its statics, once: the graph and sums-or-scratch block are a
-/// `const` static (`.bss`), and `Tavrnn::new` returns through a hidden pointer to its result,
-/// which `MaybeUninit::write` lets LLVM point straight at the static (call-slot
-/// optimisation): no stack frame holds the 10 KB TAVRNN state or the 13.6 KB window state,
-/// which would otherwise count in the firmware's peak stack.
+/// `const` static (`.bss`, never on the stack); the TAVRNN state is written into its static
+/// (`MaybeUninit`, also `.bss`), but `Tavrnn::new` returns it by value, so this frame holds it
+/// once on the way (10.6 KB of stack at start-up, the firmware's deepest; measured as
+/// `stack_setup_peak_bytes`). A constructor that fills the caller's memory would remove it.
 #[inline(never)]
 #[optimize(size)]
 fn windows_in_place(model: &Model<'static>) -> Result<Windows, WindowError> {
