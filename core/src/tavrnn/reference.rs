@@ -142,12 +142,12 @@ impl Backend for FloatBackend<'_> {
     fn blend(c: f32, u: f32, h: f32) -> f32 {
         c + u * (h - c)
     }
-    fn ring_store(&self, cells: &mut [f32], row: &[f32]) {
+    fn ring_store(&self, _slot: usize, cells: &mut [f32], row: &[f32]) {
         for (c, &v) in cells.iter_mut().zip(row) {
             *c = v;
         }
     }
-    fn ring_mix(&self, cells: &[f32], alpha: f32, acc: &mut [f32]) {
+    fn ring_mix(&self, _slot: usize, cells: &[f32], alpha: f32, acc: &mut [f32]) {
         for (a, &v) in acc.iter_mut().zip(cells) {
             *a += alpha * v;
         }

@@ -59,10 +59,11 @@ pub(crate) trait Backend {
     fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// `c + u (h − c)`.
     fn blend(c: Self::V, u: Self::V, h: Self::V) -> Self::V;
-    /// Stores one node's GRU output row into its ring cells.
-    fn ring_store(&self, cells: &mut [Self::Cell], row: &[Self::V]);
-    /// `out += alpha · row` of one ring row into accumulators (one per hidden unit).
-    fn ring_mix(&self, cells: &[Self::Cell], alpha: Self::V, acc: &mut [Self::Acc]);
+    /// Stores one node's GRU output row into its ring cells of ring slot `slot`.
+    fn ring_store(&self, slot: usize, cells: &mut [Self::Cell], row: &[Self::V]);
+    /// `out += alpha · row` of one ring row of slot `slot` into accumulators (one per hidden
+    /// unit).
+    fn ring_mix(&self, slot: usize, cells: &[Self::Cell], alpha: Self::V, acc: &mut [Self::Acc]);
     /// The mixed row from the accumulators of [`Backend::ring_mix`].
     fn mix_finish(acc: Self::Acc) -> Self::V;
     /// Attention score of query `q` and key `k` (`q·k / sqrt(H)`).
@@ -184,7 +185,8 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             let mut acc = [B::Acc::default(); TMP];
             for (slot, &a) in alpha.iter().enumerate().take(count) {
                 let cells = part(&self.ring, slot * slot_cells + j * row, row);
-                self.backend.ring_mix(cells, a, part_mut(&mut acc, 0, hd));
+                self.backend
+                    .ring_mix(slot, cells, a, part_mut(&mut acc, 0, hd));
             }
             for (m, &a) in mixed.iter_mut().zip(acc.iter()).take(hd) {
                 *m = B::mix_finish(a);
@@ -363,7 +365,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             }
             let ht = part(&ht, 0, hd);
             let at = (slot * n + i) * row_cells;
-            be.ring_store(part_mut(&mut self.ring, at, row_cells), ht);
+            be.ring_store(slot, part_mut(&mut self.ring, at, row_cells), ht);
             if i == n - 1 {
                 // The history node: this state's key, and the query of the newest state.
                 let mut k = [B::V::default(); TMP];
