@@ -4,11 +4,14 @@
 # counting. Exits non-zero if any step fails (missing tool, build, size report, firmware error).
 #
 # usage: scripts/firmware.sh --model MODEL.nlm --counts COUNTS.u16 --neurons N [--build-only]
+#            [--features LIST]
 #
 #   --model    model file to embed (what `neuroloop export` writes)
 #   --counts   count stream to replay: raw u16 little-endian, T x N row-major (one row a bin)
 #   --neurons  N, counts per bin
 #   --build-only  build and report sizes, do not run QEMU
+#   --features    cargo features of the firmware, e.g. overlapping-windows (a second set of
+#                 graph sums, so that TAVRNN windows of 2 x step bins run)
 #
 # Environment: NEUROLOOP_FIRMWARE_TARGET_DIR (default: <repo>/target/firmware-arm) is the cargo
 # target directory of the ARM build (kept apart from host builds: different toolchain).
@@ -35,13 +38,14 @@ die() {
     exit 1
 }
 
-MODEL="" COUNTS="" NEURONS="" RUN=1
+MODEL="" COUNTS="" NEURONS="" RUN=1 FEATURES=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --model) MODEL="${2:-}"; shift 2 ;;
         --counts) COUNTS="${2:-}"; shift 2 ;;
         --neurons) NEURONS="${2:-}"; shift 2 ;;
         --build-only) RUN=0; shift ;;
+        --features) FEATURES="${2:-}"; shift 2 ;;
         -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
@@ -77,7 +81,7 @@ NM="$(command -v llvm-nm || compgen -c llvm-nm- | head -n1 || true)"
 [ -n "$SIZE" ] && [ -n "$NM" ] || die "neither llvm-size/llvm-nm nor size/nm found (apt-get install -y llvm or binutils)"
 
 # --- build -----------------------------------------------------------------------------------
-echo "FW building firmware for $TARGET (model $MODEL, counts $COUNTS, N=$NEURONS)"
+echo "FW building firmware for $TARGET (model $MODEL, counts $COUNTS, N=$NEURONS, features '${FEATURES}')"
 cd "$ROOT/firmware-example"
 # A clean environment for Debian's cargo: nothing from an outer (rustup) cargo invocation.
 env -u CARGO_TARGET_DIR -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_TARGET \
@@ -85,6 +89,7 @@ env -u CARGO_TARGET_DIR -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_T
     CARGO_TARGET_DIR="$TARGET_DIR" RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc \
     NEUROLOOP_MODEL="$MODEL" NEUROLOOP_COUNTS="$COUNTS" NEUROLOOP_NEURONS="$NEURONS" \
     /usr/bin/cargo build -Zbuild-std=core --target "$TARGET" --release \
+    ${FEATURES:+--features "$FEATURES"} \
     || die "firmware build failed"
 ELF="$TARGET_DIR/$TARGET/release/neuroloop-firmware"
 [ -f "$ELF" ] || die "build finished but $ELF is missing"

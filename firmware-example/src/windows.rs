@@ -142,6 +142,11 @@ pub struct WindowLoop<
 > {
     tavrnn: &'w mut Tavrnn<'m, RING, KEYS>,
     state: &'w mut WindowState<N, T, S>,
+    /// Overlapping windows (`window = 2 step`): the sums of the block being filled; the
+    /// window memory then holds the previous block's, and a window is the two merged.
+    block: Option<&'w mut StreamingConnectivity<N, T>>,
+    /// Blocks completed (saturating), in overlapping mode.
+    blocks: u32,
     settings: GraphSettings,
     window_bins: u32,
     step_bins: u32,
@@ -162,11 +167,16 @@ impl<
 {
     /// The window half of `model` (which must have a TAVRNN section) over `tavrnn` (made by
     /// `Tavrnn::new(model)`; reset here) and `state` (reset here), at the start of a
-    /// recording.
+    /// recording. `block` (reset here) is a second set of sums for overlapping windows: a
+    /// model whose windows are `2 step` long needs it (its windows are then two consecutive
+    /// blocks of `step` bins, merged at each block end, `docs/GRAPH.md` §1); without it, or
+    /// for any other overlap, the model is refused ([`WindowError::Overlap`]). Windows with
+    /// `step >= window` ignore it.
     pub fn new(
         model: &Model<'m>,
         tavrnn: &'w mut Tavrnn<'m, RING, KEYS>,
         state: &'w mut WindowState<N, T, S>,
+        block: Option<&'w mut StreamingConnectivity<N, T>>,
     ) -> Result<Self, WindowError> {
         let t = *model
             .tavrnn()
@@ -180,12 +190,14 @@ impl<
                 capacity: N,
             });
         }
-        if t.step_bins < t.window_bins {
+        let overlap = t.step_bins < t.window_bins;
+        if overlap && (u32::from(t.window_bins) != 2 * u32::from(t.step_bins) || block.is_none()) {
             return Err(WindowError::Overlap {
                 window_bins: t.window_bins,
                 step_bins: t.step_bins,
             });
         }
+        let mut block = if overlap { block } else { None };
         let dims = tavrnn.dims();
         let want = t.dims(neurons);
         if (dims.hidden, dims.latent, dims.window, dims.nodes)
@@ -205,9 +217,14 @@ impl<
         }
         tavrnn.reset();
         state.mem = WindowMemory::Sums(StreamingConnectivity::new());
+        if let Some(b) = block.as_deref_mut() {
+            b.reset();
+        }
         Ok(WindowLoop {
             tavrnn,
             state,
+            block,
+            blocks: 0,
             settings: t.graph_settings(),
             window_bins: u32::from(t.window_bins),
             step_bins: u32::from(t.step_bins),
@@ -230,23 +247,49 @@ impl<
         } else {
             phase + 1
         };
-        if phase >= self.window_bins {
+        if self.block.is_none() && phase >= self.window_bins {
             return Ok(None); // between windows (step > window)
         }
         if let WindowMemory::Scratch(_) = self.state.mem {
-            // The last window's scratch is dead: sums again, from zero.
+            // The last window's scratch is dead: sums again, from zero (with overlapping
+            // windows: the block that ended, which the next window starts with).
             self.state.mem = WindowMemory::Sums(StreamingConnectivity::new());
+            if let (Some(b), WindowMemory::Sums(older)) =
+                (self.block.as_deref_mut(), &mut self.state.mem)
+            {
+                older.merge(b).map_err(WindowError::Graph)?;
+                b.reset();
+            }
         }
-        let WindowMemory::Sums(sums) = &mut self.state.mem else {
-            return Ok(None); // unreachable: set just above
+        let sums = match (self.block.as_deref_mut(), &mut self.state.mem) {
+            (Some(b), _) => b,
+            (None, WindowMemory::Sums(s)) => s,
+            (None, WindowMemory::Scratch(_)) => return Ok(None), // unreachable: set above
         };
         meter
             .measure(Work::GraphBin, || sums.push(counts))
             .map_err(WindowError::Graph)?;
-        if phase + 1 != self.window_bins {
-            return Ok(None);
+        match self.block.as_deref_mut() {
+            None if phase + 1 == self.window_bins => self.window_end(meter).map(Some),
+            None => Ok(None),
+            Some(_) if phase + 1 != self.step_bins => Ok(None),
+            Some(b) => {
+                // A block ended: with the previous one it makes a window.
+                self.blocks = self.blocks.saturating_add(1);
+                let WindowMemory::Sums(older) = &mut self.state.mem else {
+                    return Ok(None); // unreachable: set above
+                };
+                older.merge(b).map_err(WindowError::Graph)?;
+                if self.blocks < 2 {
+                    // The first block: it is the next window's first half.
+                    b.reset();
+                    return Ok(None);
+                }
+                // `older` holds the window; the block stays for the next window (it is
+                // merged into the fresh sums at the next bin, see above).
+                self.window_end(meter).map(Some)
+            }
         }
-        self.window_end(meter).map(Some)
     }
 
     /// The end of a window: correlation in place and graph, then the sums' RAM becomes the

@@ -250,6 +250,16 @@ impl FirmwareRun {
 /// Calls are serialised within the process: every build writes the same ELF path, so two
 /// tests building at once could run each other's firmware.
 pub fn build_and_run(model: &Path, counts: &Path, neurons: usize) -> Result<FirmwareRun, String> {
+    build_and_run_with(model, counts, neurons, "")
+}
+
+/// [`build_and_run`] with cargo `features` of the firmware (comma-separated, may be empty).
+pub fn build_and_run_with(
+    model: &Path,
+    counts: &Path,
+    neurons: usize,
+    features: &str,
+) -> Result<FirmwareRun, String> {
     static BUILD: Mutex<()> = Mutex::new(());
     let _guard = BUILD
         .lock()
@@ -266,6 +276,11 @@ pub fn build_and_run(model: &Path, counts: &Path, neurons: usize) -> Result<Firm
         .arg(counts)
         .arg("--neurons")
         .arg(neurons.to_string())
+        .args(if features.is_empty() {
+            vec![]
+        } else {
+            vec!["--features".to_string(), features.to_string()]
+        })
         .current_dir(&root)
         .output()
         .map_err(|e| format!("cannot run scripts/firmware.sh: {e}"))?;
@@ -304,7 +319,10 @@ pub fn firmware_loop_on_host(model_bytes: &[u8], stream: &[u8]) -> ReplaySummary
     let source = ReplaySource::new(stream, N).expect("whole bins");
     let mut tavrnn = Box::new(Tavrnn::<RING, KEYS>::new(&model).expect("tavrnn section"));
     let mut state = Box::new(WindowState::<N, T, S>::new());
-    let windows = WindowLoop::new(&model, &mut tavrnn, &mut state).expect("window half");
+    // The second set of sums of overlapping windows (used only when the model's are).
+    let mut block = Box::new(neuroloop_core::StreamingConnectivity::<N, T>::new());
+    let windows =
+        WindowLoop::new(&model, &mut tavrnn, &mut state, Some(&mut block)).expect("window half");
     let mut app = App::new(est, N, source, NoPin)
         .and_then(|a| a.with_windows(Some(windows), NoPin))
         .unwrap_or_else(|e| panic!("app: {e}"));

@@ -79,14 +79,15 @@ pub fn exported_case(
 
 /// A device case with both sections: the JSLDS of [`exported_case`] (nearest-point selection)
 /// and a TAVRNN **trained** by the trainer's Burn code for a few epochs on the same simulated
-/// counts (N = 64, hidden 32, latent 8, attention window 8: the sizes), its graphs
-/// windows of `window_bins` bins every `window_bins` bins (non-overlapping, what the firmware
-/// streams), its behaviour classifier fitted at export on labels that are the simulation's
-/// true regimes (one interval per dwell). Returns the case and the combined file.
+/// counts (N = 64, hidden 32, latent 8, attention window 8: the sizes), its
+/// behaviour classifier fitted at export on labels that are the simulation's
+/// true regimes (one interval per dwell); windows of `window_bins` every `step_bins`.
+/// Returns the case with the combined file.
 pub fn both_sections_case(
     sim_bins: usize,
     replay_bins: usize,
     window_bins: usize,
+    step_bins: usize,
     epochs: usize,
     seed: u64,
 ) -> DeviceCase {
@@ -128,7 +129,7 @@ pub fn both_sections_case(
     let labels = Labels { intervals, classes };
     let graph = GraphConfig {
         window_s: window_bins as f64 * bin_s,
-        step_s: window_bins as f64 * bin_s,
+        step_s: step_bins as f64 * bin_s,
         theta: 0.1,
         ..GraphConfig::default()
     };

@@ -25,7 +25,7 @@ use std::fs;
 
 use neuroloop_core::WeightType;
 use neuroloop_tests::firmware::{
-    build_and_run, firmware_loop_on_host, host_replay, host_tavrnn, FirmwareRun,
+    build_and_run, build_and_run_with, firmware_loop_on_host, host_replay, host_tavrnn, FirmwareRun,
 };
 use neuroloop_tests::simulated::{both_sections_case, exported_case, DeviceCase};
 use neuroloop_trainer::slds::SelectionKind;
@@ -38,6 +38,11 @@ const BINS: usize = 3000;
 
 /// Host replay, firmware run, bit-exact comparison; returns the firmware's report.
 fn check_bit_exact(case: &str, c: &DeviceCase) -> FirmwareRun {
+    check_bit_exact_with(case, c, "")
+}
+
+/// [`check_bit_exact`] on a firmware built with cargo `features`.
+fn check_bit_exact_with(case: &str, c: &DeviceCase, features: &str) -> FirmwareRun {
     let (model, counts, neurons) = (&c.model[..], &c.counts[..], c.neurons);
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("qemu_bit_exact")
@@ -56,7 +61,8 @@ fn check_bit_exact(case: &str, c: &DeviceCase) -> FirmwareRun {
         host.changes
     );
 
-    let run = build_and_run(&model_path, &counts_path, neurons).unwrap_or_else(|e| panic!("{e}"));
+    let run = build_and_run_with(&model_path, &counts_path, neurons, features)
+        .unwrap_or_else(|e| panic!("{e}"));
     let dev = &run.summary;
     assert_eq!(
         dev.bins, host.bins,
@@ -211,11 +217,29 @@ const WINDOW_BINS: usize = 100;
 /// encoder and one TAVRNN step (class pin), bit for bit against the host replay.
 #[test]
 fn both_models_match_host_bit_for_bit() {
-    let case = both_sections_case(6000, BINS, WINDOW_BINS, 3, 7);
+    both_models("both-models", WINDOW_BINS, "");
+}
+
+/// The same with windows overlapping by half, the shape of the trainer's default (10 s every
+/// 5 s; here 100 bins every 50): the firmware built with `overlapping-windows` streams them
+/// as blocks of 50 bins, two merged a window.
+#[test]
+fn overlapping_windows_match_host_bit_for_bit() {
+    both_models(
+        "overlapping-windows",
+        WINDOW_BINS / 2,
+        "overlapping-windows",
+    );
+}
+
+/// Trains, exports and compares one two-model case with windows of `WINDOW_BINS` every
+/// `step` bins on a firmware built with `features`.
+fn both_models(name: &str, step: usize, features: &str) {
+    let case = both_sections_case(6000, BINS, WINDOW_BINS, step, 3, 7);
     assert_eq!(case.neurons, N);
     let bin_s = 0.01;
     let (classes, emb_crc, windows) = host_tavrnn(&case.model, &case.counts, N, bin_s);
-    assert_eq!(windows, BINS / WINDOW_BINS);
+    assert_eq!(windows, (BINS - WINDOW_BINS) / step + 1);
     let distinct: std::collections::BTreeSet<u8> = classes.iter().map(|&(c, _)| c).collect();
     println!(
         "host: {windows} windows, class runs {classes:?}, embedding CRC {emb_crc:#010x}, model {} B",
@@ -238,7 +262,7 @@ fn both_models_match_host_bit_for_bit() {
         (jslds.reported, jslds.latent_crc32),
         "firmware loop on the host: estimator differs"
     );
-    let run = check_bit_exact("both-models", &case);
+    let run = check_bit_exact_with(name, &case, features);
     let dev = &run.summary;
     assert_eq!(
         dev.classes, classes,
@@ -256,7 +280,7 @@ fn both_models_match_host_bit_for_bit() {
     };
     assert_eq!(num("windows") as usize, windows);
     println!(
-        "[both-models] TAVRNN window step (N=64, H=32, latent 8, w=8, phi 16, enc 16): \
+        "[{name}] TAVRNN window step (N=64, H=32, latent 8, w=8, phi 16, enc 16): \
          instructions min {} max {} last {}; MACs of the last step: dense {} + propagation {} + \
          other {} = {} ({} edges, {} states attended): {} instructions/MAC",
         num("tavrnn_instructions.min"),
@@ -271,7 +295,7 @@ fn both_models_match_host_bit_for_bit() {
         num("tavrnn_macs.instructions_per_mac"),
     );
     println!(
-        "[both-models] graph encoder: per-bin update mean {} max {}; window end (R in place + \
+        "[{name}] graph encoder: per-bin update mean {} max {}; window end (R in place + \
          graph) mean {}; RAM: window block {} B, graph {} B, TAVRNN {} B, estimator {} B; \
          class changes {} over {} distinct classes",
         num("graph_bin_instructions.mean"),

@@ -25,7 +25,7 @@
 
 use cortex_m_semihosting::hprintln;
 use neuroloop_core::crc32::Crc32;
-use neuroloop_core::graph::{triangle, WindowGraph};
+use neuroloop_core::graph::{triangle, StreamingConnectivity, WindowGraph};
 use neuroloop_core::tavrnn::{keys_len, ring_len, Tavrnn};
 use neuroloop_core::{Estimator, Model};
 use neuroloop_firmware::app::App;
@@ -357,5 +357,18 @@ fn windows_in_place(model: &Model<'static>) -> Result<Windows, WindowError> {
         .write(Tav::new(model))
         .as_mut()
         .map_err(|e| WindowError::Model(*e))?;
-    WindowLoop::new(model, tavrnn, state)
+    WindowLoop::new(model, tavrnn, state, overlap_block())
+}
+
+/// The second set of sums that overlapping windows (`window = 2 step`) need: 9.1 KB of RAM at
+/// N = 64, reserved only in a build with the `overlapping-windows` feature
+/// (`scripts/firmware.sh --features overlapping-windows`).
+#[cfg(feature = "overlapping-windows")]
+fn overlap_block() -> Option<&'static mut StreamingConnectivity<N_CAP, TRI>> {
+    cortex_m::singleton!(: StreamingConnectivity<N_CAP, TRI> = StreamingConnectivity::new())
+}
+
+#[cfg(not(feature = "overlapping-windows"))]
+fn overlap_block() -> Option<&'static mut StreamingConnectivity<N_CAP, TRI>> {
+    None
 }
