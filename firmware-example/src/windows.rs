@@ -12,9 +12,10 @@
 //! # Windows
 //! Window `m` covers bins `m · step .. m · step + window` of the stream (the trainer's
 //! `Windowing`, the host replay's spans). One set of sums streams them when
-//! `step >= window`; overlapping windows (`step < window`) would need the sums of each open
-//! window (or block) at once and are refused by [`WindowLoop::new`]
-//! ([`WindowError::Overlap`]).
+//! `step >= window`. Windows overlapping by half (`window = 2 step`) take a second set (the
+//! block being filled; the window memory holds the previous block, and a window is the two
+//! merged, exact since sums add); other overlaps would need the sums of each open window at
+//! once and are refused by [`WindowLoop::new`] ([`WindowError::Overlap`]).
 
 use neuroloop_core::graph::{GraphSettings, StreamingConnectivity, WindowGraph};
 use neuroloop_core::tavrnn::{Tavrnn, TavrnnError, WindowOutput};
@@ -37,8 +38,8 @@ pub enum WindowMemory<const N: usize, const T: usize, const S: usize> {
 pub enum WindowError {
     /// The model file's TAVRNN section does not fit this firmware.
     Model(ModelError),
-    /// The model's windows overlap (`step_bins < window_bins`); this firmware streams one
-    /// window at a time.
+    /// The model's windows overlap (`step_bins < window_bins`) other than by half, or by half
+    /// without the second set of sums.
     Overlap {
         /// Bins in a window.
         window_bins: u16,
