@@ -439,11 +439,11 @@ fn propagation_sums_never_exceed_the_headroom() {
         let mut sums = StreamingConnectivity::<M, TT>::default();
         let mut rng = Rng(5);
         for _ in 0..200 {
-            let on = rng.next() % 2 == 0;
+            let on = rng.next().is_multiple_of(2);
             let mut row = [0u16; M];
             for c in row.iter_mut() {
                 // All neurons together (complete graph) or independent (no edges).
-                let bit = if corr_all { on } else { rng.next() % 2 == 0 };
+                let bit = if corr_all { on } else { rng.next().is_multiple_of(2) };
                 *c = u16::from(bit);
             }
             sums.push(&row).unwrap();
