@@ -28,7 +28,8 @@
 //! differed from the f32 model's on 7 % of the windows of a trained model. The keys and the
 //! newest query are `i16` (`(w + 1) H` values). The per-step working memory (`mu`, `phi_z`,
 //! `h`, one `max(H, d_enc)` area per node) is the caller's `scratch`, [`scratch_len`] values;
-//! a firmware places it on the stack after the window's correlation has been turned into a graph, so the two share RAM.
+//! a firmware places it on the stack after the window's correlation has been turned into a
+//! graph, so the two share RAM.
 //!
 //! # Formats (fixed point)
 //! `Â` Q1.14 from the graph; `h`, gates, ring Q15; gate pre-activations and attention scores
