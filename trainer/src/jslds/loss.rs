@@ -34,6 +34,11 @@ pub struct LossWeights {
     /// Older checkpoints: off.
     #[serde(default)]
     pub approx_relative: bool,
+    /// Train the linear path one step at a time from the GRU's previous state (see
+    /// [`super::model::Jslds::rollout_with`]); evaluation always runs it freely. Older
+    /// checkpoints: off.
+    #[serde(default)]
+    pub approx_one_step: bool,
 }
 
 impl Default for LossWeights {
@@ -45,6 +50,7 @@ impl Default for LossWeights {
             l2: 1e-5,
             gate: 1.0,
             approx_relative: false,
+            approx_one_step: false,
         }
     }
 }

@@ -193,6 +193,21 @@ impl Jslds {
     /// Runs both paths over standardised inputs `u` (`[B, T, n_in]`, untracked) from the
     /// initial states `h0` (GRU) and `a0` (linear path), `[B, d]` each.
     pub fn rollout(&self, u: Tensor<3>, h0: Tensor<2>, a0: Tensor<2>) -> Rollout {
+        self.rollout_with(u, h0, a0, false)
+    }
+
+    /// [`Self::rollout`], or with `one_step` the one-step form of the linear path used in
+    /// training by `--approx-one-step`: each step is taken from the GRU's previous state,
+    /// `a_t = lin_k(h_{t-1}, u_t)` with `k` selected from `h_{t-1}`, so that the linear system
+    /// learns to reproduce every GRU step (flips included) instead of being scored only along
+    /// its own, possibly diverged, path. `a0` is unused then.
+    pub fn rollout_with(
+        &self,
+        u: Tensor<3>,
+        h0: Tensor<2>,
+        a0: Tensor<2>,
+        one_step: bool,
+    ) -> Rollout {
         let [b, t, n_in] = u.dims();
         let k = self.regimes();
         let (lin, sw) = self.switching();
@@ -203,6 +218,9 @@ impl Jslds {
         let (mut regimes, mut nearests, mut logits) = (Vec::new(), Vec::new(), Vec::new());
         for ut in u.chunk(t, 1) {
             let ut = ut.reshape([b, n_in]);
+            if one_step {
+                a = h.clone();
+            }
             let a_prev = a.clone().detach();
             let nearest = Self::nearest(a_prev.clone(), points.clone());
             let regime = match (&self.gate, self.use_gate) {

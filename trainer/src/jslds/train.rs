@@ -350,7 +350,9 @@ impl Trainer {
         } else {
             self.carried(&self.carry_a, &restart)
         };
-        let roll = self.model.rollout(u, h0, a0);
+        let roll = self
+            .model
+            .rollout_with(u, h0, a0, cfg.weights.approx_one_step);
         let mut weights = cfg.weights.clone();
         weights.lin *= ramp;
         weights.approx *= ramp;
