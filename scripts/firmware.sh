@@ -4,7 +4,7 @@
 # counting. Exits non-zero if any step fails (missing tool, build, size report, firmware error).
 #
 # usage: scripts/firmware.sh --model MODEL.nlm --counts COUNTS.u16 --neurons N [--build-only]
-#            [--features LIST]
+#            [--features LIST] [--deployed]
 #
 #   --model    model file to embed (what `neuroloop export` writes)
 #   --counts   count stream to replay: raw u16 little-endian, T x N row-major (one row a bin)
@@ -12,6 +12,9 @@
 #   --build-only  build and report sizes, do not run QEMU
 #   --features    cargo features of the firmware, e.g. overlapping-windows (a second set of
 #                 graph sums, so that TAVRNN windows of 2 x step bins run)
+#   --deployed    build without the default `report` feature: the deployed firmware (same loop
+#                 and pins, no SysTick timing, no step-cost histogram, no text formatting); it
+#                 prints only "NL deployed ..", its stack peaks and "NL done"
 #
 # Environment: NEUROLOOP_FIRMWARE_TARGET_DIR (default: <repo>/target/firmware-arm) is the cargo
 # target directory of the ARM build (kept apart from host builds: different toolchain).
@@ -38,7 +41,7 @@ die() {
     exit 1
 }
 
-MODEL="" COUNTS="" NEURONS="" RUN=1 FEATURES=""
+MODEL="" COUNTS="" NEURONS="" RUN=1 FEATURES="" DEPLOYED=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --model) MODEL="${2:-}"; shift 2 ;;
@@ -46,7 +49,8 @@ while [ $# -gt 0 ]; do
         --neurons) NEURONS="${2:-}"; shift 2 ;;
         --build-only) RUN=0; shift ;;
         --features) FEATURES="${2:-}"; shift 2 ;;
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        --deployed) DEPLOYED=1; shift ;;
+        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -81,7 +85,9 @@ NM="$(command -v llvm-nm || compgen -c llvm-nm- | head -n1 || true)"
 [ -n "$SIZE" ] && [ -n "$NM" ] || die "neither llvm-size/llvm-nm nor size/nm found (apt-get install -y llvm or binutils)"
 
 # --- build -----------------------------------------------------------------------------------
-echo "FW building firmware for $TARGET (model $MODEL, counts $COUNTS, N=$NEURONS, features '${FEATURES}')"
+BUILD_KIND=instrumented
+[ "$DEPLOYED" = 1 ] && BUILD_KIND=deployed
+echo "FW building $BUILD_KIND firmware for $TARGET (model $MODEL, counts $COUNTS, N=$NEURONS, features '${FEATURES}')"
 cd "$ROOT/firmware-example"
 # A clean environment for Debian's cargo: nothing from an outer (rustup) cargo invocation.
 env -u CARGO_TARGET_DIR -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_TARGET \
@@ -89,7 +95,7 @@ env -u CARGO_TARGET_DIR -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_T
     CARGO_TARGET_DIR="$TARGET_DIR" RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc \
     NEUROLOOP_MODEL="$MODEL" NEUROLOOP_COUNTS="$COUNTS" NEUROLOOP_NEURONS="$NEURONS" \
     /usr/bin/cargo build -Zbuild-std=core --target "$TARGET" --release \
-    ${FEATURES:+--features "$FEATURES"} \
+    ${FEATURES:+--features "$FEATURES"} $([ "$DEPLOYED" = 1 ] && echo --no-default-features) \
     || die "firmware build failed"
 ELF="$TARGET_DIR/$TARGET/release/neuroloop-firmware"
 [ -f "$ELF" ] || die "build finished but $ELF is missing"
@@ -112,7 +118,7 @@ flash_total=$((vt + text + ro + data))
 flash_fw=$((flash_total - model_blob - counts_blob))
 ram_static=$((data + bss + uninit))
 model_file=$(stat -c %s "$MODEL")
-echo "FW elf=$ELF"
+echo "FW elf=$ELF build=$BUILD_KIND"
 echo "FW sections vector_table=$vt text=$text rodata=$ro data=$data bss=$bss uninit=$uninit"
 echo "FW flash_total_bytes=$flash_total model_blob_bytes=$model_blob counts_blob_bytes=$counts_blob"
 echo "FW flash_without_model_bytes=$flash_fw ram_static_bytes=$ram_static model_file_bytes=$model_file"

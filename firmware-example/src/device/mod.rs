@@ -1,15 +1,28 @@
 //! Bare-metal part of the firmware: start-up, semihosting output and exit, SysTick timing.
+//!
+//! Two builds. The instrumented one (cargo feature `report`, the default; what the QEMU tests
+//! run) times every step with SysTick and prints the report (`replay`). The deployed one
+//! (`--no-default-features`, `scripts/firmware.sh --deployed`) runs the same loop with no
+//! timing and no text formatting: it drives the pins and, to be checkable under QEMU, ends
+//! with a few numbers written without `core::fmt` (`deployed`).
 
+#[cfg(not(feature = "report"))]
+mod deployed;
 mod embedded;
 mod led;
+#[cfg(feature = "report")]
 mod replay;
+mod setup;
 mod stack;
+#[cfg(feature = "report")]
 mod systick;
 
 use core::panic::PanicInfo;
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::debug;
+#[cfg(feature = "report")]
+use cortex_m_semihosting::hprintln;
 
 /// Marker for a failure that was already reported on the console.
 struct Failed;
@@ -26,6 +39,12 @@ fn main() -> ! {
     }
 }
 
+#[cfg(not(feature = "report"))]
+fn run() -> Result<(), Failed> {
+    deployed::run()
+}
+
+#[cfg(feature = "report")]
 #[inline(never)]
 #[optimize(size)]
 fn run() -> Result<(), Failed> {
@@ -64,8 +83,11 @@ fn run() -> Result<(), Failed> {
 }
 
 #[panic_handler]
-fn panic(info: &PanicInfo) -> ! {
-    hprintln!("NL error: panic: {}", info);
+fn panic(_info: &PanicInfo) -> ! {
+    #[cfg(feature = "report")]
+    hprintln!("NL error: panic: {}", _info);
+    #[cfg(not(feature = "report"))]
+    deployed::say(b"NL error: panic\n");
     debug::exit(debug::EXIT_FAILURE);
     loop {
         cortex_m::asm::bkpt();
@@ -73,8 +95,11 @@ fn panic(info: &PanicInfo) -> ! {
 }
 
 #[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    hprintln!("NL error: hard fault at pc={:#010x}", frame.pc());
+unsafe fn HardFault(_frame: &ExceptionFrame) -> ! {
+    #[cfg(feature = "report")]
+    hprintln!("NL error: hard fault at pc={:#010x}", _frame.pc());
+    #[cfg(not(feature = "report"))]
+    deployed::say(b"NL error: hard fault\n");
     debug::exit(debug::EXIT_FAILURE);
     loop {
         cortex_m::asm::bkpt();

@@ -25,59 +25,25 @@
 
 use cortex_m_semihosting::hprintln;
 use neuroloop_core::crc32::Crc32;
-use neuroloop_core::graph::{triangle, StreamingConnectivity, WindowGraph};
-use neuroloop_core::tavrnn::{keys_len, ring_len, Tavrnn};
+use neuroloop_core::graph::WindowGraph;
+use neuroloop_core::tavrnn::Tavrnn;
 use neuroloop_core::{Estimator, Model};
 use neuroloop_firmware::app::App;
 use neuroloop_firmware::source::ReplaySource;
 use neuroloop_firmware::stats::{macs_per_step, tavrnn_macs, RunLength};
-use neuroloop_firmware::windows::{
-    WindowError, WindowLoop, WindowMemory, WindowOutcome, WindowState,
-};
+use neuroloop_firmware::windows::{WindowMemory, WindowOutcome};
 
-use super::embedded::{NEUROLOOP_COUNTS, NEUROLOOP_MODEL, NEURONS};
+use super::embedded::{NEUROLOOP_COUNTS, NEURONS};
 use super::led::FpgaLed;
+use super::setup::{load_model, windows_in_place, Windows, D_CAP, KEYS, N_CAP, RING, SCRATCH, TRI};
 use super::systick::{SysTickMeter, INSTRUCTIONS_PER_TICK};
 use super::{stack, Failed};
-
-/// Latent capacity of the firmware's estimator.
-const D_CAP: usize = 32;
-/// Neurons: the estimator's and the graph encoder's capacity is the stream's count.
-const N_CAP: usize = NEURONS;
-/// Packed triangle of the graph encoder.
-const TRI: usize = triangle(N_CAP);
-/// TAVRNN capacities: hidden width, attention window, and the scratch of a step
-/// (`nodes · (latent + phi + H + max(H, enc))` with latent 8, phi 16, H 32, enc <= 32).
-const H_CAP: usize = 32;
-const W_CAP: usize = 8;
-const RING: usize = ring_len(N_CAP + 1, H_CAP, W_CAP);
-const KEYS: usize = keys_len(H_CAP, W_CAP);
-const SCRATCH: usize = (N_CAP + 1) * (8 + 16 + H_CAP + H_CAP);
-
-type Windows = WindowLoop<'static, 'static, N_CAP, TRI, RING, KEYS, SCRATCH>;
-type State = WindowState<N_CAP, TRI, SCRATCH>;
-type Tav = Tavrnn<'static, RING, KEYS>;
 
 #[optimize(size)]
 fn print_run(tag: &str, run: Option<(u8, u32)>) {
     if let Some((value, len)) = run {
         hprintln!("NL {} {} x{}", tag, value, len);
     }
-}
-
-/// Parses the embedded model. Not inlined: the parser's temporaries then live in this
-/// frame, gone before the bin loop, instead of in the loop's caller for the whole run.
-#[inline(never)]
-#[optimize(size)]
-fn load_model() -> Result<Model<'static>, Failed> {
-    // The model is read where it lies in flash: `from_bytes` borrows, never copies. The
-    // compiler must not see its bytes (it would fold the parser for this one file, and the
-    // flash figure would not be the firmware's): `black_box` hides them.
-    let bytes: &'static [u8] = core::hint::black_box(&NEUROLOOP_MODEL[..]);
-    Model::from_bytes(bytes).map_err(|e| {
-        hprintln!("NL error: embedded model: {}", e);
-        Failed
-    })
 }
 
 /// Replays the embedded counts; prints the report. `Err` after printing an `NL error` line.
@@ -88,7 +54,10 @@ fn load_model() -> Result<Model<'static>, Failed> {
 #[inline(never)]
 #[optimize(size)]
 pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
-    let model = load_model()?;
+    let model = load_model().map_err(|e| {
+        hprintln!("NL error: embedded model: {}", e);
+        Failed
+    })?;
     hprintln!("NL stack_load_peak_bytes={}", stack::peak_bytes());
     // The window half lives in .bss (not in this frame): its sums-or-scratch block, graph and
     // TAVRNN ring are the bulk of the firmware's RAM.
@@ -324,51 +293,4 @@ fn report_windows(meter: &SysTickMeter, win: &Windows, last: Option<WindowOutcom
         core::mem::size_of::<Tavrnn<'static, RING, KEYS>>(),
         core::mem::size_of::<Windows>()
     );
-}
-
-/// Builds the window half over its statics, once: the graph and sums-or-scratch block are a
-/// `const` static (`.bss`, never on the stack); the TAVRNN state is written into its static
-/// (`MaybeUninit`, also `.bss`), but `Tavrnn::new` returns it by value, so this frame holds it
-/// once on the way (10.6 KB of stack at start-up, the firmware's deepest; measured as
-/// `stack_setup_peak_bytes`). A constructor that fills the caller's memory would remove it.
-#[inline(never)]
-#[optimize(size)]
-fn windows_in_place(model: &Model<'static>) -> Result<Windows, WindowError> {
-    use core::mem::MaybeUninit;
-    use core::sync::atomic::{AtomicBool, Ordering};
-    use neuroloop_core::ModelError;
-    static TAKEN: AtomicBool = AtomicBool::new(false);
-    static mut TAVRNN: MaybeUninit<Result<Tav, ModelError>> = MaybeUninit::uninit();
-    static mut STATE: State = State::new();
-    if TAKEN.swap(true, Ordering::AcqRel) {
-        return Err(WindowError::Model(ModelError::MissingSection {
-            section: "tavrnn (the window state is taken)",
-        }));
-    }
-    // SAFETY: `TAKEN` lets exactly one call through, so these are the only references to the
-    // two statics ever made; TAVRNN is initialised by `write` before it is read.
-    let (tavrnn, state) = unsafe {
-        (
-            &mut *core::ptr::addr_of_mut!(TAVRNN),
-            &mut *core::ptr::addr_of_mut!(STATE),
-        )
-    };
-    let tavrnn = tavrnn
-        .write(Tav::new(model))
-        .as_mut()
-        .map_err(|e| WindowError::Model(*e))?;
-    WindowLoop::new(model, tavrnn, state, overlap_block())
-}
-
-/// The second set of sums that overlapping windows (`window = 2 step`) need: 9.1 KB of RAM at
-/// N = 64, reserved only in a build with the `overlapping-windows` feature
-/// (`scripts/firmware.sh --features overlapping-windows`).
-#[cfg(feature = "overlapping-windows")]
-fn overlap_block() -> Option<&'static mut StreamingConnectivity<N_CAP, TRI>> {
-    cortex_m::singleton!(: StreamingConnectivity<N_CAP, TRI> = StreamingConnectivity::new())
-}
-
-#[cfg(not(feature = "overlapping-windows"))]
-fn overlap_block() -> Option<&'static mut StreamingConnectivity<N_CAP, TRI>> {
-    None
 }

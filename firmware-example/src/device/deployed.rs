@@ -1,0 +1,151 @@
+//! The deployed firmware (built without the `report` feature): the same loop as the
+//! instrumented build (`replay`), with no SysTick timing, no step-cost histogram and no text
+//! formatting (`core::fmt` is not linked). What it would not have on a real board: the count
+//! stream is the embedded replay instead of the RHD2000 front-end, and it ends with a few
+//! numbers on the semihosting console so that the QEMU test can check it ran the same stream to
+//! the same outcome.
+//!
+//! Output (parsed by `tests/tests/qemu_bit_exact.rs`): `NL deployed bins=.. changes=..
+//! windows=.. class_changes=..`, `NL stack_setup_peak_bytes=..`, `NL stack_peak_bytes=..`,
+//! `NL done`; on a failure one `NL error: <what>` line naming the stage, and exit status 1.
+
+use cortex_m_semihosting::hio;
+use neuroloop_core::{Estimator, Model};
+use neuroloop_firmware::app::{App, NoMeter};
+use neuroloop_firmware::source::ReplaySource;
+
+use super::embedded::{NEUROLOOP_COUNTS, NEURONS};
+use super::led::FpgaLed;
+use super::setup::{load_model, windows_in_place, Windows, D_CAP, N_CAP};
+use super::{stack, Failed};
+
+/// Writes `bytes` to the semihosting console (no formatting machinery).
+pub fn say(bytes: &[u8]) {
+    if let Ok(mut out) = hio::hstdout() {
+        let _ = out.write_all(bytes);
+    }
+}
+
+/// `NL error: <what>` and the failure marker.
+#[cold]
+#[inline(never)]
+fn fail(what: &[u8]) -> Failed {
+    say(b"NL error: ");
+    say(what);
+    say(b"\n");
+    Failed
+}
+
+/// Appends ` key=value` (decimal) to `line` at `len`.
+fn field(line: &mut [u8; 128], len: &mut usize, key: &[u8], value: usize) {
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    let mut v = value;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let parts: [&[u8]; 2] = [b" ", key];
+    for part in parts {
+        for &b in part {
+            if *len < line.len() {
+                line[*len] = b;
+                *len += 1;
+            }
+        }
+    }
+    if *len < line.len() {
+        line[*len] = b'=';
+        *len += 1;
+    }
+    for &d in digits[..n].iter().rev() {
+        if *len < line.len() {
+            line[*len] = d;
+            *len += 1;
+        }
+    }
+}
+
+/// Prints `NL<tag> key=value ...`.
+#[inline(never)]
+fn report(tag: &[u8], fields: &[(&[u8], usize)]) {
+    let mut line = [0u8; 128];
+    let mut len = 0;
+    for &b in b"NL".iter().chain(tag) {
+        line[len] = b;
+        len += 1;
+    }
+    for &(key, value) in fields {
+        field(&mut line, &mut len, key, value);
+    }
+    say(&line[..len]);
+    say(b"\n");
+}
+
+/// Parses the model, builds the window half, then runs every bin ([`run_loop`]); `Err` after an `NL error` line.
+#[inline(never)]
+#[optimize(size)]
+pub fn run() -> Result<(), Failed> {
+    let model = load_model().map_err(|_| fail(b"embedded model refused"))?;
+    let windows: Option<Windows> = match model.tavrnn() {
+        None => None,
+        Some(_) => Some(windows_in_place(&model).map_err(|_| fail(b"tavrnn refused"))?),
+    };
+    let setup_peak = stack::peak_bytes();
+    stack::repaint();
+    run_loop(&model, windows, setup_peak)
+}
+
+/// The bin loop, in its own frame (not inlined): the start-up's temporaries are gone by then.
+#[inline(never)]
+#[optimize(size)]
+fn run_loop(
+    model: &Model<'static>,
+    windows: Option<Windows>,
+    setup_peak: usize,
+) -> Result<(), Failed> {
+    let estimator =
+        Estimator::<D_CAP, N_CAP>::new(model).map_err(|_| fail(b"estimator refused"))?;
+    let source = ReplaySource::new(&NEUROLOOP_COUNTS, NEURONS)
+        .map_err(|_| fail(b"embedded counts refused"))?;
+    let neurons = usize::from(model.meta().neurons);
+    let mut app = App::new(estimator, neurons, source, FpgaLed::take_once(0))
+        .map_err(|_| fail(b"app refused"))?
+        .with_windows(windows, FpgaLed::take_once(1))
+        .map_err(|_| fail(b"window half refused"))?;
+    while app
+        .run_bin(&mut NoMeter)
+        .map_err(|_| fail(b"bin failed"))?
+        .is_some()
+    {}
+    let (bins, changes, trigger_high) = (app.bins(), app.changes(), app.trigger_high());
+    let (class_changes, class_high) = (app.class_changes(), app.class_high());
+    let (_, _, led, windows, class_led) = app.release_all();
+    // The pins must show one edge per change, as in the instrumented build.
+    if led.is_set() != trigger_high || trigger_high != (changes % 2 == 1) {
+        return Err(fail(b"trigger LED does not match the changes"));
+    }
+    if class_led.is_set() != class_high || class_high != (class_changes % 2 == 1) {
+        return Err(fail(b"class LED does not match the changes"));
+    }
+    report(
+        b" deployed",
+        &[
+            (b"bins", bins as usize),
+            (b"changes", changes as usize),
+            (
+                b"windows",
+                windows.as_ref().map_or(0, |w| w.windows() as usize),
+            ),
+            (b"class_changes", class_changes as usize),
+        ],
+    );
+    report(b"", &[(b"stack_setup_peak_bytes", setup_peak)]);
+    report(b"", &[(b"stack_peak_bytes", stack::peak_bytes())]);
+    say(b"NL done\n");
+    Ok(())
+}
