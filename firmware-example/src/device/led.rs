@@ -26,6 +26,7 @@ impl FpgaLed {
     }
 
     /// Whether the LED register currently has this LED's bit set.
+    #[cfg_attr(not(feature = "report"), allow(dead_code))]
     pub fn is_set(&self) -> bool {
         // SAFETY: an aligned MMIO register of the FPGA IO block, always mapped on mps2.
         unsafe { read_volatile(FPGAIO_LED0) & self.mask != 0 }
@@ -39,6 +40,14 @@ impl FpgaLed {
             write_volatile(FPGAIO_LED0, if on { v | self.mask } else { v & !self.mask });
         }
     }
+}
+
+/// Whether LED `bit` (0 or 1) is on, read from the register (no instance needed: reading
+/// does not drive the pin).
+#[cfg_attr(feature = "report", allow(dead_code))]
+pub fn is_set(bit: u8) -> bool {
+    // SAFETY: as in `FpgaLed::is_set`.
+    unsafe { read_volatile(FPGAIO_LED0) & (1 << (bit & 1)) != 0 }
 }
 
 impl ErrorType for FpgaLed {
