@@ -36,54 +36,33 @@ fn fail(what: &[u8]) -> Failed {
     Failed
 }
 
-/// Appends ` key=value` (decimal) to `line` at `len`.
-fn field(line: &mut [u8; 128], len: &mut usize, key: &[u8], value: usize) {
-    let mut digits = [0u8; 20];
-    let mut n = 0;
-    let mut v = value;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    let parts: [&[u8]; 2] = [b" ", key];
-    for part in parts {
-        for &b in part {
-            if *len < line.len() {
-                line[*len] = b;
-                *len += 1;
+/// Prints `NL<tag> key=value ...` (decimal values), with no formatting machinery.
+#[inline(never)]
+#[optimize(size)]
+fn report(tag: &[u8], fields: &[(&[u8], usize)]) {
+    let Ok(mut out) = hio::hstdout() else {
+        return;
+    };
+    let _ = out.write_all(b"NL");
+    let _ = out.write_all(tag);
+    for &(key, value) in fields {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut v = value;
+        while at > 0 {
+            at -= 1;
+            digits[at] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
             }
         }
+        let _ = out.write_all(b" ");
+        let _ = out.write_all(key);
+        let _ = out.write_all(b"=");
+        let _ = out.write_all(&digits[at..]);
     }
-    if *len < line.len() {
-        line[*len] = b'=';
-        *len += 1;
-    }
-    for &d in digits[..n].iter().rev() {
-        if *len < line.len() {
-            line[*len] = d;
-            *len += 1;
-        }
-    }
-}
-
-/// Prints `NL<tag> key=value ...`.
-#[inline(never)]
-fn report(tag: &[u8], fields: &[(&[u8], usize)]) {
-    let mut line = [0u8; 128];
-    let mut len = 0;
-    for &b in b"NL".iter().chain(tag) {
-        line[len] = b;
-        len += 1;
-    }
-    for &(key, value) in fields {
-        field(&mut line, &mut len, key, value);
-    }
-    say(&line[..len]);
-    say(b"\n");
+    let _ = out.write_all(b"\n");
 }
 
 /// Parses the model, builds the window half, then runs every bin ([`run_loop`]); `Err` after an `NL error` line.

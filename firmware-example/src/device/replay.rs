@@ -54,10 +54,15 @@ fn print_run(tag: &str, run: Option<(u8, u32)>) {
 #[inline(never)]
 #[optimize(size)]
 pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
-    let model = load_model().map_err(|e| {
-        hprintln!("NL error: embedded model: {}", e);
-        Failed
-    })?;
+    // Borrowed out of the `Result`, not moved: the parsed model then lives once in this frame.
+    let loaded = load_model();
+    let model = match &loaded {
+        Ok(m) => m,
+        Err(e) => {
+            hprintln!("NL error: embedded model: {}", e);
+            return Err(Failed);
+        }
+    };
     hprintln!("NL stack_load_peak_bytes={}", stack::peak_bytes());
     // The window half lives in .bss (not in this frame): its sums-or-scratch block, graph and
     // TAVRNN ring are the bulk of the firmware's RAM.
@@ -76,7 +81,7 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
                 t.window_bins,
                 t.step_bins
             );
-            match windows_in_place(&model) {
+            match windows_in_place(model) {
                 Ok(w) => Some(w),
                 Err(e) => {
                     hprintln!("NL error: tavrnn: {}", e);
@@ -87,7 +92,7 @@ pub fn replay(meter: &mut SysTickMeter) -> Result<(), Failed> {
     };
     hprintln!("NL stack_setup_peak_bytes={}", stack::peak_bytes());
     stack::repaint();
-    run_loop(meter, &model, windows)
+    run_loop(meter, model, windows)
 }
 
 /// The estimator and the window half over the embedded counts, and the report.
