@@ -84,6 +84,26 @@ pub fn run() -> Result<(), Failed> {
     run_loop(model, windows, setup_peak)
 }
 
+/// The application: estimator, replay source, window half and the two pins.
+type DeployedApp =
+    App<'static, ReplaySource<'static>, FpgaLed, D_CAP, N_CAP, Option<Windows>, FpgaLed>;
+
+/// Builds the application (not inlined: the intermediate values stay in this frame, gone
+/// before the bin loop). `Err` after an `NL error` line.
+#[inline(never)]
+#[optimize(size)]
+fn build_app(model: &Model<'static>, windows: Option<Windows>) -> Result<DeployedApp, Failed> {
+    let estimator =
+        Estimator::<D_CAP, N_CAP>::new(model).map_err(|_| fail(b"estimator refused"))?;
+    let source = ReplaySource::new(&NEUROLOOP_COUNTS, NEURONS)
+        .map_err(|_| fail(b"embedded counts refused"))?;
+    let neurons = usize::from(model.meta().neurons);
+    App::new(estimator, neurons, source, FpgaLed::take_once(0))
+        .map_err(|_| fail(b"app refused"))?
+        .with_windows(windows, FpgaLed::take_once(1))
+        .map_err(|_| fail(b"window half refused"))
+}
+
 /// The bin loop, in its own frame (not inlined): the start-up's temporaries are gone by then.
 #[inline(never)]
 #[optimize(size)]
@@ -92,15 +112,13 @@ fn run_loop(
     windows: Option<Windows>,
     setup_peak: usize,
 ) -> Result<(), Failed> {
-    let estimator =
-        Estimator::<D_CAP, N_CAP>::new(model).map_err(|_| fail(b"estimator refused"))?;
-    let source = ReplaySource::new(&NEUROLOOP_COUNTS, NEURONS)
-        .map_err(|_| fail(b"embedded counts refused"))?;
-    let neurons = usize::from(model.meta().neurons);
-    let mut app = App::new(estimator, neurons, source, FpgaLed::take_once(0))
-        .map_err(|_| fail(b"app refused"))?
-        .with_windows(windows, FpgaLed::take_once(1))
-        .map_err(|_| fail(b"window half refused"))?;
+    // Built in its own frame and borrowed out of the `Result`: the estimator's moves through
+    // `Estimator::new`, `App::new` and `App::with_windows` leave no copies in this frame, which
+    // the bin loop keeps for the whole run.
+    let mut built = build_app(model, windows);
+    let Ok(app) = &mut built else {
+        return Err(Failed);
+    };
     while app
         .run_bin(&mut NoMeter)
         .map_err(|_| fail(b"bin failed"))?
