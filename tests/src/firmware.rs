@@ -167,12 +167,9 @@ impl FirmwareRun {
             classes: vec![],
             embedding_crc32: None,
         };
-        let mut values = BTreeMap::new();
+        let values = parse_values(output);
         for line in output.lines() {
-            let Some(rest) = line
-                .strip_prefix("NL ")
-                .or_else(|| line.strip_prefix("FW "))
-            else {
+            let Some(rest) = line.strip_prefix("NL ") else {
                 continue;
             };
             let mut words = rest.split_whitespace();
@@ -190,23 +187,6 @@ impl FirmwareRun {
                     _ => &mut summary.classes,
                 };
                 runs.push((v, n));
-                continue;
-            }
-            // "group key=value key=value" or "key=value ..."
-            let (group, pairs) = if first.contains('=') {
-                ("", rest)
-            } else {
-                (first, &rest[first.len()..])
-            };
-            for pair in pairs.split_whitespace() {
-                if let Some((k, v)) = pair.split_once('=') {
-                    let key = if group.is_empty() {
-                        k.to_string()
-                    } else {
-                        format!("{group}.{k}")
-                    };
-                    values.insert(key, v.to_string());
-                }
             }
         }
         let get = |k: &str| {
@@ -236,12 +216,51 @@ impl FirmwareRun {
 
     /// A numeric value by key (`"step_instructions.median"`, `"flash_without_model_bytes"`).
     pub fn number(&self, key: &str) -> Result<f64, String> {
-        self.values
-            .get(key)
-            .ok_or_else(|| format!("the firmware output has no {key}"))?
-            .parse()
-            .map_err(|e| format!("{key}: {e}"))
+        number(&self.values, key)
     }
+}
+
+fn number(values: &BTreeMap<String, String>, key: &str) -> Result<f64, String> {
+    values
+        .get(key)
+        .ok_or_else(|| format!("the firmware output has no {key}"))?
+        .parse()
+        .map_err(|e| format!("{key}: {e}"))
+}
+
+/// The `key=value` pairs of the `NL` and `FW` lines: "group key=value .." gives `group.key`,
+/// "key=value .." gives `key`; the run-length lines (`NL k|r|c V xR`) are not pairs.
+fn parse_values(output: &str) -> BTreeMap<String, String> {
+    let mut values = BTreeMap::new();
+    for line in output.lines() {
+        let Some(rest) = line
+            .strip_prefix("NL ")
+            .or_else(|| line.strip_prefix("FW "))
+        else {
+            continue;
+        };
+        let first = rest.split_whitespace().next().unwrap_or("");
+        if first == "k" || first == "r" || first == "c" {
+            continue;
+        }
+        // "group key=value key=value" or "key=value ..."
+        let (group, pairs) = if first.contains('=') {
+            ("", rest)
+        } else {
+            (first, &rest[first.len()..])
+        };
+        for pair in pairs.split_whitespace() {
+            if let Some((k, v)) = pair.split_once('=') {
+                let key = if group.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{group}.{k}")
+                };
+                values.insert(key, v.to_string());
+            }
+        }
+    }
+    values
 }
 
 /// Builds the firmware with `model` and `counts` embedded and runs it in QEMU through
@@ -260,6 +279,56 @@ pub fn build_and_run_with(
     neurons: usize,
     features: &str,
 ) -> Result<FirmwareRun, String> {
+    let mut args = vec![];
+    if !features.is_empty() {
+        args.extend(["--features".to_string(), features.to_string()]);
+    }
+    let text = run_firmware_script(model, counts, neurons, &args)?;
+    FirmwareRun::parse(&text).map_err(|e| format!("{e}\n--- output ---\n{text}"))
+}
+
+/// What the deployed firmware (`scripts/firmware.sh --deployed`: no `report` feature, no step
+/// timing, no text formatting) reported: its sizes (`FW` lines), `deployed.bins`,
+/// `deployed.changes`, `deployed.windows`, `deployed.class_changes` and its stack peaks.
+#[derive(Debug, Clone)]
+pub struct DeployedRun {
+    /// `key=value` pairs of the `FW` and `NL` lines.
+    pub values: BTreeMap<String, String>,
+    /// The full output (stdout then stderr), for diagnostics.
+    pub output: String,
+}
+
+impl DeployedRun {
+    /// A numeric value by key (`"deployed.changes"`, `"flash_without_model_bytes"`).
+    pub fn number(&self, key: &str) -> Result<f64, String> {
+        number(&self.values, key)
+    }
+}
+
+/// Builds the deployed firmware with `model` and `counts` embedded and runs it in QEMU.
+pub fn build_and_run_deployed(
+    model: &Path,
+    counts: &Path,
+    neurons: usize,
+) -> Result<DeployedRun, String> {
+    let output = run_firmware_script(model, counts, neurons, &["--deployed".to_string()])?;
+    let values = parse_values(&output);
+    if !values.contains_key("deployed.bins") {
+        return Err(format!(
+            "the deployed firmware printed no 'NL deployed' line\n--- output ---\n{output}"
+        ));
+    }
+    Ok(DeployedRun { values, output })
+}
+
+/// Runs `scripts/firmware.sh` (one build at a time: they share a target directory) and
+/// returns its output, or an error holding it when the script failed.
+fn run_firmware_script(
+    model: &Path,
+    counts: &Path,
+    neurons: usize,
+    extra: &[String],
+) -> Result<String, String> {
     static BUILD: Mutex<()> = Mutex::new(());
     let _guard = BUILD
         .lock()
@@ -276,11 +345,7 @@ pub fn build_and_run_with(
         .arg(counts)
         .arg("--neurons")
         .arg(neurons.to_string())
-        .args(if features.is_empty() {
-            vec![]
-        } else {
-            vec!["--features".to_string(), features.to_string()]
-        })
+        .args(extra)
         .current_dir(&root)
         .output()
         .map_err(|e| format!("cannot run scripts/firmware.sh: {e}"))?;
@@ -295,7 +360,7 @@ pub fn build_and_run_with(
             out.status
         ));
     }
-    FirmwareRun::parse(&text).map_err(|e| format!("{e}\n--- output ---\n{text}"))
+    Ok(text)
 }
 
 /// The firmware's own loop (`neuroloop_firmware::app::App` with its window half, the code the

@@ -25,7 +25,8 @@ use std::fs;
 
 use neuroloop_core::WeightType;
 use neuroloop_tests::firmware::{
-    build_and_run, build_and_run_with, firmware_loop_on_host, host_replay, host_tavrnn, FirmwareRun,
+    build_and_run, build_and_run_deployed, build_and_run_with, firmware_loop_on_host, host_replay,
+    host_tavrnn, FirmwareRun,
 };
 use neuroloop_tests::simulated::{both_sections_case, exported_case, DeviceCase};
 use neuroloop_trainer::slds::SelectionKind;
@@ -217,7 +218,78 @@ const WINDOW_BINS: usize = 100;
 /// encoder and one TAVRNN step (class pin), bit for bit against the host replay.
 #[test]
 fn both_models_match_host_bit_for_bit() {
-    both_models("both-models", WINDOW_BINS, "");
+    let (case, run) = both_models("both-models", WINDOW_BINS, "");
+    deployed_runs_the_same("both-models", &case, &run);
+}
+
+/// The deployed firmware (`scripts/firmware.sh --deployed`: no `report` feature, so no step
+/// timing, no cost histogram, no `core::fmt`) on the same two files: the same bins, regime
+/// changes, windows and class changes as the instrumented run (which matched the host bit for
+/// bit), its pins checked on the device; prints its flash and RAM next to the instrumented
+/// build's.
+fn deployed_runs_the_same(name: &str, case: &DeviceCase, instrumented: &FirmwareRun) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("qemu_bit_exact")
+        .join(name);
+    let dep = build_and_run_deployed(
+        &dir.join("model.nlm"),
+        &dir.join("counts.u16"),
+        case.neurons,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let d = |k: &str| {
+        dep.number(k)
+            .unwrap_or_else(|e| panic!("{e}\n{}", dep.output))
+    };
+    let i = |k: &str| {
+        instrumented
+            .number(k)
+            .unwrap_or_else(|e| panic!("{e}\n{}", instrumented.output))
+    };
+    for (deployed, same) in [
+        ("deployed.bins", "bins"),
+        ("deployed.changes", "changes"),
+        ("deployed.windows", "windows"),
+        ("deployed.class_changes", "class_changes"),
+    ] {
+        assert_eq!(
+            d(deployed),
+            i(same),
+            "[{name}] deployed build: {same} differs"
+        );
+    }
+    // Without the report the text formatting and the histogram are gone: if the deployed
+    // build is not smaller, the feature does not separate what it claims to.
+    assert!(
+        d("flash_without_model_bytes") < i("flash_without_model_bytes"),
+        "[{name}] deployed flash is not below the instrumented build's"
+    );
+    assert!(d("ram_static_bytes") < i("ram_static_bytes"));
+    let ram = |static_b: f64, setup: f64, run: f64| static_b + setup.max(run);
+    let inst_ram = ram(
+        i("ram_static_bytes") - i("instrumentation_bytes"),
+        i("stack_setup_peak_bytes"),
+        i("stack_peak_bytes"),
+    );
+    let dep_ram = ram(
+        d("ram_static_bytes"),
+        d("stack_setup_peak_bytes"),
+        d("stack_peak_bytes"),
+    );
+    println!(
+        "[{name}] flash without model: deployed {} B ({:.1} KiB), instrumented {} B ({:.1} \
+         KiB); RAM: deployed {} B static + stack {} B start-up / {} B bin loop = {dep_ram} B \
+         ({:.1} KiB), instrumented without its histogram {inst_ram} B ({:.1} KiB)",
+        d("flash_without_model_bytes"),
+        d("flash_without_model_bytes") / 1024.0,
+        i("flash_without_model_bytes"),
+        i("flash_without_model_bytes") / 1024.0,
+        d("ram_static_bytes"),
+        d("stack_setup_peak_bytes"),
+        d("stack_peak_bytes"),
+        dep_ram / 1024.0,
+        inst_ram / 1024.0,
+    );
 }
 
 /// The same with windows overlapping by half, the shape of the trainer's default (10 s every
@@ -225,7 +297,7 @@ fn both_models_match_host_bit_for_bit() {
 /// as blocks of 50 bins, two merged a window.
 #[test]
 fn overlapping_windows_match_host_bit_for_bit() {
-    both_models(
+    let _ = both_models(
         "overlapping-windows",
         WINDOW_BINS / 2,
         "overlapping-windows",
@@ -233,8 +305,8 @@ fn overlapping_windows_match_host_bit_for_bit() {
 }
 
 /// Trains, exports and compares one two-model case with windows of `WINDOW_BINS` every
-/// `step` bins on a firmware built with `features`.
-fn both_models(name: &str, step: usize, features: &str) {
+/// `step` bins on a firmware built with `features`; returns the case and the firmware's report.
+fn both_models(name: &str, step: usize, features: &str) -> (DeviceCase, FirmwareRun) {
     let case = both_sections_case(6000, BINS, WINDOW_BINS, step, 3, 7);
     assert_eq!(case.neurons, N);
     let bin_s = 0.01;
@@ -308,4 +380,5 @@ fn both_models(name: &str, step: usize, features: &str) {
         num("class_changes"),
         distinct.len()
     );
+    (case, run)
 }
