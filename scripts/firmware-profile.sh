@@ -2,7 +2,7 @@
 # Where the firmware's instructions go, per bin and per function, from QEMU's execution trace.
 #
 # usage: scripts/firmware-profile.sh --model MODEL.nlm --counts COUNTS.u16 --neurons N
-#            [--bins A,B]     (default 40,120)
+#            [--bins A,B]     (default 40,120) [--deployed]
 #
 # Runs the firmware twice, on the first A and the first B bins of the count stream, with
 # `-d exec,nochain,in_asm` (every executed translation block and its instructions), and prints
@@ -12,17 +12,20 @@
 # `__cortex_m_rt_main`, whose per-bin figure then also holds the loop's bookkeeping (run-length
 # output, the step meter); the CRC of the latent state is its own function. A kernel
 # developer's tool, not part of the tests; needs the same packages as scripts/firmware.sh.
+# --deployed profiles the deployed build (scripts/firmware.sh --deployed: no SysTick meter,
+# no report), whose per-bin path has no timing reads; the instrumented one is the default.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-MODEL="" COUNTS="" NEURONS="" BINS="40,120"
+MODEL="" COUNTS="" NEURONS="" BINS="40,120" DEPLOYED=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --model) MODEL="${2:-}"; shift 2 ;;
         --counts) COUNTS="${2:-}"; shift 2 ;;
         --neurons) NEURONS="${2:-}"; shift 2 ;;
         --bins) BINS="${2:-}"; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        --deployed) DEPLOYED=(--deployed); shift ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "firmware-profile.sh: unknown argument '$1'" >&2; exit 1 ;;
     esac
 done
@@ -42,7 +45,7 @@ profile() { # bins -> "function<TAB>instructions" lines in $WORK/prof.<bins>
     local bins=$1
     head -c $((bins * row)) "$COUNTS" >"$WORK/counts.$bins"
     "$ROOT/scripts/firmware.sh" --model "$MODEL" --counts "$WORK/counts.$bins" \
-        --neurons "$NEURONS" --build-only >"$WORK/build.$bins" 2>&1 \
+        --neurons "$NEURONS" --build-only "${DEPLOYED[@]}" >"$WORK/build.$bins" 2>&1 \
         || { cat "$WORK/build.$bins" >&2; exit 1; }
     mkfifo "$WORK/trace.$bins"
     # Blocks are translated (and logged by in_asm) before their first execution.
@@ -73,4 +76,4 @@ awk -F'\t' -v a="$A" -v b="$B" '
     { d = ($2 - base[$1]) / (b - a); if (d > 0.5) { printf "%10.1f  %s\n", d, $1; total += d } }
     END { printf "%10.1f  total\n", total }
 ' "$WORK/prof.$A" "$WORK/prof.$B" | sort -n -r | { command -v c++filt >/dev/null && c++filt || cat; }
-grep -h '^NL step_instructions' "$WORK/out.$B"
+grep -h '^NL step_instructions' "$WORK/out.$B" || true
