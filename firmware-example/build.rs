@@ -63,6 +63,14 @@ fn main() {
     // Linker script: cortex-m-rt's link.x INCLUDEs memory.x from the search path.
     fs::copy(manifest.join("memory.x"), out.join("memory.x"))
         .unwrap_or_else(|e| fail(&format!("cannot copy memory.x to OUT_DIR: {e}")));
+    // With cortex-m-rt's `device` feature link.x also INCLUDEs device.x, where a device crate
+    // would name its interrupt handlers; the firmware has none (its vectors: `__INTERRUPTS`
+    // in embedded.rs below).
+    fs::write(
+        out.join("device.x"),
+        "/* no device interrupt handlers: see embedded.rs */\n",
+    )
+    .unwrap_or_else(|e| fail(&format!("cannot write device.x to OUT_DIR: {e}")));
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
 
@@ -103,7 +111,19 @@ fn main() {
          #[used]\n\
          pub static NEUROLOOP_COUNTS: [u8; COUNTS_LEN] = *include_bytes!({counts:?});\n\
          /// Counts per bin of the stream.\n\
-         pub const NEURONS: usize = {neurons};\n",
+         pub const NEURONS: usize = {neurons};\n\
+         /// The device interrupt vectors (cortex-m-rt `device` feature): the firmware enables no\n\
+         /// interrupt, so one entry (link.x wants the table non-empty) instead of the 240 that\n\
+         /// cortex-m-rt reserves without a device crate (960 B of flash).\n\
+         #[link_section = \".vector_table.interrupts\"]\n\
+         #[no_mangle]\n\
+         #[used]\n\
+         pub static __INTERRUPTS: [unsafe extern \"C\" fn(); 1] = [{{\n\
+             extern \"C\" {{\n\
+                 fn DefaultHandler();\n\
+             }}\n\
+             DefaultHandler\n\
+         }}];\n",
         model = model_abs.display().to_string(),
         counts = counts_abs.display().to_string(),
         model_len = model.len(),
