@@ -8,6 +8,7 @@
 //! chaotic (measured: the f32 model itself amplifies a 1e-4 perturbation until the cosine
 //! falls to 0.90 after 20 windows), which tests the random model, not the quantisation.
 
+use neuroloop_core::crc32::Crc32;
 use neuroloop_core::format::{
     encode_model_with, encoded_len_with, FLayer, TavrnnReference, TavrnnSection,
 };
@@ -443,7 +444,11 @@ fn propagation_sums_never_exceed_the_headroom() {
             let mut row = [0u16; M];
             for c in row.iter_mut() {
                 // All neurons together (complete graph) or independent (no edges).
-                let bit = if corr_all { on } else { rng.next().is_multiple_of(2) };
+                let bit = if corr_all {
+                    on
+                } else {
+                    rng.next().is_multiple_of(2)
+                };
                 *c = u16::from(bit);
             }
             sums.push(&row).unwrap();
@@ -666,4 +671,41 @@ fn ram_at_64_neurons_hidden_32_latent_8_window_8() {
     // 8 B on the Cortex-M4).
     assert!(state < ring + 2 * keys_len(32, 8) + 1300, "state {state}");
     assert_eq!(scratch, 65 * (8 + 16 + 32 + 32) * 2);
+}
+
+/// CRC-32 of everything both models leave after each of 40 windows (fixed: class, attended
+/// and the whole scratch; f32: class and the embedding's bits) on a calibrated synthetic model.
+fn step_digests() -> (u32, u32) {
+    let gs = graphs(40, 11);
+    let owned = calibrated(&gs[..20]);
+    let bytes = owned.file(true);
+    let model = Model::from_bytes(&bytes).unwrap();
+    let mut fx = Tavrnn::<RING, KEYS>::new(&model).unwrap();
+    let mut rf = ReferenceTavrnn::<RING_F, KEYS>::new(&model).unwrap();
+    let mut sq = vec![0i16; fx.scratch_len()];
+    let mut sf = vec![0f32; rf.scratch_len()];
+    let (mut cq, mut cf) = (Crc32::new(), Crc32::new());
+    for g in &gs {
+        let a = fx.step(g, &mut sq).unwrap();
+        cq.update(&[a.class, a.attended]);
+        cq.update_i16(&sq);
+        let b = rf.step(g, &mut sf).unwrap();
+        cf.update(&[b.class, b.attended]);
+        for v in rf.embedding(&sf) {
+            cf.update(&v.to_bits().to_le_bytes());
+        }
+    }
+    (cq.finish(), cf.finish())
+}
+
+/// The step's speed-ups (per-row cache of `Â_ij`, accumulators cleared only where used, the
+/// GRU's second pass walking the neighbours once) keep every bit of both models: digests
+/// recorded with the step before them (commit 37b1ef3).
+#[test]
+fn optimisations_keep_the_bits_of_both_models() {
+    const GOLDEN_FIXED: u32 = 0x7013_4522;
+    const GOLDEN_F32: u32 = 0x170e_77eb;
+    let (q, f) = step_digests();
+    println!("digests: fixed {q:#010x}, f32 {f:#010x}");
+    assert_eq!((q, f), (GOLDEN_FIXED, GOLDEN_F32));
 }
