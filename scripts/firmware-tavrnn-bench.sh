@@ -3,7 +3,7 @@
 # mps2-an386, -icount shift=0), at the issue's sizes: N = 64, hidden 32, latent 8, attention
 # window 8 (d_phi = d_enc = 16), windows of 100 bins.
 #
-# usage: scripts/firmware-tavrnn-bench.sh
+# usage: scripts/firmware-tavrnn-bench.sh [--profile]
 #
 # Runs the two-model QEMU test (tests/tests/qemu_bit_exact.rs, both_models_match_host_bit_for_bit):
 # it simulates a 64-neuron switching system, trains a TAVRNN for 3 epochs with the trainer's
@@ -16,7 +16,21 @@
 #   device figures: estimator step, flash without the model, RAM (static + stack)
 # Instructions = SysTick ticks x 40 (firmware-example/README.md). Needs the packages of
 # scripts/firmware.sh. NEUROLOOP_FIRMWARE_TARGET_DIR selects the ARM target directory.
+#
+# --profile: then where a window's instructions go, by function: scripts/firmware-profile.sh
+# on the model and counts the test left (target/tmp/qemu_bit_exact/both-models), runs of 250
+# and 450 bins (their difference: windows 3 and 4, each attending over the states before
+# it), scaled from per bin to per window (x 100 bins). The estimator's per-bin functions
+# (run_bin, dot64, dot8, inputs, select) and the graph encoder's window end are in the same
+# list; with LTO, parts of the step are inlined into `window_end` and into closures of
+# `StepCore::step` (closure#4 = the GRU's propagation, its {closure#0} the per-neighbour MACs).
 set -euo pipefail
+PROFILE=0
+case "${1:-}" in
+    --profile) PROFILE=1 ;;
+    "") ;;
+    *) echo "firmware-tavrnn-bench.sh: unknown argument '$1'" >&2; exit 1 ;;
+esac
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 LOG="$(mktemp)"
@@ -24,3 +38,11 @@ trap 'rm -f "$LOG"' EXIT
 cargo test --release -p neuroloop-tests --test qemu_bit_exact both_models -- --nocapture \
     >"$LOG" 2>&1 || { cat "$LOG" >&2; echo "firmware-tavrnn-bench.sh: the test failed" >&2; exit 1; }
 grep -E '^\[both-models\]|^  (instructions|MACs|flash)' "$LOG"
+[ "$PROFILE" -eq 1 ] || exit 0
+CASE="$ROOT/target/tmp/qemu_bit_exact/both-models"
+[ -f "$CASE/model.nlm" ] && [ -f "$CASE/counts.u16" ] \
+    || { echo "firmware-tavrnn-bench.sh: $CASE has no model.nlm / counts.u16" >&2; exit 1; }
+echo "instructions per window (100 bins) by function, from scripts/firmware-profile.sh:"
+"$ROOT/scripts/firmware-profile.sh" --model "$CASE/model.nlm" --counts "$CASE/counts.u16" \
+    --neurons 64 --bins 250,450 \
+    | awk 'NR > 1 && $1 ~ /^[0-9.]+$/ { v = $1; $1 = ""; printf "%12.0f %s\n", v * 100, $0 }'
