@@ -7,6 +7,8 @@
 //! pass without checking anything. `NEUROLOOP_SHARED_DATA=DIR` reads `DIR/linear-track`
 //! instead of the default location.
 
+mod cli_common;
+
 use std::path::{Path, PathBuf};
 
 use neuroloop_trainer::data::{self, labels, load_counts, nwb, phy, LoadOptions, SpikeTrains};
@@ -16,27 +18,10 @@ const SAMPLE_RATE: f64 = 30_000.0;
 
 /// The shared folder, or None (after a loud notice) when it is absent and skipping is asked.
 fn linear_track() -> Option<PathBuf> {
-    // `NEUROLOOP_SHARED_DATA` may name the shared data folder when it lives elsewhere.
-    let dir = match std::env::var_os("NEUROLOOP_SHARED_DATA") {
-        Some(root) => PathBuf::from(root).join("linear-track"),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/linear-track"),
-    };
-    if dir.join("session.nwb").is_file() && dir.join("phy").is_dir() {
-        return Some(dir);
-    }
-    let skip = std::env::var("NEUROLOOP_SKIP_SHARED_DATA").as_deref() == Ok("1");
-    let banner = "!".repeat(78);
-    if skip {
-        eprintln!(
-            "\n{banner}\n!!! SKIPPED: shared data not found at {}\n!!! NEUROLOOP_SKIP_SHARED_DATA=1 is set, so the real-data checks of the\n!!! readers (Phy == NWB, 31 units, 28,829 spikes) did NOT run.\n{banner}\n",
-            dir.display()
-        );
-        return None;
-    }
-    panic!(
-        "\n{banner}\n!!! shared data not found at {}\n!!! These tests read the real linear-track recording (../shared/data/linear-track\n!!! from the project root). Put it there, or set NEUROLOOP_SKIP_SHARED_DATA=1\n!!! to skip these checks knowingly.\n{banner}\n",
-        dir.display()
-    );
+    cli_common::linear_track(
+        &["session.nwb", "phy"],
+        "the real-data checks of the readers (Phy == NWB, 31 units, 28,829 spikes)",
+    )
 }
 
 fn read_both(dir: &Path) -> (SpikeTrains, SpikeTrains) {

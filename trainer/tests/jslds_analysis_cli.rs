@@ -2,37 +2,9 @@
 //! session, analysed with its truth: the report has the stable keys with sane values, the
 //! figures are written, and a missing checkpoint or truth file is a clear error.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod cli_common;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_neuroloop"))
-        .args(args)
-        .output()
-        .expect("run neuroloop")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "neuroloop {args:?} failed:\n{}",
-        text(&out)
-    );
-    text(&out)
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("utf-8 temp path")
-}
+use cli_common::{ok, p, run, text};
 
 #[test]
 fn analyze_a_trained_model_against_its_truth() {

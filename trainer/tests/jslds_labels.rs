@@ -9,58 +9,15 @@
 //! unless `NEUROLOOP_SKIP_SHARED_DATA=1` is set (then it prints a loud notice and checks
 //! nothing). `NEUROLOOP_SHARED_DATA=DIR` reads `DIR/linear-track` instead.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli_common;
 
-fn linear_track() -> Option<PathBuf> {
-    let dir = match std::env::var_os("NEUROLOOP_SHARED_DATA") {
-        Some(root) => PathBuf::from(root).join("linear-track"),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/linear-track"),
-    };
-    if dir.join("phy").is_dir() && dir.join("behavior.csv").is_file() {
-        return Some(dir);
-    }
-    let banner = "!".repeat(78);
-    if std::env::var("NEUROLOOP_SKIP_SHARED_DATA").as_deref() == Ok("1") {
-        eprintln!(
-            "\n{banner}\n!!! SKIPPED: shared data not found at {}\n!!! NEUROLOOP_SKIP_SHARED_DATA=1 is set, so `jslds analyze --labels` on the\n!!! real recording did NOT run.\n{banner}\n",
-            dir.display()
-        );
-        return None;
-    }
-    panic!(
-        "\n{banner}\n!!! shared data not found at {}\n!!! This test reads the real linear-track recording (../shared/data/linear-track\n!!! from the project root). Put it there, or set NEUROLOOP_SKIP_SHARED_DATA=1\n!!! to skip it knowingly.\n{banner}\n",
-        dir.display()
-    );
-}
+use cli_common::{ok, p, run, text};
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_neuroloop"))
-        .args(args)
-        .output()
-        .expect("run neuroloop")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+fn linear_track() -> Option<std::path::PathBuf> {
+    cli_common::linear_track(
+        &["phy", "behavior.csv"],
+        "`jslds analyze --labels` on the real recording",
     )
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "neuroloop {args:?} failed:\n{}",
-        text(&out)
-    );
-    text(&out)
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
 }
 
 #[test]
