@@ -105,8 +105,12 @@ impl Backend for FixedBackend<'_> {
         ring_row_bytes(self.d.hidden)
     }
     #[inline(always)]
-    fn phi_x(&self, node: usize, c: usize) -> i16 {
-        blob::i16_at(self.s.phi_x, node * self.d.phi + c)
+    fn acc_phi_x(&self, acc: &mut [i64], a_q14: i16, node: usize) {
+        let row = blob::sub(self.s.phi_x, node * self.d.phi, self.d.phi, 2);
+        let (row, _) = row.as_chunks::<2>();
+        for (ac, v) in acc.iter_mut().zip(row) {
+            Self::acc(ac, a_q14, i16::from_le_bytes(*v));
+        }
     }
     #[inline(always)]
     fn acc(acc: &mut i64, a_q14: i16, v: i16) {

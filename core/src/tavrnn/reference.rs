@@ -101,8 +101,12 @@ impl Backend for FloatBackend<'_> {
     fn ring_row_cells(&self) -> usize {
         self.d.hidden
     }
-    fn phi_x(&self, node: usize, c: usize) -> f32 {
-        f32_at(self.r.phi_x, node * self.d.phi + c)
+    fn acc_phi_x(&self, acc: &mut [f32], a_q14: i16, node: usize) {
+        let row = blob::sub(self.r.phi_x, node * self.d.phi, self.d.phi, 4);
+        let (row, _) = row.as_chunks::<4>();
+        for (ac, v) in acc.iter_mut().zip(row) {
+            Self::acc(ac, a_q14, f32::from_le_bytes(*v));
+        }
     }
     fn acc(acc: &mut f32, a_q14: i16, v: f32) {
         *acc += a_q14 as f32 / 16384.0 * v;

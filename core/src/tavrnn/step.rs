@@ -40,8 +40,9 @@ pub(crate) trait Backend {
     fn dims(&self) -> &TavrnnDims;
     /// Ring cells one node of one state takes.
     fn ring_row_cells(&self) -> usize;
-    /// `phi_x[node][c]`.
-    fn phi_x(&self, node: usize, c: usize) -> Self::V;
+    /// `acc[c] += Â_ij · phi_x[node][c]` for the columns `c < acc.len()` (the row read as
+    /// one slice: no per-element lookup in the blob).
+    fn acc_phi_x(&self, acc: &mut [Self::Acc], a_q14: i16, node: usize);
     /// `acc += Â_ij · v` with `Â_ij` in Q1.14.
     fn acc(acc: &mut Self::Acc, a_q14: i16, v: Self::V);
     /// The accumulated propagation `Σ_j Â_ij v_j`, in the format of the values summed scaled
@@ -275,9 +276,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             clear(&mut acc, phi + hd);
             for_neighbors(g, i, |j, a| {
                 let (ax, ah) = acc.split_at_mut(phi);
-                for (c, ac) in ax.iter_mut().enumerate() {
-                    B::acc(ac, a, be.phi_x(j, c));
-                }
+                be.acc_phi_x(ax, a, j);
                 for (ac, &v) in ah.iter_mut().zip(part(h, j * hd, hd)) {
                     B::acc(ac, a, v);
                 }
@@ -322,9 +321,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 let (ax, rest) = acc.split_at_mut(phi);
                 let (az, rest) = rest.split_at_mut(phi);
                 let (ah, ap) = rest.split_at_mut(hd.min(rest.len()));
-                for (c, ac) in ax.iter_mut().enumerate() {
-                    B::acc(ac, a, be.phi_x(j, c));
-                }
+                be.acc_phi_x(ax, a, j);
                 for (ac, &v) in az.iter_mut().zip(part(phiz, j * phi, phi)) {
                     B::acc(ac, a, v);
                 }
