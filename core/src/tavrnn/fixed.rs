@@ -66,6 +66,13 @@ pub(crate) fn ring_offset(slot: usize, window: usize) -> i32 {
     ((32 * (2 * slot.min(w - 1) + 1)) / (2 * w)) as i32
 }
 
+/// A model's TAVRNN section that fits a [`Tavrnn`] with capacities `RING` and `KEYS`
+/// ([`Tavrnn::check`]); only [`Tavrnn::from_checked`] consumes it.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckedTavrnn<'m, const RING: usize, const KEYS: usize> {
+    backend: FixedBackend<'m>,
+}
+
 /// Integer backend over the quantised section.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FixedBackend<'m> {
@@ -260,15 +267,33 @@ impl<'m, const RING: usize, const KEYS: usize> Tavrnn<'m, RING, KEYS> {
     /// Errors with [`ModelError::MissingSection`] without a TAVRNN section and
     /// [`ModelError::Capacity`] when the ring or the keys do not fit.
     pub fn new(model: &Model<'m>) -> Result<Self, ModelError> {
+        Ok(Self::from_checked(Self::check(model)?))
+    }
+
+    /// The fallible half of [`Self::new`]: the model's section checked against `RING` and
+    /// `KEYS`, a few bytes.
+    ///
+    /// With [`Self::from_checked`], which cannot fail, a firmware can write the state (10.6 KB
+    /// at N = 64) straight into its static slot, `slot.write(Tavrnn::from_checked(c))`,
+    /// instead of through a `Result` that the compiler keeps on the stack first.
+    pub fn check(model: &Model<'m>) -> Result<CheckedTavrnn<'m, RING, KEYS>, ModelError> {
         let hidden = model.tavrnn().map_or(0, |t| t.hidden as usize);
         let (s, d) = checked_section(model, ring_row_bytes(hidden), RING, KEYS)?;
-        Ok(Tavrnn {
-            core: StepCore::new(FixedBackend {
+        Ok(CheckedTavrnn {
+            backend: FixedBackend {
                 s,
                 d,
                 k: propagation_shift(d.nodes),
-            }),
+            },
         })
+    }
+
+    /// A state at the start of a recording for a checked section.
+    #[inline(always)]
+    pub fn from_checked(checked: CheckedTavrnn<'m, RING, KEYS>) -> Self {
+        Tavrnn {
+            core: StepCore::new(checked.backend),
+        }
     }
 
     /// The model's dimensions.

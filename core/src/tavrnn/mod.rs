@@ -45,6 +45,6 @@ mod reference;
 mod step;
 
 pub use error::TavrnnError;
-pub use fixed::{keys_len, propagation_shift, ring_len, ring_row_bytes, Tavrnn};
+pub use fixed::{keys_len, propagation_shift, ring_len, ring_row_bytes, CheckedTavrnn, Tavrnn};
 pub use reference::{ring_len_f32, LayerRanges, ReferenceTavrnn};
 pub use step::{scratch_len, WindowOutput};
