@@ -276,6 +276,12 @@ fn deployed_runs_the_same(name: &str, case: &DeviceCase, instrumented: &Firmware
         d("stack_setup_peak_bytes"),
         d("stack_peak_bytes"),
     );
+    // Issue 6's RAM budget at N = 64 with both models: the deployed firmware's static RAM and
+    // its deeper stack peak together.
+    assert!(
+        dep_ram <= 32.0 * 1024.0,
+        "[{name}] deployed RAM {dep_ram} B is over 32 KiB"
+    );
     println!(
         "[{name}] flash without model: deployed {} B ({:.1} KiB), instrumented {} B ({:.1} \
          KiB); RAM: deployed {} B static + stack {} B start-up / {} B bin loop = {dep_ram} B \
