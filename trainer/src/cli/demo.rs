@@ -24,7 +24,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::{export, jslds, replay, simulate, tavrnn};
+use crate::cli::{export, inspect, jslds, replay, simulate, tavrnn};
 use crate::export::write_atomic;
 
 /// Arguments of `neuroloop demo`.
@@ -83,6 +83,10 @@ pub struct Summary {
     pub embedding_cosine_min: Option<f64>,
     /// Size of the model file (both sections, with the f32 reference), bytes.
     pub model_bytes: u64,
+    /// Device RAM for this model's state, from `neuroloop inspect`: the estimator's state plus
+    /// the TAVRNN's ring, keys and per-step scratch, bytes (the graph encoder's sums and the
+    /// firmware's stack come on top; the whole firmware is measured under QEMU, README).
+    pub device_state_ram_bytes: usize,
     /// Regimes the JSLDS found, with the true regime each maps to.
     pub regimes: Vec<Value>,
     /// Wall time of the whole demo, seconds.
@@ -287,6 +291,7 @@ pub fn run(args: Args) -> Result<()> {
         std::fs::metadata(&model)
             .with_context(|| format!("{}: cannot stat", model.display()))?
             .len(),
+        device_state_ram(&inspect::inspect(&model)?),
         started.elapsed().as_secs_f64(),
     )?;
     write_atomic(
@@ -313,6 +318,7 @@ fn summarise(
     tavrnn: &Value,
     replay: &Value,
     model_bytes: u64,
+    device_state_ram_bytes: usize,
     elapsed_s: f64,
 ) -> Result<Summary> {
     let true_regimes = u16_list(truth, "regime_per_bin").context("truth.json: regime_per_bin")?;
@@ -358,9 +364,19 @@ fn summarise(
         class_agreement: f64_at(replay, &["class_agreement"]),
         embedding_cosine_min: f64_at(replay, &["embedding_cosine_min"]),
         model_bytes,
+        device_state_ram_bytes,
         regimes,
         elapsed_s,
     })
+}
+
+/// The model's device state in RAM, from its inspection (see [`Summary`]).
+fn device_state_ram(i: &inspect::Inspection) -> usize {
+    let jslds = i.jslds.as_ref().map_or(0, |j| j.state_ram_bytes);
+    let tavrnn = i.tavrnn.as_ref().map_or(0, |t| {
+        t.ring_ram_bytes + t.keys_ram_bytes + t.scratch_ram_bytes
+    });
+    jslds + tavrnn
 }
 
 fn u16_list(v: &Value, key: &str) -> Option<Vec<u16>> {
@@ -482,7 +498,12 @@ fn print_summary(s: &Summary, out: &Path) {
         s.model_bytes
     );
     println!(
-        "  device (Cortex-M4, QEMU; README)    : see `scripts/firmware.sh` and the README's device table"
+        "  device state in RAM (this model)    : {} B (estimator state, TAVRNN ring, keys, scratch)",
+        s.device_state_ram_bytes
+    );
+    println!(
+        "  device instructions (Cortex-M4)     : measured under QEMU by scripts/firmware-profile.sh \
+         and scripts/firmware-tavrnn-bench.sh (README, device table)"
     );
     println!(
         "  elapsed                             : {:.1} s",
