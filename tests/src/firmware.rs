@@ -18,7 +18,7 @@ pub const INSTALL_HINT: &str =
     "apt-get update && apt-get install -y rustc-web cargo-web rust-web-src lld qemu-system-arm";
 
 /// Regime sequence and latent checksum of a replay: what host and device must agree on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReplaySummary {
     /// Selected regime `k_t`, as runs `(value, length)`.
     pub selected: Vec<(u8, u32)>,
@@ -81,15 +81,7 @@ fn push_run(runs: &mut Vec<(u8, u32)>, v: u8) {
 pub fn host_replay(model_bytes: &[u8], counts: &[u16], neurons: usize) -> ReplaySummary {
     let model = Model::from_bytes(model_bytes).expect("model file loads on the host");
     let mut est = Estimator::<32, 128>::new(&model).expect("estimator accepts the model");
-    let mut s = ReplaySummary {
-        selected: vec![],
-        reported: vec![],
-        bins: 0,
-        changes: 0,
-        latent_crc32: 0,
-        classes: vec![],
-        embedding_crc32: None,
-    };
+    let mut s = ReplaySummary::default();
     let mut crc = Crc32::new();
     for row in counts.chunks_exact(neurons) {
         let out = est.step(row).expect("host step");
@@ -391,15 +383,7 @@ pub fn firmware_loop_on_host(model_bytes: &[u8], stream: &[u8]) -> ReplaySummary
     let mut app = App::new(est, N, source, NoPin)
         .and_then(|a| a.with_windows(Some(windows), NoPin))
         .unwrap_or_else(|e| panic!("app: {e}"));
-    let mut s = ReplaySummary {
-        selected: vec![],
-        reported: vec![],
-        bins: 0,
-        changes: 0,
-        latent_crc32: 0,
-        classes: vec![],
-        embedding_crc32: None,
-    };
+    let mut s = ReplaySummary::default();
     let (mut crc, mut emb) = (Crc32::new(), Crc32::new());
     let mut meter = NoMeter;
     while let Some(o) = app
