@@ -15,6 +15,7 @@ pub mod data;
 pub mod export;
 pub mod graph;
 pub mod jslds;
+pub mod sidecar;
 pub mod simulate;
 pub mod slds;
 pub mod tavrnn;

@@ -87,20 +87,7 @@ fn read_sidecar(dir: &Path) -> Result<Sidecar> {
     })?;
     let s: Sidecar = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a JSLDS checkpoint sidecar", path.display()))?;
-    if s.format != FORMAT {
-        bail!(
-            "{}: field `format` is {:?}, expected {FORMAT:?}",
-            path.display(),
-            s.format
-        );
-    }
-    if s.version != VERSION {
-        bail!(
-            "{}: field `version` is {}, this build reads version {VERSION}",
-            path.display(),
-            s.version
-        );
-    }
+    crate::sidecar::check_identity(&path, &s.format, s.version, FORMAT, VERSION)?;
     Ok(s)
 }
 

@@ -134,20 +134,7 @@ pub fn read_sidecar(ckpt: &Path) -> Result<Sidecar> {
     })?;
     let s: Sidecar = serde_json::from_slice(&bytes)
         .with_context(|| format!("{}: not a TAVRNN checkpoint sidecar", path.display()))?;
-    if s.format != FORMAT {
-        bail!(
-            "{}: field `format` is {:?}, expected {FORMAT:?}",
-            path.display(),
-            s.format
-        );
-    }
-    if s.version != VERSION {
-        bail!(
-            "{}: field `version` is {}, this build reads version {VERSION}",
-            path.display(),
-            s.version
-        );
-    }
+    crate::sidecar::check_identity(&path, &s.format, s.version, FORMAT, VERSION)?;
     if s.model.n_nodes != s.unit_ids.len() + usize::from(s.graph.history_node) {
         bail!(
             "{}: field `model.n_nodes` is {} but there are {} unit ids",
