@@ -4,7 +4,7 @@
 
 mod cli_common;
 
-use cli_common::{ok, p, run, text};
+use cli_common::{fails_naming, ok, p};
 
 #[test]
 fn analyze_a_trained_model_against_its_truth() {
@@ -99,27 +99,29 @@ fn analyze_a_trained_model_against_its_truth() {
 
     // Clear refusals naming the file.
     let missing = dir.path().join("nope");
-    let out = run(&[
-        "jslds",
-        "analyze",
-        "--model",
-        p(&missing),
-        "--report",
-        p(&report),
-    ]);
-    assert!(!out.status.success());
-    assert!(text(&out).contains("nope"), "{}", text(&out));
+    fails_naming(
+        &[
+            "jslds",
+            "analyze",
+            "--model",
+            p(&missing),
+            "--report",
+            p(&report),
+        ],
+        "nope",
+    );
     let bad_truth = dir.path().join("truth-missing.json");
-    let out = run(&[
-        "jslds",
-        "analyze",
-        "--model",
-        p(&ckpt),
-        "--report",
-        p(&report),
-        "--truth",
-        p(&bad_truth),
-    ]);
-    assert!(!out.status.success());
-    assert!(text(&out).contains("truth-missing.json"), "{}", text(&out));
+    fails_naming(
+        &[
+            "jslds",
+            "analyze",
+            "--model",
+            p(&ckpt),
+            "--report",
+            p(&report),
+            "--truth",
+            p(&bad_truth),
+        ],
+        "truth-missing.json",
+    );
 }

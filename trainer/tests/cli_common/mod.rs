@@ -33,6 +33,18 @@ pub fn ok(args: &[&str]) -> String {
     text(&out)
 }
 
+/// Runs `neuroloop`, which must fail with a message containing `needle` (the file or field
+/// the user has to fix).
+pub fn fails_naming(args: &[&str], needle: &str) {
+    let out = run(args);
+    assert!(!out.status.success(), "neuroloop {args:?} succeeded");
+    assert!(
+        text(&out).contains(needle),
+        "no {needle:?} in:\n{}",
+        text(&out)
+    );
+}
+
 /// A path as a command-line argument.
 pub fn p(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
