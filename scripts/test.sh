@@ -12,6 +12,11 @@ section() { printf '\n==== %s ====\n' "$*"; }
 
 # One target directory for everything the host builds: Burn and the rest compile once.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+# Cargo caches the probes it runs on rustc in $CARGO_TARGET_DIR/.rustc_info.json. A failed
+# probe stays cached (a CI run once failed at `cargo doc` replaying one recorded in a copied
+# target directory), so the checks ask rustc afresh: it costs a fraction of a second a command.
+export CARGO_CACHE_RUSTC_INFO=0
+rm -f "$CARGO_TARGET_DIR/.rustc_info.json"
 
 section "system packages (Cortex-M toolchain from Debian, QEMU)"
 missing=()
