@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::body::QMatrix;
 use super::error::ModelError;
-use super::validate::{blob, dim, qmatrix_named, scale};
+use super::validate::{blob, dim, name_count, qmatrix_named, scale};
 use crate::blob as b;
 use crate::fixed::{Requant, SHIFT_MAX, SHIFT_MIN};
 use crate::graph::{GraphSettings, Symmetrise, TopK};
@@ -350,7 +350,7 @@ pub fn validate_tavrnn(t: &TavrnnSection<'_>, neurons: usize) -> Result<(), Mode
         blob(field, layer.bias, rows * 2)?;
     }
     if !t.class_names.is_empty() {
-        let got = t.class_names.split('\n').count();
+        let got = name_count(t.class_names);
         if got != k {
             return Err(ModelError::Names { expected: k, got });
         }
