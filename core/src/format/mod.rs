@@ -9,6 +9,7 @@
 mod body;
 mod error;
 mod header;
+mod read;
 mod schema;
 mod tavrnn;
 mod validate;
@@ -60,19 +61,19 @@ impl<'a> Model<'a> {
                 computed,
             });
         }
-        let (body, rest): (ModelBody<'a>, &[u8]) =
-            postcard::take_from_bytes(body_bytes).map_err(|e| ModelError::Decode {
-                reason: error::postcard_reason(&e),
-            })?;
+        // postcard's wire format, read by `read::Reader` (what `postcard::take_from_bytes`
+        // would decode, without serde's visitors: 8 KB less firmware flash).
+        let decode = |reason| ModelError::Decode { reason };
+        let mut reader = read::Reader::new(body_bytes);
+        let body = reader.body().map_err(decode)?;
         // 1.1 appended `Option<TavrnnSection>`: decoded only when bytes remain, so a 1.0
         // file (which ends after the 1.0 fields) reads as "no TAVRNN section".
-        let (tavrnn, rest): (Option<TavrnnSection<'a>>, &[u8]) = if rest.is_empty() {
-            (None, rest)
+        let tavrnn = if reader.rest().is_empty() || !reader.some().map_err(decode)? {
+            None
         } else {
-            postcard::take_from_bytes(rest).map_err(|e| ModelError::Decode {
-                reason: error::postcard_reason(&e),
-            })?
+            Some(reader.tavrnn().map_err(decode)?)
         };
+        let rest = reader.rest();
         // A newer minor version may have appended optional fields this core does not know;
         // for this or an older minor, leftover bytes mean the body is not what it claims.
         let newer_minor = header.minor > FORMAT_MINOR;

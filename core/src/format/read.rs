@@ -1,0 +1,547 @@
+//! The body's reader: postcard's wire format decoded field by field, zero-copy.
+//!
+//! The body types derive serde's `Serialize` (the exporter writes them with postcard) and
+//! `Deserialize`, but [`Model::from_bytes`](super::Model::from_bytes) reads them here instead
+//! of through serde: serde's generic visitors, one per type and field, cost about 8 KB of
+//! firmware flash, which this reader does in a fraction. It accepts exactly what
+//! `postcard::take_from_bytes` accepts, decodes the same values and rejects the rest with the
+//! same reason (postcard 1.x, `docs/FORMAT.md`), so nothing about the format changes; the
+//! tests below compare the two on valid bodies and on every truncation and byte change.
+//!
+//! Wire rules used: unsigned integers are LEB128 varints of at most `ceil(bits / 7)` bytes
+//! whose last byte may not carry bits beyond the type; `i32` is zigzag then varint; `i8` one
+//! byte; `f32` 4 bytes LE; `bool` one byte 0 or 1; `Option` a tag byte 0 or 1; an enum a
+//! varint `u32` variant index; byte slices and strings a varint `usize` length then the bytes
+//! (strings must be UTF-8); struct fields in declaration order with no names.
+
+use super::body::{JsldsReference, JsldsSection, Meta, ModelBody, QMatrix, Selection, WeightType};
+use super::tavrnn::{FLayer, QLayer, TavrnnReference, TavrnnSection};
+
+/// Why a body was refused: the reason postcard gives for the same bytes.
+pub(super) type Reason = &'static str;
+
+const END: Reason = "unexpected end of body";
+const VARINT: Reason = "bad varint";
+const BOOL: Reason = "bad bool";
+const UTF8: Reason = "string is not UTF-8";
+const OPTION: Reason = "bad option tag";
+/// An enum variant index out of range: serde's `invalid_value`, which postcard reports as its
+/// custom error.
+const VARIANT: Reason = "postcard error";
+
+/// A cursor over the body bytes; every value read borrows from them.
+pub(super) struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn new(bytes: &'a [u8]) -> Self {
+        Reader { rest: bytes }
+    }
+
+    /// The bytes not read yet.
+    pub(super) fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Reason> {
+        if n > self.rest.len() {
+            return Err(END);
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn byte(&mut self) -> Result<u8, Reason> {
+        let (&b, tail) = self.rest.split_first().ok_or(END)?;
+        self.rest = tail;
+        Ok(b)
+    }
+
+    /// A varint of a `bits`-wide unsigned type (16, 32 or 64).
+    #[inline(never)]
+    fn varint(&mut self, bits: u32) -> Result<u64, Reason> {
+        let max_bytes = bits.div_ceil(7);
+        let last_max = (1u8 << (bits % 7)) - 1;
+        let mut out = 0u64;
+        for i in 0..max_bytes {
+            let b = self.byte()?;
+            out |= u64::from(b & 0x7F) << (7 * i);
+            if b & 0x80 == 0 {
+                return if i == max_bytes - 1 && b > last_max {
+                    Err(VARINT)
+                } else {
+                    Ok(out)
+                };
+            }
+        }
+        Err(VARINT)
+    }
+
+    fn u16(&mut self) -> Result<u16, Reason> {
+        self.varint(16).map(|v| v as u16)
+    }
+
+    fn u32(&mut self) -> Result<u32, Reason> {
+        self.varint(32).map(|v| v as u32)
+    }
+
+    fn i32(&mut self) -> Result<i32, Reason> {
+        let n = self.u32()?;
+        Ok(((n >> 1) as i32) ^ -((n & 1) as i32))
+    }
+
+    fn i8(&mut self) -> Result<i8, Reason> {
+        self.byte().map(|b| b as i8)
+    }
+
+    fn f32(&mut self) -> Result<f32, Reason> {
+        let b = self.take(4)?;
+        Ok(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn bool(&mut self) -> Result<bool, Reason> {
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(BOOL),
+        }
+    }
+
+    /// An `Option`'s tag: `true` when a value follows.
+    pub(super) fn some(&mut self) -> Result<bool, Reason> {
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(OPTION),
+        }
+    }
+
+    /// An enum's variant index, `< variants`.
+    fn variant(&mut self, variants: u32) -> Result<u32, Reason> {
+        let v = self.u32()?;
+        if v < variants {
+            Ok(v)
+        } else {
+            Err(VARIANT)
+        }
+    }
+
+    /// A length-prefixed byte slice (the length is a `usize` varint, as postcard writes it on
+    /// this target).
+    #[inline(never)]
+    fn bytes(&mut self) -> Result<&'a [u8], Reason> {
+        let n = self.varint(usize::BITS)?;
+        // On a 32-bit target the varint holds at most 32 bits; on a 64-bit host it is the
+        // length itself.
+        let n = usize::try_from(n).map_err(|_| END)?;
+        self.take(n)
+    }
+
+    fn str(&mut self) -> Result<&'a str, Reason> {
+        let b = self.bytes()?;
+        core::str::from_utf8(b).map_err(|_| UTF8)
+    }
+
+    /// The 1.0 body.
+    #[inline(never)]
+    pub(super) fn body(&mut self) -> Result<ModelBody<'a>, Reason> {
+        let meta = Meta {
+            name: self.str()?,
+            neurons: self.u16()?,
+            bin_us: self.u32()?,
+        };
+        let jslds = if self.some()? {
+            Some(self.jslds()?)
+        } else {
+            None
+        };
+        Ok(ModelBody { meta, jslds })
+    }
+
+    fn jslds(&mut self) -> Result<JsldsSection<'a>, Reason> {
+        Ok(JsldsSection {
+            latent: self.u16()?,
+            regimes: self.u16()?,
+            state_scale: self.f32()?,
+            input_scale: self.f32()?,
+            log_rate_scale: self.f32()?,
+            input_table: self.bytes()?,
+            selection: match self.variant(2)? {
+                0 => Selection::Nearest {
+                    points: self.bytes()?,
+                },
+                _ => Selection::Gate {
+                    weights: self.qmatrix()?,
+                    bias: self.bytes()?,
+                },
+            },
+            dynamics: self.qmatrix()?,
+            input_gain: self.qmatrix()?,
+            offset: self.bytes()?,
+            readout: self.qmatrix()?,
+            readout_bias: self.bytes()?,
+            hysteresis: self.u16()?,
+            regime_names: self.str()?,
+            reference: if self.some()? {
+                Some(JsldsReference {
+                    input_table: self.bytes()?,
+                    points: self.bytes()?,
+                    gate_weights: self.bytes()?,
+                    gate_bias: self.bytes()?,
+                    dynamics: self.bytes()?,
+                    input_gain: self.bytes()?,
+                    offset: self.bytes()?,
+                    readout: self.bytes()?,
+                    readout_bias: self.bytes()?,
+                })
+            } else {
+                None
+            },
+        })
+    }
+
+    #[inline(never)]
+    fn qmatrix(&mut self) -> Result<QMatrix<'a>, Reason> {
+        Ok(QMatrix {
+            rows: self.u16()?,
+            cols: self.u16()?,
+            wtype: match self.variant(2)? {
+                0 => WeightType::I8,
+                _ => WeightType::I16,
+            },
+            data: self.bytes()?,
+            mult: self.bytes()?,
+            shift: self.bytes()?,
+        })
+    }
+
+    fn qlayer(&mut self) -> Result<QLayer<'a>, Reason> {
+        Ok(QLayer {
+            weights: self.qmatrix()?,
+            bias: self.bytes()?,
+        })
+    }
+
+    fn flayer(&mut self) -> Result<FLayer<'a>, Reason> {
+        Ok(FLayer {
+            weights: self.bytes()?,
+            bias: self.bytes()?,
+        })
+    }
+
+    /// The TAVRNN section (format 1.1), without its `Option` tag.
+    #[inline(never)]
+    pub(super) fn tavrnn(&mut self) -> Result<TavrnnSection<'a>, Reason> {
+        Ok(TavrnnSection {
+            hidden: self.u16()?,
+            latent: self.u16()?,
+            phi: self.u16()?,
+            enc: self.u16()?,
+            window: self.u16()?,
+            window_bins: self.u16()?,
+            step_bins: self.u16()?,
+            theta_q30: self.u32()?,
+            top_k: self.u16()?,
+            top_k_intersection: self.bool()?,
+            classes: self.u16()?,
+            phi_x_scale: self.f32()?,
+            enc_scale: self.f32()?,
+            mu_scale: self.f32()?,
+            phi_z_scale: self.f32()?,
+            query_scale: self.f32()?,
+            key_scale: self.f32()?,
+            score_scale: self.f32()?,
+            attn_mult: self.i32()?,
+            attn_shift: self.i8()?,
+            phi_x: self.bytes()?,
+            encoder_hidden: self.qlayer()?,
+            encoder_mu: self.qlayer()?,
+            phi_z: self.qlayer()?,
+            gru_input: self.qlayer()?,
+            gru_hidden_ru: self.qlayer()?,
+            gru_hidden_c: self.qlayer()?,
+            query: self.qlayer()?,
+            key: self.qlayer()?,
+            value: self.qlayer()?,
+            classifier: self.qlayer()?,
+            class_names: self.str()?,
+            reference: if self.some()? {
+                Some(TavrnnReference {
+                    phi_x: self.bytes()?,
+                    encoder_hidden: self.flayer()?,
+                    encoder_mu: self.flayer()?,
+                    phi_z: self.flayer()?,
+                    gru_input: self.flayer()?,
+                    gru_hidden_ru: self.flayer()?,
+                    gru_hidden_c: self.flayer()?,
+                    query: self.flayer()?,
+                    key: self.flayer()?,
+                    value: self.flayer()?,
+                    classifier: self.flayer()?,
+                })
+            } else {
+                None
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::vec::Vec;
+
+    use super::super::error::postcard_reason;
+    use super::*;
+
+    /// Arbitrary blob contents: every reader rule is exercised, validity is not needed.
+    fn blob(tag: u8, len: usize) -> &'static [u8] {
+        let v: Vec<u8> = (0..len)
+            .map(|i| tag.wrapping_mul(31).wrapping_add(i as u8))
+            .collect();
+        Vec::leak(v)
+    }
+
+    fn qm(tag: u8, wtype: WeightType) -> QMatrix<'static> {
+        QMatrix {
+            rows: 3 + tag as u16,
+            cols: 200 + tag as u16,
+            wtype,
+            data: blob(tag, 5),
+            mult: blob(tag + 1, 130),
+            shift: blob(tag + 2, 2),
+        }
+    }
+
+    fn bodies() -> Vec<(ModelBody<'static>, Option<TavrnnSection<'static>>)> {
+        let meta = Meta {
+            name: "r\u{e9}gime model",
+            neurons: 300,
+            bin_us: 70_000,
+        };
+        let jslds = |selection, reference| JsldsSection {
+            latent: 16,
+            regimes: 8,
+            state_scale: 0.25,
+            input_scale: -1.5e-3,
+            log_rate_scale: f32::MAX,
+            input_table: blob(1, 7),
+            selection,
+            dynamics: qm(2, WeightType::I16),
+            input_gain: qm(3, WeightType::I8),
+            offset: blob(4, 0),
+            readout: qm(5, WeightType::I16),
+            readout_bias: blob(6, 129),
+            hysteresis: 65535,
+            regime_names: "a\nb\n\u{1F600}",
+            reference,
+        };
+        let jref = JsldsReference {
+            input_table: blob(7, 1),
+            points: blob(8, 2),
+            gate_weights: blob(9, 0),
+            gate_bias: blob(10, 3),
+            dynamics: blob(11, 4),
+            input_gain: blob(12, 300),
+            offset: blob(13, 5),
+            readout: blob(14, 6),
+            readout_bias: blob(15, 7),
+        };
+        let ql = |t: u8| QLayer {
+            weights: qm(
+                t,
+                if t % 2 == 0 {
+                    WeightType::I8
+                } else {
+                    WeightType::I16
+                },
+            ),
+            bias: blob(t + 40, t as usize),
+        };
+        let fl = |t: u8| FLayer {
+            weights: blob(t, 9),
+            bias: blob(t + 1, 2),
+        };
+        let tav = |reference| TavrnnSection {
+            hidden: 32,
+            latent: 8,
+            phi: 16,
+            enc: 300,
+            window: 8,
+            window_bins: 100,
+            step_bins: 20_000,
+            theta_q30: 1 << 30,
+            top_k: 5,
+            top_k_intersection: true,
+            classes: 3,
+            phi_x_scale: 1.0,
+            enc_scale: 2.0,
+            mu_scale: 3.0,
+            phi_z_scale: 4.0,
+            query_scale: 5.0,
+            key_scale: 6.0,
+            score_scale: 7.0,
+            attn_mult: -1_234_567,
+            attn_shift: -7,
+            phi_x: blob(20, 11),
+            encoder_hidden: ql(21),
+            encoder_mu: ql(22),
+            phi_z: ql(23),
+            gru_input: ql(24),
+            gru_hidden_ru: ql(25),
+            gru_hidden_c: ql(26),
+            query: ql(27),
+            key: ql(28),
+            value: ql(29),
+            classifier: ql(30),
+            class_names: "left\nright\nstill",
+            reference,
+        };
+        let tref = TavrnnReference {
+            phi_x: blob(50, 3),
+            encoder_hidden: fl(51),
+            encoder_mu: fl(52),
+            phi_z: fl(53),
+            gru_input: fl(54),
+            gru_hidden_ru: fl(55),
+            gru_hidden_c: fl(56),
+            query: fl(57),
+            key: fl(58),
+            value: fl(59),
+            classifier: fl(60),
+        };
+        let nearest = Selection::Nearest {
+            points: blob(16, 3),
+        };
+        let gate = Selection::Gate {
+            weights: qm(17, WeightType::I8),
+            bias: blob(18, 4),
+        };
+        vec![
+            (ModelBody { meta, jslds: None }, None),
+            (
+                ModelBody {
+                    meta,
+                    jslds: Some(jslds(nearest, None)),
+                },
+                Some(tav(None)),
+            ),
+            (
+                ModelBody {
+                    meta,
+                    jslds: Some(jslds(gate, Some(jref))),
+                },
+                Some(tav(Some(tref))),
+            ),
+        ]
+    }
+
+    fn encode(body: &ModelBody<'_>, tav: Option<&TavrnnSection<'_>>) -> Vec<u8> {
+        let mut buf = [0u8; 8192];
+        let mut v = postcard::to_slice(body, &mut buf).unwrap().to_vec();
+        if let Some(t) = tav {
+            v.extend_from_slice(postcard::to_slice(&Some(*t), &mut buf).unwrap());
+        }
+        v
+    }
+
+    /// Decoded by postcard: the body, then (if bytes remain) `Option<TavrnnSection>`.
+    type Decoded<'a> = (ModelBody<'a>, Option<TavrnnSection<'a>>, &'a [u8]);
+
+    fn by_postcard(bytes: &[u8]) -> Result<Decoded<'_>, Reason> {
+        let (body, rest): (ModelBody, &[u8]) =
+            postcard::take_from_bytes(bytes).map_err(|e| postcard_reason(&e))?;
+        if rest.is_empty() {
+            return Ok((body, None, rest));
+        }
+        let (tav, rest): (Option<TavrnnSection>, &[u8]) =
+            postcard::take_from_bytes(rest).map_err(|e| postcard_reason(&e))?;
+        Ok((body, tav, rest))
+    }
+
+    fn by_reader(bytes: &[u8]) -> Result<Decoded<'_>, Reason> {
+        let mut r = Reader::new(bytes);
+        let body = r.body()?;
+        if r.rest().is_empty() {
+            return Ok((body, None, r.rest()));
+        }
+        let tav = if r.some()? { Some(r.tavrnn()?) } else { None };
+        Ok((body, tav, r.rest()))
+    }
+
+    /// Same result: the same values (compared through `Debug`, so that NaN scales compare),
+    /// the same unread rest, or the same reason.
+    fn same(bytes: &[u8]) {
+        let (a, b) = (by_postcard(bytes), by_reader(bytes));
+        match (&a, &b) {
+            (Ok(x), Ok(y)) => {
+                if x != y {
+                    assert_eq!(format!("{x:?}"), format!("{y:?}"), "bytes {bytes:02x?}");
+                }
+                assert_eq!(x.2.as_ptr(), y.2.as_ptr());
+            }
+            _ => assert_eq!(a, b, "bytes {bytes:02x?}"),
+        }
+    }
+
+    #[test]
+    fn valid_bodies_read_as_postcard_reads_them() {
+        for (body, tav) in bodies() {
+            let bytes = encode(&body, tav.as_ref());
+            let (b, t, rest) = by_reader(&bytes).unwrap();
+            assert_eq!(b, body);
+            assert_eq!(t, tav);
+            assert!(rest.is_empty());
+            same(&bytes);
+            // Padding after the section is left unread by both.
+            let mut padded = bytes.clone();
+            padded.extend([0u8, 7, 0xFF]);
+            same(&padded);
+        }
+    }
+
+    #[test]
+    fn every_truncation_and_byte_change_is_refused_or_read_alike() {
+        for (body, tav) in bodies() {
+            let bytes = encode(&body, tav.as_ref());
+            for len in 0..bytes.len() {
+                same(&bytes[..len]);
+            }
+            let mut m = bytes.clone();
+            for i in 0..m.len() {
+                let keep = m[i];
+                for v in [0x00, 0x01, 0x02, 0x7F, 0x80, 0x81, 0xFF, keep ^ 0x04] {
+                    m[i] = v;
+                    same(&m);
+                }
+                m[i] = keep;
+            }
+        }
+    }
+
+    #[test]
+    fn varint_limits_match_postcard() {
+        // u16 `neurons` after an empty name: 3 bytes, the last at most 0x03.
+        for tail in [
+            &[0xFF, 0xFF, 0x03][..],
+            &[0xFF, 0xFF, 0x04],
+            &[0x80, 0x80, 0x80, 0x00],
+            &[0x80, 0x00],
+        ] {
+            let mut b = vec![0u8];
+            b.extend_from_slice(tail);
+            b.extend([0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x00]);
+            same(&b);
+            b.truncate(b.len() - 2);
+            b.extend([0x10, 0x00]);
+            same(&b);
+        }
+        // A blob length beyond the input.
+        same(&[0x00, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00]);
+        let mut long = vec![0x00, 0x01, 0x01, 0x01];
+        long.extend([0xFF; 9]);
+        long.push(0x01);
+        same(&long);
+    }
+}
