@@ -63,16 +63,19 @@ impl<'a> Model<'a> {
         }
         // postcard's wire format, read by `read::Reader` (what `postcard::take_from_bytes`
         // would decode, without serde's visitors: 8 KB less firmware flash).
-        let decode = |reason| ModelError::Decode { reason };
         let mut reader = read::Reader::new(body_bytes);
-        let body = reader.body().map_err(decode)?;
+        let body = reader.body();
         // 1.1 appended `Option<TavrnnSection>`: decoded only when bytes remain, so a 1.0
-        // file (which ends after the 1.0 fields) reads as "no TAVRNN section".
-        let tavrnn = if reader.rest().is_empty() || !reader.some().map_err(decode)? {
+        // file (which ends after the 1.0 fields) reads as "no TAVRNN section". (After a
+        // failure nothing remains: the reader keeps its first failure for `finish`.)
+        let tavrnn = if reader.rest().is_empty() || !reader.some() {
             None
         } else {
-            Some(reader.tavrnn().map_err(decode)?)
+            Some(reader.tavrnn())
         };
+        reader
+            .finish()
+            .map_err(|reason| ModelError::Decode { reason })?;
         let rest = reader.rest();
         // A newer minor version may have appended optional fields this core does not know;
         // for this or an older minor, leftover bytes mean the body is not what it claims.

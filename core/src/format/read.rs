@@ -30,261 +30,305 @@ const OPTION: Reason = "bad option tag";
 const VARIANT: Reason = "postcard error";
 
 /// A cursor over the body bytes; every value read borrows from them.
+///
+/// The first failure is kept and every later read returns a default without consuming
+/// anything (the bytes are dropped), so the section readers are plain sequences of field
+/// reads with no branch per field, and [`Reader::finish`] reports that first failure: the
+/// reason postcard gives, which also stops at the first.
 pub(super) struct Reader<'a> {
     rest: &'a [u8],
+    failed: Option<Reason>,
 }
 
 impl<'a> Reader<'a> {
     pub(super) fn new(bytes: &'a [u8]) -> Self {
-        Reader { rest: bytes }
+        Reader {
+            rest: bytes,
+            failed: None,
+        }
     }
 
-    /// The bytes not read yet.
+    /// The bytes not read yet (none after a failure).
     pub(super) fn rest(&self) -> &'a [u8] {
         self.rest
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], Reason> {
-        if n > self.rest.len() {
-            return Err(END);
+    /// `Err` with the first failure's reason, if a read failed.
+    pub(super) fn finish(&self) -> Result<(), Reason> {
+        match self.failed {
+            None => Ok(()),
+            Some(reason) => Err(reason),
         }
-        let (head, tail) = self.rest.split_at(n);
-        self.rest = tail;
-        Ok(head)
     }
 
-    fn byte(&mut self) -> Result<u8, Reason> {
-        let (&b, tail) = self.rest.split_first().ok_or(END)?;
-        self.rest = tail;
-        Ok(b)
+    #[inline(never)]
+    fn fail(&mut self, reason: Reason) {
+        if self.failed.is_none() {
+            self.failed = Some(reason);
+        }
+        self.rest = &[];
+    }
+
+    #[inline(never)]
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        match self.rest.split_at_checked(n) {
+            Some((head, tail)) => {
+                self.rest = tail;
+                head
+            }
+            None => {
+                self.fail(END);
+                &[]
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn byte(&mut self) -> u8 {
+        self.take(1).first().copied().unwrap_or(0)
     }
 
     /// A varint of a `bits`-wide unsigned type (16, 32 or 64).
     #[inline(never)]
-    fn varint(&mut self, bits: u32) -> Result<u64, Reason> {
+    fn varint(&mut self, bits: u32) -> u64 {
         let max_bytes = bits.div_ceil(7);
         let last_max = (1u8 << (bits % 7)) - 1;
         let mut out = 0u64;
         for i in 0..max_bytes {
-            let b = self.byte()?;
+            let b = self.byte();
             out |= u64::from(b & 0x7F) << (7 * i);
             if b & 0x80 == 0 {
-                return if i == max_bytes - 1 && b > last_max {
-                    Err(VARINT)
-                } else {
-                    Ok(out)
-                };
+                if i == max_bytes - 1 && b > last_max {
+                    break;
+                }
+                return out;
             }
         }
-        Err(VARINT)
+        self.fail(VARINT);
+        0
     }
 
-    fn u16(&mut self) -> Result<u16, Reason> {
-        self.varint(16).map(|v| v as u16)
+    #[inline(never)]
+    fn u16(&mut self) -> u16 {
+        self.varint(16) as u16
     }
 
-    fn u32(&mut self) -> Result<u32, Reason> {
-        self.varint(32).map(|v| v as u32)
+    #[inline(never)]
+    fn u32(&mut self) -> u32 {
+        self.varint(32) as u32
     }
 
-    fn i32(&mut self) -> Result<i32, Reason> {
-        let n = self.u32()?;
-        Ok(((n >> 1) as i32) ^ -((n & 1) as i32))
+    fn i32(&mut self) -> i32 {
+        let n = self.u32();
+        ((n >> 1) as i32) ^ -((n & 1) as i32)
     }
 
-    fn i8(&mut self) -> Result<i8, Reason> {
-        self.byte().map(|b| b as i8)
+    fn i8(&mut self) -> i8 {
+        self.byte() as i8
     }
 
-    fn f32(&mut self) -> Result<f32, Reason> {
-        let b = self.take(4)?;
-        Ok(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn bool(&mut self) -> Result<bool, Reason> {
-        match self.byte()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(BOOL),
+    #[inline(never)]
+    fn f32(&mut self) -> f32 {
+        match *self.take(4) {
+            [a, b, c, d] => f32::from_le_bytes([a, b, c, d]),
+            _ => 0.0,
         }
+    }
+
+    /// A byte that must be 0 or 1, else `reason`.
+    #[inline(never)]
+    fn flag(&mut self, reason: Reason) -> bool {
+        match self.byte() {
+            0 => false,
+            1 => true,
+            _ => {
+                self.fail(reason);
+                false
+            }
+        }
+    }
+
+    fn bool(&mut self) -> bool {
+        self.flag(BOOL)
     }
 
     /// An `Option`'s tag: `true` when a value follows.
-    pub(super) fn some(&mut self) -> Result<bool, Reason> {
-        match self.byte()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(OPTION),
-        }
+    pub(super) fn some(&mut self) -> bool {
+        self.flag(OPTION)
     }
 
-    /// An enum's variant index, `< variants`.
-    fn variant(&mut self, variants: u32) -> Result<u32, Reason> {
-        let v = self.u32()?;
+    /// An enum's variant index, `< variants` (0 after a failure).
+    #[inline(never)]
+    fn variant(&mut self, variants: u32) -> u32 {
+        let v = self.u32();
         if v < variants {
-            Ok(v)
+            v
         } else {
-            Err(VARIANT)
+            self.fail(VARIANT);
+            0
         }
     }
 
     /// A length-prefixed byte slice (the length is a `usize` varint, as postcard writes it on
     /// this target).
     #[inline(never)]
-    fn bytes(&mut self) -> Result<&'a [u8], Reason> {
-        let n = self.varint(usize::BITS)?;
+    fn bytes(&mut self) -> &'a [u8] {
         // On a 32-bit target the varint holds at most 32 bits; on a 64-bit host it is the
-        // length itself.
-        let n = usize::try_from(n).map_err(|_| END)?;
+        // length itself, so the conversion never fails (a failure would read as a truncation).
+        let n = usize::try_from(self.varint(usize::BITS)).unwrap_or(usize::MAX);
         self.take(n)
     }
 
-    fn str(&mut self) -> Result<&'a str, Reason> {
-        let b = self.bytes()?;
-        core::str::from_utf8(b).map_err(|_| UTF8)
+    #[inline(never)]
+    fn str(&mut self) -> &'a str {
+        let b = self.bytes();
+        core::str::from_utf8(b).unwrap_or_else(|_| {
+            self.fail(UTF8);
+            ""
+        })
     }
 
     /// The 1.0 body.
     #[inline(never)]
-    pub(super) fn body(&mut self) -> Result<ModelBody<'a>, Reason> {
+    pub(super) fn body(&mut self) -> ModelBody<'a> {
         let meta = Meta {
-            name: self.str()?,
-            neurons: self.u16()?,
-            bin_us: self.u32()?,
+            name: self.str(),
+            neurons: self.u16(),
+            bin_us: self.u32(),
         };
-        let jslds = if self.some()? {
-            Some(self.jslds()?)
+        let jslds = if self.some() {
+            Some(self.jslds())
         } else {
             None
         };
-        Ok(ModelBody { meta, jslds })
+        ModelBody { meta, jslds }
     }
 
-    fn jslds(&mut self) -> Result<JsldsSection<'a>, Reason> {
-        Ok(JsldsSection {
-            latent: self.u16()?,
-            regimes: self.u16()?,
-            state_scale: self.f32()?,
-            input_scale: self.f32()?,
-            log_rate_scale: self.f32()?,
-            input_table: self.bytes()?,
-            selection: match self.variant(2)? {
+    fn jslds(&mut self) -> JsldsSection<'a> {
+        JsldsSection {
+            latent: self.u16(),
+            regimes: self.u16(),
+            state_scale: self.f32(),
+            input_scale: self.f32(),
+            log_rate_scale: self.f32(),
+            input_table: self.bytes(),
+            selection: match self.variant(2) {
                 0 => Selection::Nearest {
-                    points: self.bytes()?,
+                    points: self.bytes(),
                 },
                 _ => Selection::Gate {
-                    weights: self.qmatrix()?,
-                    bias: self.bytes()?,
+                    weights: self.qmatrix(),
+                    bias: self.bytes(),
                 },
             },
-            dynamics: self.qmatrix()?,
-            input_gain: self.qmatrix()?,
-            offset: self.bytes()?,
-            readout: self.qmatrix()?,
-            readout_bias: self.bytes()?,
-            hysteresis: self.u16()?,
-            regime_names: self.str()?,
-            reference: if self.some()? {
+            dynamics: self.qmatrix(),
+            input_gain: self.qmatrix(),
+            offset: self.bytes(),
+            readout: self.qmatrix(),
+            readout_bias: self.bytes(),
+            hysteresis: self.u16(),
+            regime_names: self.str(),
+            reference: if self.some() {
                 Some(JsldsReference {
-                    input_table: self.bytes()?,
-                    points: self.bytes()?,
-                    gate_weights: self.bytes()?,
-                    gate_bias: self.bytes()?,
-                    dynamics: self.bytes()?,
-                    input_gain: self.bytes()?,
-                    offset: self.bytes()?,
-                    readout: self.bytes()?,
-                    readout_bias: self.bytes()?,
+                    input_table: self.bytes(),
+                    points: self.bytes(),
+                    gate_weights: self.bytes(),
+                    gate_bias: self.bytes(),
+                    dynamics: self.bytes(),
+                    input_gain: self.bytes(),
+                    offset: self.bytes(),
+                    readout: self.bytes(),
+                    readout_bias: self.bytes(),
                 })
             } else {
                 None
             },
-        })
+        }
     }
 
     #[inline(never)]
-    fn qmatrix(&mut self) -> Result<QMatrix<'a>, Reason> {
-        Ok(QMatrix {
-            rows: self.u16()?,
-            cols: self.u16()?,
-            wtype: match self.variant(2)? {
+    fn qmatrix(&mut self) -> QMatrix<'a> {
+        QMatrix {
+            rows: self.u16(),
+            cols: self.u16(),
+            wtype: match self.variant(2) {
                 0 => WeightType::I8,
                 _ => WeightType::I16,
             },
-            data: self.bytes()?,
-            mult: self.bytes()?,
-            shift: self.bytes()?,
-        })
+            data: self.bytes(),
+            mult: self.bytes(),
+            shift: self.bytes(),
+        }
     }
 
-    fn qlayer(&mut self) -> Result<QLayer<'a>, Reason> {
-        Ok(QLayer {
-            weights: self.qmatrix()?,
-            bias: self.bytes()?,
-        })
+    fn qlayer(&mut self) -> QLayer<'a> {
+        QLayer {
+            weights: self.qmatrix(),
+            bias: self.bytes(),
+        }
     }
 
-    fn flayer(&mut self) -> Result<FLayer<'a>, Reason> {
-        Ok(FLayer {
-            weights: self.bytes()?,
-            bias: self.bytes()?,
-        })
+    fn flayer(&mut self) -> FLayer<'a> {
+        FLayer {
+            weights: self.bytes(),
+            bias: self.bytes(),
+        }
     }
 
     /// The TAVRNN section (format 1.1), without its `Option` tag.
     #[inline(never)]
-    pub(super) fn tavrnn(&mut self) -> Result<TavrnnSection<'a>, Reason> {
-        Ok(TavrnnSection {
-            hidden: self.u16()?,
-            latent: self.u16()?,
-            phi: self.u16()?,
-            enc: self.u16()?,
-            window: self.u16()?,
-            window_bins: self.u16()?,
-            step_bins: self.u16()?,
-            theta_q30: self.u32()?,
-            top_k: self.u16()?,
-            top_k_intersection: self.bool()?,
-            classes: self.u16()?,
-            phi_x_scale: self.f32()?,
-            enc_scale: self.f32()?,
-            mu_scale: self.f32()?,
-            phi_z_scale: self.f32()?,
-            query_scale: self.f32()?,
-            key_scale: self.f32()?,
-            score_scale: self.f32()?,
-            attn_mult: self.i32()?,
-            attn_shift: self.i8()?,
-            phi_x: self.bytes()?,
-            encoder_hidden: self.qlayer()?,
-            encoder_mu: self.qlayer()?,
-            phi_z: self.qlayer()?,
-            gru_input: self.qlayer()?,
-            gru_hidden_ru: self.qlayer()?,
-            gru_hidden_c: self.qlayer()?,
-            query: self.qlayer()?,
-            key: self.qlayer()?,
-            value: self.qlayer()?,
-            classifier: self.qlayer()?,
-            class_names: self.str()?,
-            reference: if self.some()? {
+    pub(super) fn tavrnn(&mut self) -> TavrnnSection<'a> {
+        TavrnnSection {
+            hidden: self.u16(),
+            latent: self.u16(),
+            phi: self.u16(),
+            enc: self.u16(),
+            window: self.u16(),
+            window_bins: self.u16(),
+            step_bins: self.u16(),
+            theta_q30: self.u32(),
+            top_k: self.u16(),
+            top_k_intersection: self.bool(),
+            classes: self.u16(),
+            phi_x_scale: self.f32(),
+            enc_scale: self.f32(),
+            mu_scale: self.f32(),
+            phi_z_scale: self.f32(),
+            query_scale: self.f32(),
+            key_scale: self.f32(),
+            score_scale: self.f32(),
+            attn_mult: self.i32(),
+            attn_shift: self.i8(),
+            phi_x: self.bytes(),
+            encoder_hidden: self.qlayer(),
+            encoder_mu: self.qlayer(),
+            phi_z: self.qlayer(),
+            gru_input: self.qlayer(),
+            gru_hidden_ru: self.qlayer(),
+            gru_hidden_c: self.qlayer(),
+            query: self.qlayer(),
+            key: self.qlayer(),
+            value: self.qlayer(),
+            classifier: self.qlayer(),
+            class_names: self.str(),
+            reference: if self.some() {
                 Some(TavrnnReference {
-                    phi_x: self.bytes()?,
-                    encoder_hidden: self.flayer()?,
-                    encoder_mu: self.flayer()?,
-                    phi_z: self.flayer()?,
-                    gru_input: self.flayer()?,
-                    gru_hidden_ru: self.flayer()?,
-                    gru_hidden_c: self.flayer()?,
-                    query: self.flayer()?,
-                    key: self.flayer()?,
-                    value: self.flayer()?,
-                    classifier: self.flayer()?,
+                    phi_x: self.bytes(),
+                    encoder_hidden: self.flayer(),
+                    encoder_mu: self.flayer(),
+                    phi_z: self.flayer(),
+                    gru_input: self.flayer(),
+                    gru_hidden_ru: self.flayer(),
+                    gru_hidden_c: self.flayer(),
+                    query: self.flayer(),
+                    key: self.flayer(),
+                    value: self.flayer(),
+                    classifier: self.flayer(),
                 })
             } else {
                 None
             },
-        })
+        }
     }
 }
 
@@ -462,11 +506,13 @@ mod tests {
 
     fn by_reader(bytes: &[u8]) -> Result<Decoded<'_>, Reason> {
         let mut r = Reader::new(bytes);
-        let body = r.body()?;
-        if r.rest().is_empty() {
-            return Ok((body, None, r.rest()));
-        }
-        let tav = if r.some()? { Some(r.tavrnn()?) } else { None };
+        let body = r.body();
+        let tav = if r.rest().is_empty() || !r.some() {
+            None
+        } else {
+            Some(r.tavrnn())
+        };
+        r.finish()?;
         Ok((body, tav, r.rest()))
     }
 
