@@ -68,7 +68,7 @@ pub fn validate_jslds(j: &JsldsSection<'_>, neurons: usize) -> Result<(), ModelE
                 weights,
                 k,
                 d,
-                [
+                &[
                     "jslds.selection.weights.rows",
                     "jslds.selection.weights.cols",
                     "jslds.selection.weights.data",
@@ -83,7 +83,7 @@ pub fn validate_jslds(j: &JsldsSection<'_>, neurons: usize) -> Result<(), ModelE
         &j.dynamics,
         k * d,
         d,
-        [
+        &[
             "jslds.dynamics.rows",
             "jslds.dynamics.cols",
             "jslds.dynamics.data",
@@ -95,7 +95,7 @@ pub fn validate_jslds(j: &JsldsSection<'_>, neurons: usize) -> Result<(), ModelE
         &j.input_gain,
         k * d,
         n,
-        [
+        &[
             "jslds.input_gain.rows",
             "jslds.input_gain.cols",
             "jslds.input_gain.data",
@@ -108,7 +108,7 @@ pub fn validate_jslds(j: &JsldsSection<'_>, neurons: usize) -> Result<(), ModelE
         &j.readout,
         n,
         d,
-        [
+        &[
             "jslds.readout.rows",
             "jslds.readout.cols",
             "jslds.readout.data",
@@ -169,15 +169,16 @@ pub(super) fn qmatrix_named(
     cols: usize,
     field: &'static str,
 ) -> Result<(), ModelError> {
-    qmatrix(m, rows, cols, [field; 5])
+    qmatrix(m, rows, cols, &[field; 5])
 }
 
-/// `fields`: rows, cols, data, mult, shift paths.
+/// `fields`: rows, cols, data, mult, shift paths (by reference: the constant lists are then
+/// statics, not built on the stack at every call).
 fn qmatrix(
     m: &QMatrix<'_>,
     rows: usize,
     cols: usize,
-    fields: [&'static str; 5],
+    fields: &[&'static str; 5],
 ) -> Result<(), ModelError> {
     dim(fields[0], m.rows as usize, rows, rows)?;
     dim(fields[1], m.cols as usize, cols, cols)?;
