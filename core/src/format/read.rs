@@ -261,6 +261,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(never)]
     fn qlayer(&mut self) -> QLayer<'a> {
         QLayer {
             weights: self.qmatrix(),
@@ -268,6 +269,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(never)]
     fn flayer(&mut self) -> FLayer<'a> {
         FLayer {
             weights: self.bytes(),
