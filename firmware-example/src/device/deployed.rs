@@ -19,7 +19,10 @@ use super::led::{self, FpgaLed};
 use super::setup::{load_model, windows_in_place, Windows, D_CAP, N_CAP};
 use super::{stack, Failed};
 
-/// Writes `bytes` to the semihosting console (no formatting machinery).
+/// Writes `bytes` to the semihosting console (no formatting machinery). Not inlined: each
+/// inlined copy opens the console again.
+#[inline(never)]
+#[optimize(size)]
 pub fn say(bytes: &[u8]) {
     if let Ok(mut out) = hio::hstdout() {
         let _ = out.write_all(bytes);
@@ -29,10 +32,13 @@ pub fn say(bytes: &[u8]) {
 /// `NL error: <what>` and the failure marker.
 #[cold]
 #[inline(never)]
+#[optimize(size)]
 fn fail(what: &[u8]) -> Failed {
-    say(b"NL error: ");
-    say(what);
-    say(b"\n");
+    if let Ok(mut out) = hio::hstdout() {
+        let _ = out.write_all(b"NL error: ");
+        let _ = out.write_all(what);
+        let _ = out.write_all(b"\n");
+    }
     Failed
 }
 
