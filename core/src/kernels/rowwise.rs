@@ -32,6 +32,24 @@ pub fn for_each_row<F: FnMut(usize, i64)>(
                 _ => fallback(WeightType::I16, w, x),
             }
         }),
+        (WeightType::I16, 8) => run(m, row0, count, x, f, |w, x| {
+            match (w.first_chunk::<16>(), x.first_chunk::<8>()) {
+                (Some(w), Some(x)) => dot_i16::dot8(w, x),
+                _ => fallback(WeightType::I16, w, x),
+            }
+        }),
+        (WeightType::I16, 32) => run(m, row0, count, x, f, |w, x| {
+            match (w.first_chunk::<64>(), x.first_chunk::<32>()) {
+                (Some(w), Some(x)) => dot_i16::dot32(w, x),
+                _ => fallback(WeightType::I16, w, x),
+            }
+        }),
+        (WeightType::I16, 48) => run(m, row0, count, x, f, |w, x| {
+            match (w.first_chunk::<96>(), x.first_chunk::<48>()) {
+                (Some(w), Some(x)) => dot_i16::dot48(w, x),
+                _ => fallback(WeightType::I16, w, x),
+            }
+        }),
         (WeightType::I16, 64) => run(m, row0, count, x, f, |w, x| {
             match (w.first_chunk::<128>(), x.first_chunk::<64>()) {
                 (Some(w), Some(x)) => dot_i16::dot64(w, x),
@@ -84,7 +102,7 @@ mod tests {
         /// Same values as `dot` + `apply_wide`, row by row, for the specialised lengths and
         /// others, both weight types, and short weight blobs.
         #[test]
-        fn matches_dot(cols in prop::sample::select(vec![1usize, 5, 16, 17, 64, 65]),
+        fn matches_dot(cols in prop::sample::select(vec![1usize, 5, 8, 16, 17, 32, 48, 64, 65]),
                        rows in 1usize..5, i8w in any::<bool>(), short in 0usize..3,
                        seed in proptest::collection::vec(any::<i16>(), 5 * 65 * 2 + 65),
                        mults in proptest::collection::vec(any::<i32>(), 5),
