@@ -88,15 +88,16 @@ impl<'a> Reader<'a> {
         self.take(1).first().copied().unwrap_or(0)
     }
 
-    /// A varint of a `bits`-wide unsigned type (16, 32 or 64).
+    /// A varint of a `bits`-wide unsigned type: 16, 32 or `usize::BITS` (`usize` holds all
+    /// three, so a 32-bit target does no 64-bit arithmetic here).
     #[inline(never)]
-    fn varint(&mut self, bits: u32) -> u64 {
+    fn varint(&mut self, bits: u32) -> usize {
         let max_bytes = bits.div_ceil(7);
         let last_max = (1u8 << (bits % 7)) - 1;
-        let mut out = 0u64;
+        let mut out = 0usize;
         for i in 0..max_bytes {
             let b = self.byte();
-            out |= u64::from(b & 0x7F) << (7 * i);
+            out |= usize::from(b & 0x7F) << (7 * i);
             if b & 0x80 == 0 {
                 if i == max_bytes - 1 && b > last_max {
                     break;
@@ -173,9 +174,7 @@ impl<'a> Reader<'a> {
     /// this target).
     #[inline(never)]
     fn bytes(&mut self) -> &'a [u8] {
-        // On a 32-bit target the varint holds at most 32 bits; on a 64-bit host it is the
-        // length itself, so the conversion never fails (a failure would read as a truncation).
-        let n = usize::try_from(self.varint(usize::BITS)).unwrap_or(usize::MAX);
+        let n = self.varint(usize::BITS);
         self.take(n)
     }
 
