@@ -241,17 +241,23 @@ impl TavrnnSection<'_> {
 
     /// The quantised layers with their field names, in file order.
     pub fn layers(&self) -> [(&'static str, &QLayer<'_>); 10] {
+        let layers = self.layer_refs();
+        core::array::from_fn(|i| (LAYER_FIELDS[i], layers[i]))
+    }
+
+    /// The quantised layers in file order (their names: [`LAYER_FIELDS`]).
+    fn layer_refs(&self) -> [&QLayer<'_>; 10] {
         [
-            ("tavrnn.encoder_hidden", &self.encoder_hidden),
-            ("tavrnn.encoder_mu", &self.encoder_mu),
-            ("tavrnn.phi_z", &self.phi_z),
-            ("tavrnn.gru_input", &self.gru_input),
-            ("tavrnn.gru_hidden_ru", &self.gru_hidden_ru),
-            ("tavrnn.gru_hidden_c", &self.gru_hidden_c),
-            ("tavrnn.query", &self.query),
-            ("tavrnn.key", &self.key),
-            ("tavrnn.value", &self.value),
-            ("tavrnn.classifier", &self.classifier),
+            &self.encoder_hidden,
+            &self.encoder_mu,
+            &self.phi_z,
+            &self.gru_input,
+            &self.gru_hidden_ru,
+            &self.gru_hidden_c,
+            &self.query,
+            &self.key,
+            &self.value,
+            &self.classifier,
         ]
     }
 
@@ -271,6 +277,31 @@ impl TavrnnSection<'_> {
         b::i16_at(self.phi_x, i * self.phi as usize + c)
     }
 }
+
+/// Field paths of the quantised layers, in file order.
+const LAYER_FIELDS: [&str; 10] = [
+    "tavrnn.encoder_hidden",
+    "tavrnn.encoder_mu",
+    "tavrnn.phi_z",
+    "tavrnn.gru_input",
+    "tavrnn.gru_hidden_ru",
+    "tavrnn.gru_hidden_c",
+    "tavrnn.query",
+    "tavrnn.key",
+    "tavrnn.value",
+    "tavrnn.classifier",
+];
+
+/// Field paths of the activation scales, in file order.
+const SCALE_FIELDS: [&str; 7] = [
+    "tavrnn.phi_x_scale",
+    "tavrnn.enc_scale",
+    "tavrnn.mu_scale",
+    "tavrnn.phi_z_scale",
+    "tavrnn.query_scale",
+    "tavrnn.key_scale",
+    "tavrnn.score_scale",
+];
 
 /// `(rows, cols)` of each layer, in [`TavrnnSection::layers`] order.
 pub fn layer_shapes(d: &TavrnnDims) -> [(usize, usize); 10] {
@@ -325,15 +356,17 @@ pub fn validate_tavrnn(t: &TavrnnSection<'_>, neurons: usize) -> Result<(), Mode
         1,
         u16::MAX as usize,
     )?;
-    for (field, s) in [
-        ("tavrnn.phi_x_scale", t.phi_x_scale),
-        ("tavrnn.enc_scale", t.enc_scale),
-        ("tavrnn.mu_scale", t.mu_scale),
-        ("tavrnn.phi_z_scale", t.phi_z_scale),
-        ("tavrnn.query_scale", t.query_scale),
-        ("tavrnn.key_scale", t.key_scale),
-        ("tavrnn.score_scale", t.score_scale),
-    ] {
+    // Names and values zipped from two arrays (not an array of pairs built on the stack).
+    let scales = [
+        t.phi_x_scale,
+        t.enc_scale,
+        t.mu_scale,
+        t.phi_z_scale,
+        t.query_scale,
+        t.key_scale,
+        t.score_scale,
+    ];
+    for (field, s) in SCALE_FIELDS.into_iter().zip(scales) {
         scale(field, s)?;
     }
     if !(SHIFT_MIN..=SHIFT_MAX).contains(&t.attn_shift) {
@@ -345,7 +378,8 @@ pub fn validate_tavrnn(t: &TavrnnSection<'_>, neurons: usize) -> Result<(), Mode
     }
     let d = t.dims(n);
     blob("tavrnn.phi_x", t.phi_x, d.nodes * d.phi * 2)?;
-    for ((field, layer), (rows, cols)) in t.layers().into_iter().zip(layer_shapes(&d)) {
+    let shapes = layer_shapes(&d);
+    for ((field, layer), (rows, cols)) in LAYER_FIELDS.into_iter().zip(t.layer_refs()).zip(shapes) {
         qmatrix_named(&layer.weights, rows, cols, field)?;
         blob(field, layer.bias, rows * 2)?;
     }
