@@ -188,7 +188,6 @@ impl<'a> Reader<'a> {
     }
 
     /// The 1.0 body.
-    #[inline(never)]
     pub(super) fn body(&mut self) -> ModelBody<'a> {
         let meta = Meta {
             name: self.str(),
@@ -277,7 +276,6 @@ impl<'a> Reader<'a> {
     }
 
     /// The TAVRNN section (format 1.1), without its `Option` tag.
-    #[inline(never)]
     pub(super) fn tavrnn(&mut self) -> TavrnnSection<'a> {
         TavrnnSection {
             hidden: self.u16(),
