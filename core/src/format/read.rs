@@ -394,7 +394,7 @@ mod tests {
         let ql = |t: u8| QLayer {
             weights: qm(
                 t,
-                if t % 2 == 0 {
+                if t.is_multiple_of(2) {
                     WeightType::I8
                 } else {
                     WeightType::I16
