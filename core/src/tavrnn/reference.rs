@@ -72,6 +72,12 @@ impl LayerRanges {
 }
 
 impl<'m> FloatBackend<'m> {
+    /// `acc += Â_ij · v` with `Â_ij` in Q1.14.
+    #[inline(always)]
+    fn acc(acc: &mut f32, a_q14: i16, v: f32) {
+        *acc += a_q14 as f32 / 16384.0 * v;
+    }
+
     fn layer(&self, l: Layer) -> (&FLayer<'m>, usize) {
         let (r, d) = (&self.r, &self.d);
         let (h, phi) = (d.hidden, d.phi);
@@ -101,15 +107,39 @@ impl Backend for FloatBackend<'_> {
     fn ring_row_cells(&self) -> usize {
         self.d.hidden
     }
-    fn acc_phi_x(&self, acc: &mut [f32], a_q14: i16, node: usize) {
-        let row = blob::sub(self.r.phi_x, node * self.d.phi, self.d.phi, 4);
-        let (row, _) = row.as_chunks::<4>();
-        for (ac, v) in acc.iter_mut().zip(row) {
-            Self::acc(ac, a_q14, f32::from_le_bytes(*v));
+    /// Column by column, each sum from `0.0` (or the batch before) in neighbour order: the
+    /// same `f32` operations, in the same order, as adding neighbour by neighbour.
+    fn prop(
+        &self,
+        nodes: &[u16],
+        a: &[i16],
+        x: &[f32],
+        width: usize,
+        acc: &mut [f32],
+        first: bool,
+    ) {
+        for (c, out) in acc.iter_mut().enumerate() {
+            let mut s = if first { 0.0 } else { *out };
+            for (&j, &w) in nodes.iter().zip(a) {
+                if let Some(&v) = x.get(j as usize * width + c) {
+                    Self::acc(&mut s, w, v);
+                }
+            }
+            *out = s;
         }
     }
-    fn acc(acc: &mut f32, a_q14: i16, v: f32) {
-        *acc += a_q14 as f32 / 16384.0 * v;
+    fn prop_phi_x(&self, nodes: &[u16], a: &[i16], acc: &mut [f32], first: bool) {
+        let phi = self.d.phi;
+        for (c, out) in acc.iter_mut().enumerate() {
+            let mut s = if first { 0.0 } else { *out };
+            for (&j, &w) in nodes.iter().zip(a) {
+                let at = (j as usize * phi + c) * 4;
+                if let Some(b) = self.r.phi_x.get(at..).and_then(|b| b.first_chunk::<4>()) {
+                    Self::acc(&mut s, w, f32::from_le_bytes(*b));
+                }
+            }
+            *out = s;
+        }
     }
     fn finish(&self, acc: f32) -> f32 {
         acc

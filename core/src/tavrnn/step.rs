@@ -40,11 +40,20 @@ pub(crate) trait Backend {
     fn dims(&self) -> &TavrnnDims;
     /// Ring cells one node of one state takes.
     fn ring_row_cells(&self) -> usize;
-    /// `acc[c] += Â_ij · phi_x[node][c]` for the columns `c < acc.len()` (the row read as
-    /// one slice: no per-element lookup in the blob).
-    fn acc_phi_x(&self, acc: &mut [Self::Acc], a_q14: i16, node: usize);
-    /// `acc += Â_ij · v` with `Â_ij` in Q1.14.
-    fn acc(acc: &mut Self::Acc, a_q14: i16, v: Self::V);
+    /// `acc[c] = Σ_k Â_{i,nodes[k]} · x[nodes[k]][c]` for `c < acc.len()` (`acc[c] += …`
+    /// when `!first`: a row's neighbours come in batches), `Â` entries `a` in Q1.14, `x`
+    /// node-major with rows of `width`; each sum in neighbour order.
+    fn prop(
+        &self,
+        nodes: &[u16],
+        a: &[i16],
+        x: &[Self::V],
+        width: usize,
+        acc: &mut [Self::Acc],
+        first: bool,
+    );
+    /// [`Backend::prop`] of the identity features `phi_x` (the section's table).
+    fn prop_phi_x(&self, nodes: &[u16], a: &[i16], acc: &mut [Self::Acc], first: bool);
     /// The accumulated propagation `Σ_j Â_ij v_j`, in the format of the values summed scaled
     /// down by the propagation headroom ([`super::propagation_shift`]) in fixed point.
     fn finish(&self, acc: Self::Acc) -> Self::V;
@@ -121,6 +130,44 @@ pub(crate) fn for_neighbors<const N: usize, const T: usize>(
         }
     });
     f(N, entry(g.node_degree(N)));
+}
+
+/// Neighbours gathered per call of [`for_neighbor_batches`]' consumer: the history node's
+/// row at N = 64 (65 neighbours) in one batch.
+const NB_BATCH: usize = 72;
+
+/// Calls `f(nodes, a, first)` for the neighbours of row `i` ([`for_neighbors`], in order) in
+/// batches of up to [`NB_BATCH`]; `first` on the first batch, and one empty first batch for
+/// a row without neighbours, so that the consumer always initialises its sums.
+///
+/// Why batches: the propagation kernels walk the neighbour list once per block of columns
+/// and keep the block's sums in registers ([`crate::kernels::propagate_i16`]), which needs
+/// the list, not a callback per neighbour.
+#[inline(always)]
+fn for_neighbor_batches<const N: usize, const T: usize>(
+    g: &WindowGraph<N, T>,
+    i: usize,
+    mut f: impl FnMut(&[u16], &[i16], bool),
+) {
+    let mut nodes = [0u16; NB_BATCH];
+    let mut a = [0i16; NB_BATCH];
+    let mut len = 0;
+    let mut first = true;
+    for_neighbors(g, i, |j, v| {
+        if len == NB_BATCH {
+            f(&nodes, &a, first);
+            first = false;
+            len = 0;
+        }
+        if let (Some(n), Some(w)) = (nodes.get_mut(len), a.get_mut(len)) {
+            *n = j.min(u16::MAX as usize) as u16;
+            *w = v;
+            len += 1;
+        }
+    });
+    if len > 0 || first {
+        f(part(&nodes, 0, len), part(&a, 0, len), first);
+    }
 }
 
 /// Sets the first `len` accumulators to zero: only the part a row uses, not the whole
@@ -273,13 +320,10 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
 
         // Encoder: E_i = ReLU((Â [phi_x || h])_i W_e + b_e) into `work`.
         for (i, e) in work.chunks_exact_mut(enc).enumerate().take(n) {
-            clear(&mut acc, phi + hd);
-            for_neighbors(g, i, |j, a| {
+            for_neighbor_batches(g, i, |nb, a, first| {
                 let (ax, ah) = acc.split_at_mut(phi);
-                be.acc_phi_x(ax, a, j);
-                for (ac, &v) in ah.iter_mut().zip(part(h, j * hd, hd)) {
-                    B::acc(ac, a, v);
-                }
+                be.prop_phi_x(nb, a, ax, first);
+                be.prop(nb, a, h, hd, part_mut(ah, 0, hd), first);
             });
             for (xv, &a) in x.iter_mut().zip(acc.iter()).take(phi + hd) {
                 *xv = be.finish(a);
@@ -295,11 +339,8 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 .zip(phiz.chunks_exact_mut(phi))
                 .enumerate()
             {
-                clear(&mut acc, enc);
-                for_neighbors(g, i, |j, a| {
-                    for (ac, &v) in acc.iter_mut().zip(part(e, j * enc, enc)) {
-                        B::acc(ac, a, v);
-                    }
+                for_neighbor_batches(g, i, |nb, a, first| {
+                    be.prop(nb, a, e, enc, part_mut(&mut acc, 0, enc), first);
                 });
                 for (xv, &a) in x.iter_mut().zip(acc.iter()).take(enc) {
                     *xv = be.finish(a);
@@ -316,22 +357,15 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         // `acc[.. 2 phi + H]` = `Â [phi_x || phi_z || h]` of row `i`, and with `rh`, also
         // `acc[2 phi + H .. 2 phi + 2 H]` = `Â (r h)` in the same walk over the neighbours.
         let propagate_inputs = |i: usize, rh: Option<&[B::V]>, acc: &mut [B::Acc; ACCS]| {
-            clear(acc, 2 * phi + hd + rh.map_or(0, |_| hd));
-            for_neighbors(g, i, |j, a| {
+            for_neighbor_batches(g, i, |nb, a, first| {
                 let (ax, rest) = acc.split_at_mut(phi);
-                let (az, rest) = rest.split_at_mut(phi);
+                let (az, rest) = rest.split_at_mut(phi.min(rest.len()));
                 let (ah, ap) = rest.split_at_mut(hd.min(rest.len()));
-                be.acc_phi_x(ax, a, j);
-                for (ac, &v) in az.iter_mut().zip(part(phiz, j * phi, phi)) {
-                    B::acc(ac, a, v);
-                }
-                for (ac, &v) in ah.iter_mut().zip(part(h, j * hd, hd)) {
-                    B::acc(ac, a, v);
-                }
+                be.prop_phi_x(nb, a, ax, first);
+                be.prop(nb, a, phiz, phi, az, first);
+                be.prop(nb, a, h, hd, ah, first);
                 if let Some(rh) = rh {
-                    for (ac, &v) in ap.iter_mut().zip(part(rh, j * hd, hd)) {
-                        B::acc(ac, a, v);
-                    }
+                    be.prop(nb, a, rh, hd, part_mut(ap, 0, hd), first);
                 }
             });
         };
