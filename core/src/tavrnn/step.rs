@@ -82,41 +82,65 @@ pub(crate) trait Backend {
     fn softmax(scores: &[Self::V], alpha: &mut [Self::V]);
 }
 
-/// Entries of the per-row cache of `Â_ij` values in [`for_neighbors`].
-const NORM_CACHE: usize = 16;
+/// Entries of the step's cache of `Â_ij` values ([`NormCache`]).
+const NORM_CACHE: usize = 64;
+
+/// The step's cache of `Â_ij` entries, keyed by the degree product `p = d_i d_j`: one per
+/// step, shared by all rows and all the step's propagation passes.
+///
+/// Why: the square root behind an entry ([`normalized_entry`], ~80 instructions and a
+/// division on a Cortex-M4) was recomputed for every neighbour of every row in each pass
+/// (0.49 M of the 9.16 M instructions of a step at N = 64); a per-row cache keyed by `d_j`
+/// cut that, but was itself reset for every row of every pass (a 64-byte `memset` each, 0.36 M
+/// instructions a step, measured under QEMU). The entry is a function of `p` alone
+/// (`normalized_entry(d_i, d_j) = normalized_entry(p, 1)`, both compute `isqrt(2^30 / p)`
+/// from the same `p`), and a graph has few distinct products, so one direct-mapped table
+/// per step returns the same values, computed by the same function, for nearly every edge
+/// after the first pass.
+pub(crate) struct NormCache {
+    /// Degree product of each slot; 0 = empty (products are at least 1).
+    keys: [u32; NORM_CACHE],
+    vals: [i16; NORM_CACHE],
+}
+
+impl NormCache {
+    pub(crate) fn new() -> Self {
+        NormCache {
+            keys: [0; NORM_CACHE],
+            vals: [0; NORM_CACHE],
+        }
+    }
+
+    /// [`normalized_entry`]`(d_i, d_j)`.
+    #[inline(always)]
+    fn entry(&mut self, d_i: u32, d_j: u32) -> i16 {
+        let p = d_i.max(1).saturating_mul(d_j.max(1));
+        let slot = p as usize % NORM_CACHE;
+        match (self.keys.get_mut(slot), self.vals.get_mut(slot)) {
+            (Some(k), Some(v)) => {
+                if *k != p {
+                    *k = p;
+                    *v = normalized_entry(p, 1);
+                }
+                *v
+            }
+            _ => normalized_entry(p, 1),
+        }
+    }
+}
 
 /// Calls `f(j, Â_ij)` for every `j` with `Â_ij != 0` (the self loop included), in increasing
 /// `j`, for a graph with the history node (node `N`). The values are those of
-/// [`WindowGraph::normalized_row`].
-///
-/// Why the cache: `Â_ij` depends only on the two degrees, and `d_i` is fixed along a row, so
-/// the entry is a function of `d_j`; the square root behind it ([`normalized_entry`], ~80
-/// instructions on a Cortex-M4) was recomputed for every neighbour of every row in each of the
-/// step's propagation passes (measured: 0.49 M of the 9.16 M instructions of a step at
-/// N = 64). A direct-mapped cache keyed by `d_j` returns the same value, computed by the same
-/// function, for the neighbours of a row that share a degree.
+/// [`WindowGraph::normalized_row`], through the step's [`NormCache`].
 #[inline(always)]
 pub(crate) fn for_neighbors<const N: usize, const T: usize>(
     g: &WindowGraph<N, T>,
     i: usize,
+    cache: &mut NormCache,
     mut f: impl FnMut(usize, i16),
 ) {
     let d_i = g.node_degree(i);
-    let mut keys = [u32::MAX; NORM_CACHE];
-    let mut vals = [0i16; NORM_CACHE];
-    let mut entry = |d_j: u32| -> i16 {
-        let slot = d_j as usize % NORM_CACHE;
-        match (keys.get_mut(slot), vals.get_mut(slot)) {
-            (Some(k), Some(v)) => {
-                if *k != d_j {
-                    *k = d_j;
-                    *v = normalized_entry(d_i, d_j);
-                }
-                *v
-            }
-            _ => normalized_entry(d_i, d_j),
-        }
-    };
+    let mut entry = |d_j: u32| -> i16 { cache.entry(d_i, d_j) };
     if i == N {
         for j in 0..=N {
             f(j, entry(g.node_degree(j)));
@@ -147,13 +171,14 @@ const NB_BATCH: usize = 72;
 fn for_neighbor_batches<const N: usize, const T: usize>(
     g: &WindowGraph<N, T>,
     i: usize,
+    cache: &mut NormCache,
     mut f: impl FnMut(&[u16], &[i16], bool),
 ) {
     let mut nodes = [0u16; NB_BATCH];
     let mut a = [0i16; NB_BATCH];
     let mut len = 0;
     let mut first = true;
-    for_neighbors(g, i, |j, v| {
+    for_neighbors(g, i, cache, |j, v| {
         if len == NB_BATCH {
             f(&nodes, &a, first);
             first = false;
@@ -317,10 +342,11 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         let mut x = [B::V::default(); TMP];
         // One accumulator area for every propagation; each row clears the part it uses.
         let mut acc = [B::Acc::default(); ACCS];
+        let mut norm = NormCache::new();
 
         // Encoder: E_i = ReLU((Â [phi_x || h])_i W_e + b_e) into `work`.
         for (i, e) in work.chunks_exact_mut(enc).enumerate().take(n) {
-            for_neighbor_batches(g, i, |nb, a, first| {
+            for_neighbor_batches(g, i, &mut norm, |nb, a, first| {
                 let (ax, ah) = acc.split_at_mut(phi);
                 be.prop_phi_x(nb, a, ax, first);
                 be.prop(nb, a, h, hd, part_mut(ah, 0, hd), first);
@@ -339,7 +365,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 .zip(phiz.chunks_exact_mut(phi))
                 .enumerate()
             {
-                for_neighbor_batches(g, i, |nb, a, first| {
+                for_neighbor_batches(g, i, &mut norm, |nb, a, first| {
                     be.prop(nb, a, e, enc, part_mut(&mut acc, 0, enc), first);
                 });
                 for (xv, &a) in x.iter_mut().zip(acc.iter()).take(enc) {
@@ -356,24 +382,25 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         // GRU pass 1: r_i = sigmoid(gx_r + gh_r); r_i * h_i into `work` (E is dead).
         // `acc[.. 2 phi + H]` = `Â [phi_x || phi_z || h]` of row `i`, and with `rh`, also
         // `acc[2 phi + H .. 2 phi + 2 H]` = `Â (r h)` in the same walk over the neighbours.
-        let propagate_inputs = |i: usize, rh: Option<&[B::V]>, acc: &mut [B::Acc; ACCS]| {
-            for_neighbor_batches(g, i, |nb, a, first| {
-                let (ax, rest) = acc.split_at_mut(phi);
-                let (az, rest) = rest.split_at_mut(phi.min(rest.len()));
-                let (ah, ap) = rest.split_at_mut(hd.min(rest.len()));
-                be.prop_phi_x(nb, a, ax, first);
-                be.prop(nb, a, phiz, phi, az, first);
-                be.prop(nb, a, h, hd, ah, first);
-                if let Some(rh) = rh {
-                    be.prop(nb, a, rh, hd, part_mut(ap, 0, hd), first);
-                }
-            });
-        };
+        let propagate_inputs =
+            |i: usize, rh: Option<&[B::V]>, acc: &mut [B::Acc; ACCS], norm: &mut NormCache| {
+                for_neighbor_batches(g, i, norm, |nb, a, first| {
+                    let (ax, rest) = acc.split_at_mut(phi);
+                    let (az, rest) = rest.split_at_mut(phi.min(rest.len()));
+                    let (ah, ap) = rest.split_at_mut(hd.min(rest.len()));
+                    be.prop_phi_x(nb, a, ax, first);
+                    be.prop(nb, a, phiz, phi, az, first);
+                    be.prop(nb, a, h, hd, ah, first);
+                    if let Some(rh) = rh {
+                        be.prop(nb, a, rh, hd, part_mut(ap, 0, hd), first);
+                    }
+                });
+            };
         let mut gx = [B::V::default(); GATES];
         let mut gh = [B::V::default(); GATES];
         let mut z = [B::V::default(); TMP];
         for (i, rh) in work.chunks_exact_mut(hd).enumerate().take(n) {
-            propagate_inputs(i, None, &mut acc);
+            propagate_inputs(i, None, &mut acc, &mut norm);
             for (xv, &a) in x.iter_mut().zip(acc.iter()).take(2 * phi) {
                 *xv = be.finish(a);
             }
@@ -401,7 +428,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         let mut p = [B::V::default(); TMP];
         let mut ht = [B::V::default(); TMP];
         for i in 0..n {
-            propagate_inputs(i, Some(rh), &mut acc);
+            propagate_inputs(i, Some(rh), &mut acc, &mut norm);
             for (xv, &a) in x.iter_mut().zip(acc.iter()).take(2 * phi) {
                 *xv = be.finish(a);
             }
