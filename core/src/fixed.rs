@@ -142,7 +142,7 @@ impl Requant {
             // (m <= 30 for valid shifts; the mask keeps others panic-free): the whole
             // rounding is 32-bit, where the general path below needs two multiplies and a
             // 64-bit shift (measured: the TAVRNN step's dense rows, ~17,000 a window).
-            let hi = ((acc * mult) >> 32) as i32;
+            let hi = (((acc as i32) as i64 * mult) >> 32) as i32;
             let m = (n - 32) & 31;
             let half = ((1u32 << m) >> 1) as i32;
             return (hi.wrapping_add(half) >> m) as i64;
