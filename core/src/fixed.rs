@@ -133,20 +133,6 @@ impl Requant {
         // is then unspecified) at the cost of one instruction instead of a clamp.
         let n = ((31 - self.shift as i32) & 63) as u32;
         let mult = self.mult as i64;
-        if n > 32 && acc == acc as i32 as i64 {
-            // The accumulator fits in 32 bits (most dense rows of the device models): one
-            // 32×32→64 multiply, `p = acc·mult` exactly, |p| <= 2^62. With n = 32 + m the
-            // result floor((p + 2^(n-1)) / 2^n) is floor((hi + 2^(m-1)) / 2^m) for the high
-            // word hi = floor(p / 2^32) (the low word is below 2^32 and cannot carry it past a
-            // multiple of 2^m, as below), and |hi| <= 2^30 leaves room for the half
-            // (m <= 30 for valid shifts; the mask keeps others panic-free): the whole
-            // rounding is 32-bit, where the general path below needs two multiplies and a
-            // 64-bit shift (measured: the TAVRNN step's dense rows, ~17,000 a window).
-            let hi = (((acc as i32) as i64 * mult) >> 32) as i32;
-            let m = (n - 32) & 31;
-            let half = ((1u32 << m) >> 1) as i32;
-            return (hi.wrapping_add(half) >> m) as i64;
-        }
         // acc = hi·2^32 + lo with hi in [-2^31, 2^31), lo in [0, 2^32).
         let hi = acc >> 32;
         let lo = acc as u32 as i64;
@@ -185,6 +171,32 @@ impl Requant {
             let low = ((r0 + (1u64 << (n - 1))) >> n) as i64;
             ((t << (32 - n)) + low).clamp(-(1 << 61), 1 << 61)
         }
+    }
+
+    /// [`Requant::apply_wide`] with a shortcut for accumulators that fit in 32 bits (most
+    /// dense rows of the device models): the same value, with one 32×32→64 multiply and a
+    /// 32-bit rounding shift instead of two multiplies and a 64-bit shift. Kept apart from
+    /// `apply_wide`, which is inlined at every estimator site (there the shortcut cost 3 KB
+    /// of flash), for the one row loop of [`crate::kernels::for_each_row`].
+    #[inline(always)]
+    pub fn apply_wide_fast(self, acc: i64) -> i64 {
+        let n = ((31 - self.shift as i32) & 63) as u32;
+        let mult = self.mult as i64;
+        if n > 32 && acc == acc as i32 as i64 {
+            // The accumulator fits in 32 bits (most dense rows of the device models): one
+            // 32×32→64 multiply, `p = acc·mult` exactly, |p| <= 2^62. With n = 32 + m the
+            // result floor((p + 2^(n-1)) / 2^n) is floor((hi + 2^(m-1)) / 2^m) for the high
+            // word hi = floor(p / 2^32) (the low word is below 2^32 and cannot carry it past a
+            // multiple of 2^m, as below), and |hi| <= 2^30 leaves room for the half
+            // (m <= 30 for valid shifts; the mask keeps others panic-free): the whole
+            // rounding is 32-bit, where the general path below needs two multiplies and a
+            // 64-bit shift (measured: the TAVRNN step's dense rows, ~17,000 a window).
+            let hi = (((acc as i32) as i64 * mult) >> 32) as i32;
+            let m = (n - 32) & 31;
+            let half = ((1u32 << m) >> 1) as i32;
+            return (hi.wrapping_add(half) >> m) as i64;
+        }
+        self.apply_wide(acc)
     }
 }
 
@@ -401,15 +413,15 @@ mod tests {
             proptest::prop_assert_eq!(r.apply(acc), reference(acc, r));
         }
 
-        /// Accumulators that fit in 32 bits (the 32-bit rounding path).
+        /// Accumulators that fit in 32 bits: `apply_wide_fast`'s shortcut.
         #[test]
         fn apply_is_exact_for_i32_accumulators(acc in proptest::num::i32::ANY,
                                                mult in proptest::num::i32::ANY,
                                                shift in SHIFT_MIN..=SHIFT_MAX) {
             let r = Requant { mult, shift };
-            proptest::prop_assert_eq!(r.apply(acc as i64), reference(acc as i64, r));
-            let wide = r.apply_wide(acc as i64);
+            let wide = r.apply_wide_fast(acc as i64);
             proptest::prop_assert_eq!(sat_i32(wide), reference(acc as i64, r));
+            proptest::prop_assert_eq!(wide, r.apply_wide(acc as i64));
         }
 
         /// The accumulator range the estimator actually produces (|acc| <= 2^42).

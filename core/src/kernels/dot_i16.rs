@@ -76,20 +76,21 @@ pub fn dot64(w: &[u8; 128], x: &[i16; 64]) -> i64 {
 
 /// `Σ w·x` over 32 elements: the constant-length loop (4 iterations of 8 elements, 16 loads
 /// and 4 `SMLALD` each on Cortex-M4, about 2 instructions a multiply-accumulate with the
-/// call); out of line for the same reason as [`dot64`].
-#[inline(never)]
+/// call). Inlined into its one caller, the out-of-line kernel that
+/// [`super::for_each_row`] calls through a pointer (one call a row, not two).
+#[inline(always)]
 pub fn dot32(w: &[u8; 64], x: &[i16; 32]) -> i64 {
     fixed::<16>(w, x).unwrap_or(0)
 }
 
-/// `Σ w·x` over 48 elements: [`fixed`] over the first 32 (the paired loop of [`dot32`]) and
-/// the last 16 in one straight-line block.
+/// `Σ w·x` over 48 elements: the paired constant loop of [`dot32`] over the first 32 and the
+/// last 16 in one straight-line block.
 ///
 /// Why not one constant-length loop of 48: LLVM unrolls that by 12 elements an iteration
 /// (24 loads in a block), beyond what its ARM parallel-DSP pass pairs, and every product
 /// became an `LDRSH`, `LDRSH`, `SMLAL` triple (observed in the thumbv7em disassembly); a
-/// loop over blocks of 8 was unrolled by two, with the same result.
-#[inline(never)]
+/// loop over blocks of 8 was unrolled by two, with the same result. Inlined like [`dot32`].
+#[inline(always)]
 pub fn dot48(w: &[u8; 96], x: &[i16; 48]) -> i64 {
     let (w0, w1) = w.split_at(64);
     let (x0, x1) = x.split_at(32);

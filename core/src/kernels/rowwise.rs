@@ -4,92 +4,100 @@
 //! constant-length loops and the general one. Inside a matrix-vector product that decision is
 //! the same for every row, and on a Cortex-M4 making it per row (an out-of-line call, a
 //! jump table, saved registers) cost about as much as a 16-column row itself. Here the
-//! decision is taken once and the row loop is compiled separately for each kernel, with the
-//! kernel, the requantisation and the caller's consumer inlined into it.
+//! decision is taken once per matrix (a function pointer to the constant-width kernel) and
+//! one row loop, with the requantisation and the caller's consumer inlined, calls it.
 
 use super::{dot_i16, dot_i8};
-use crate::fixed::Requant;
 use crate::format::{QMatrix, WeightType};
 
 /// Calls `f(i, R_r(Σ_c W[r][c]·x[c]))` for `r = row0 + i`, `i = 0, 1, …` over the rows of `m`
 /// in `row0 .. row0 + count` that exist, in order, where `R_r` is row `r`'s requantisation
-/// before its final saturation ([`Requant::apply_wide`]).
+/// before its final saturation ([`Requant::apply_wide`](crate::fixed::Requant::apply_wide), through
+/// its 32-bit shortcut [`apply_wide_fast`](crate::fixed::Requant::apply_wide_fast)).
 ///
 /// The results are exactly those of [`super::dot`] followed by `apply_wide`; only the
-/// dispatch is hoisted out of the loop.
+/// dispatch is hoisted out of the loop: the kernel is chosen once per matrix, as a function
+/// pointer, and the row loop (requantisation and the caller's consumer inlined) exists once
+/// per caller. Why a pointer: one row loop per kernel, inlined into each caller, cost
+/// 2.5 KB of flash in the TAVRNN's `dense` alone; the rows call their kernel out of line
+/// either way, so the indirect call costs what the direct one did.
 #[inline(always)]
 pub fn for_each_row<F: FnMut(usize, i64)>(
     m: &QMatrix<'_>,
     row0: usize,
     count: usize,
     x: &[i16],
-    f: F,
-) {
-    match (m.wtype, x.len()) {
-        (WeightType::I16, 16) => run(m, row0, count, x, f, |w, x| {
-            match (w.first_chunk::<32>(), x.first_chunk::<16>()) {
-                (Some(w), Some(x)) => dot_i16::dot16(w, x),
-                _ => fallback(WeightType::I16, w, x),
-            }
-        }),
-        (WeightType::I16, 8) => run(m, row0, count, x, f, |w, x| {
-            match (w.first_chunk::<16>(), x.first_chunk::<8>()) {
-                (Some(w), Some(x)) => dot_i16::dot8(w, x),
-                _ => fallback(WeightType::I16, w, x),
-            }
-        }),
-        (WeightType::I16, 32) => run(m, row0, count, x, f, |w, x| {
-            match (w.first_chunk::<64>(), x.first_chunk::<32>()) {
-                (Some(w), Some(x)) => dot_i16::dot32(w, x),
-                _ => fallback(WeightType::I16, w, x),
-            }
-        }),
-        (WeightType::I16, 48) => run(m, row0, count, x, f, |w, x| {
-            match (w.first_chunk::<96>(), x.first_chunk::<48>()) {
-                (Some(w), Some(x)) => dot_i16::dot48(w, x),
-                _ => fallback(WeightType::I16, w, x),
-            }
-        }),
-        (WeightType::I16, 64) => run(m, row0, count, x, f, |w, x| {
-            match (w.first_chunk::<128>(), x.first_chunk::<64>()) {
-                (Some(w), Some(x)) => dot_i16::dot64(w, x),
-                _ => fallback(WeightType::I16, w, x),
-            }
-        }),
-        (WeightType::I8, 16) => run(m, row0, count, x, f, |w, x| {
-            dot_i8::fixed::<16>(w, x)
-                .map(i64::from)
-                .unwrap_or_else(|| fallback(WeightType::I8, w, x))
-        }),
-        (WeightType::I8, 64) => run(m, row0, count, x, f, |w, x| {
-            dot_i8::fixed::<64>(w, x)
-                .map(i64::from)
-                .unwrap_or_else(|| fallback(WeightType::I8, w, x))
-        }),
-        (wtype, _) => run(m, row0, count, x, f, |w, x| fallback(wtype, w, x)),
-    }
-}
-
-/// The per-call dispatching kernel, kept out of line: it serves the lengths without a
-/// specialised loop and rows shorter than `x` (which validated models never have).
-#[inline(never)]
-fn fallback(wtype: WeightType, w: &[u8], x: &[i16]) -> i64 {
-    super::dot(wtype, w, x)
-}
-
-/// The row loop for one kernel.
-#[inline(always)]
-fn run<F: FnMut(usize, i64), K: Fn(&[u8], &[i16]) -> i64>(
-    m: &QMatrix<'_>,
-    row0: usize,
-    count: usize,
-    x: &[i16],
     mut f: F,
-    kernel: K,
 ) {
+    let kernel: fn(&[u8], &[i16]) -> i64 = match (m.wtype, x.len()) {
+        (WeightType::I16, 8) => i16_8,
+        (WeightType::I16, 16) => i16_16,
+        (WeightType::I16, 32) => i16_32,
+        (WeightType::I16, 48) => i16_48,
+        (WeightType::I16, 64) => i16_64,
+        (WeightType::I8, 16) => i8_16,
+        (WeightType::I8, 64) => i8_64,
+        (WeightType::I16, _) => i16_any,
+        (WeightType::I8, _) => i8_any,
+    };
     for (i, (w, rq)) in super::rows(m, row0, count).enumerate() {
-        f(i, Requant::apply_wide(rq, kernel(w, x)));
+        f(i, rq.apply_wide_fast(kernel(w, x)));
     }
+}
+
+/// The constant-width kernels, and the general one for rows shorter than `x` (which
+/// validated models never have) or other widths.
+fn i16_8(w: &[u8], x: &[i16]) -> i64 {
+    match (w.first_chunk::<16>(), x.first_chunk::<8>()) {
+        (Some(w), Some(x)) => dot_i16::dot8(w, x),
+        _ => i16_any(w, x),
+    }
+}
+
+fn i16_16(w: &[u8], x: &[i16]) -> i64 {
+    match (w.first_chunk::<32>(), x.first_chunk::<16>()) {
+        (Some(w), Some(x)) => dot_i16::dot16(w, x),
+        _ => i16_any(w, x),
+    }
+}
+
+fn i16_32(w: &[u8], x: &[i16]) -> i64 {
+    match (w.first_chunk::<64>(), x.first_chunk::<32>()) {
+        (Some(w), Some(x)) => dot_i16::dot32(w, x),
+        _ => i16_any(w, x),
+    }
+}
+
+fn i16_48(w: &[u8], x: &[i16]) -> i64 {
+    match (w.first_chunk::<96>(), x.first_chunk::<48>()) {
+        (Some(w), Some(x)) => dot_i16::dot48(w, x),
+        _ => i16_any(w, x),
+    }
+}
+
+fn i16_64(w: &[u8], x: &[i16]) -> i64 {
+    match (w.first_chunk::<128>(), x.first_chunk::<64>()) {
+        (Some(w), Some(x)) => dot_i16::dot64(w, x),
+        _ => i16_any(w, x),
+    }
+}
+
+fn i8_16(w: &[u8], x: &[i16]) -> i64 {
+    dot_i8::fixed::<16>(w, x).map_or_else(|| i8_any(w, x), i64::from)
+}
+
+fn i8_64(w: &[u8], x: &[i16]) -> i64 {
+    dot_i8::fixed::<64>(w, x).map_or_else(|| i8_any(w, x), i64::from)
+}
+
+#[inline(never)]
+fn i16_any(w: &[u8], x: &[i16]) -> i64 {
+    super::dot(WeightType::I16, w, x)
+}
+
+#[inline(never)]
+fn i8_any(w: &[u8], x: &[i16]) -> i64 {
+    super::dot(WeightType::I8, w, x)
 }
 
 #[cfg(test)]
