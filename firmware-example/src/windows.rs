@@ -252,15 +252,7 @@ impl<
             return Ok(None); // between windows (step > window)
         }
         if let WindowMemory::Scratch(_) = self.state.mem {
-            // The last window's scratch is dead: sums again, from zero (with overlapping
-            // windows: the block that ended, which the next window starts with).
-            self.state.mem = WindowMemory::Sums(StreamingConnectivity::new());
-            if let (Some(b), WindowMemory::Sums(older)) =
-                (self.block.as_deref_mut(), &mut self.state.mem)
-            {
-                older.merge(b).map_err(WindowError::Graph)?;
-                b.reset();
-            }
+            self.restart_sums()?;
         }
         let sums = match (self.block.as_deref_mut(), &mut self.state.mem) {
             (Some(b), _) => b,
@@ -274,23 +266,50 @@ impl<
             None if phase + 1 == self.window_bins => self.window_end(meter).map(Some),
             None => Ok(None),
             Some(_) if phase + 1 != self.step_bins => Ok(None),
-            Some(b) => {
-                // A block ended: with the previous one it makes a window.
-                self.blocks = self.blocks.saturating_add(1);
-                let WindowMemory::Sums(older) = &mut self.state.mem else {
-                    return Ok(None); // unreachable: set above
-                };
-                older.merge(b).map_err(WindowError::Graph)?;
-                if self.blocks < 2 {
-                    // The first block: it is the next window's first half.
-                    b.reset();
-                    return Ok(None);
-                }
-                // `older` holds the window; the block stays for the next window (it is
-                // merged into the fresh sums at the next bin, see above).
-                self.window_end(meter).map(Some)
-            }
+            Some(_) => self.block_end(meter),
         }
+    }
+
+    /// After a window end: the last window's scratch is dead, sums again from zero (with
+    /// overlapping windows: plus the block that ended, which the next window starts with).
+    /// Once a window, so out of the per-bin path and compiled for size.
+    #[cold]
+    #[inline(never)]
+    #[cfg_attr(target_os = "none", optimize(size))]
+    fn restart_sums(&mut self) -> Result<(), WindowError> {
+        self.state.mem = WindowMemory::Sums(StreamingConnectivity::new());
+        if let (Some(b), WindowMemory::Sums(older)) =
+            (self.block.as_deref_mut(), &mut self.state.mem)
+        {
+            older.merge(b).map_err(WindowError::Graph)?;
+            b.reset();
+        }
+        Ok(())
+    }
+
+    /// A block of overlapping windows ended: with the previous one it makes a window. Once a
+    /// block, so out of the per-bin path and compiled for size.
+    #[cold]
+    #[inline(never)]
+    #[cfg_attr(target_os = "none", optimize(size))]
+    fn block_end<M: StepMeter>(
+        &mut self,
+        meter: &mut M,
+    ) -> Result<Option<WindowOutcome>, WindowError> {
+        let (Some(b), WindowMemory::Sums(older)) = (self.block.as_deref_mut(), &mut self.state.mem)
+        else {
+            return Ok(None); // unreachable: push calls this with a block and sums
+        };
+        self.blocks = self.blocks.saturating_add(1);
+        older.merge(b).map_err(WindowError::Graph)?;
+        if self.blocks < 2 {
+            // The first block: it is the next window's first half.
+            b.reset();
+            return Ok(None);
+        }
+        // `older` holds the window; the block stays for the next window (it is merged into
+        // the fresh sums at the next bin, see `restart_sums`).
+        self.window_end(meter).map(Some)
     }
 
     /// The end of a window: correlation in place and graph, then the sums' RAM becomes the
