@@ -160,6 +160,9 @@ pub(crate) fn for_neighbors<const N: usize, const T: usize>(
 /// row at N = 64 (65 neighbours) in one batch.
 const NB_BATCH: usize = 72;
 
+/// Consumer of [`for_neighbor_batches`]: `f(nodes, a, first)`.
+type BatchFn<'f> = dyn FnMut(&[u16], &[i16], bool) + 'f;
+
 /// Calls `f(nodes, a, first)` for the neighbours of row `i` ([`for_neighbors`], in order) in
 /// batches of up to [`NB_BATCH`]; `first` on the first batch, and one empty first batch for
 /// a row without neighbours, so that the consumer always initialises its sums.
@@ -176,7 +179,7 @@ fn for_neighbor_batches<const N: usize, const T: usize>(
     g: &WindowGraph<N, T>,
     i: usize,
     cache: &mut NormCache,
-    f: &mut dyn FnMut(&[u16], &[i16], bool),
+    f: &mut BatchFn<'_>,
 ) {
     let mut nodes = [0u16; NB_BATCH];
     let mut a = [0i16; NB_BATCH];
