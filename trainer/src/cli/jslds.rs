@@ -143,6 +143,14 @@ pub struct TrainArgs {
     /// rollout drifts away (held-out relative error ~1.0 at 5250 steps).
     #[arg(long)]
     pub approx_one_step: bool,
+    /// Weight of the open-gate term mean relu(z - z_max)^2 on the GRU's update gate z at the
+    /// expansion points (0: off): a saturated gate makes J_u vanish there, so input pulses
+    /// cannot move the linear path across a region boundary.
+    #[arg(long, default_value_t = 0.0)]
+    pub l_z: f32,
+    /// Largest update gate at the expansion points before --l-z applies.
+    #[arg(long, default_value_t = 0.5)]
+    pub z_max: f32,
     /// Weight of the linear path's Poisson NLL.
     #[arg(long, default_value_t = 1.0)]
     pub l_lin: f32,
@@ -301,6 +309,8 @@ fn train(a: TrainArgs) -> Result<()> {
             lin: a.l_lin,
             approx_relative: a.approx_relative,
             approx_one_step: a.approx_one_step,
+            gate_open: a.l_z,
+            z_max: a.z_max,
             ..LossWeights::default()
         },
         heldout_frac: a.heldout,

@@ -31,6 +31,9 @@ pub struct Linearisation {
     pub jh_t: Tensor<3>,
     /// `J_u(e_k, u*)^T`, `[K, n_in, d]` (`[k, j, i] = dF_i/du_j`).
     pub ju_t: Tensor<3>,
+    /// The update gate `z` at `(e_k, u*)`, `[K, d]`: where it saturates at 1, `J_u` vanishes
+    /// (the input cannot move the state), which `--l-z` penalises.
+    pub z: Tensor<2>,
 }
 
 /// Linearises `gru` at the rows of `points` (`[K, d]`) with the input held at `anchor`
@@ -72,5 +75,6 @@ pub fn linearise(gru: &GruCell, points: Tensor<2>, anchor: Tensor<2>) -> Lineari
         f: p.next,
         jh_t,
         ju_t,
+        z: p.z,
     }
 }

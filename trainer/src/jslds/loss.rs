@@ -1,6 +1,7 @@
 //! The JSLDS loss:
 //! `NLL(GRU path) + l_lin NLL(linear path) + l_fp sum_k |F(e_k,u*) - e_k|^2
-//!  + l_a mean_t |h_t - a_t|^2 + l2 |W|^2 (+ l_gate CE(gate, nearest))`.
+//!  + l_a mean_t |h_t - a_t|^2 + l2 |W|^2 (+ l_gate CE(gate, nearest))
+//!  (+ l_z mean_{k,i} relu(z_{k,i} - z_max)^2, the update gate at the expansion points)`.
 //!
 //! Scales: the Poisson NLL is summed over neurons and averaged over bins, the approximation
 //! term summed over latent units and averaged over bins, the fixed-point term summed over the K
@@ -39,6 +40,20 @@ pub struct LossWeights {
     /// checkpoints: off.
     #[serde(default)]
     pub approx_one_step: bool,
+    /// `l_z`: weight of the open-gate term `mean_{k,i} relu(z_{k,i} - z_max)^2`, the GRU's
+    /// update gate at the expansion points. Where `z` saturates at 1 the GRU holds its state by
+    /// gating, `J_u(e_k)` vanishes and the linear path cannot be moved across a region boundary
+    /// by an input pulse, although the GRU flips (measured on `flipflop`). 0 = off (older
+    /// checkpoints: off).
+    #[serde(default)]
+    pub gate_open: f32,
+    /// Largest update gate at the expansion points before `gate_open` applies.
+    #[serde(default = "default_z_max")]
+    pub z_max: f32,
+}
+
+fn default_z_max() -> f32 {
+    0.5
 }
 
 impl Default for LossWeights {
@@ -51,6 +66,8 @@ impl Default for LossWeights {
             gate: 1.0,
             approx_relative: false,
             approx_one_step: false,
+            gate_open: 0.0,
+            z_max: default_z_max(),
         }
     }
 }
@@ -96,6 +113,10 @@ pub fn jslds_loss(model: &Jslds, roll: &Rollout, counts: Tensor<3>, w: &LossWeig
         + fixed_point.clone().mul_scalar(w.fixed_point)
         + approx.clone().mul_scalar(w.approx)
         + l2.mul_scalar(w.l2);
+    if w.gate_open > 0.0 {
+        let over = (roll.lin.z.clone() - w.z_max).clamp_min(0.0);
+        total = total + over.square().mean().mul_scalar(w.gate_open);
+    }
     if let Some(logits) = &roll.gate_logits {
         let k = logits.dims()[2];
         let target: Tensor<3> = roll.nearest.clone().float().one_hot(k);
@@ -133,5 +154,63 @@ impl LossParts {
             *o = x;
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    use super::*;
+    use crate::jslds::model::JsldsConfig;
+    use crate::jslds::tests::seeded;
+
+    fn setup() -> (Jslds, Rollout, Tensor<3>) {
+        let device = Device::flex().autodiff();
+        device.seed(11);
+        let model = JsldsConfig {
+            inputs: 3,
+            outputs: 5,
+            latent: 4,
+            regimes: 3,
+            learn_anchor: false,
+            gate: false,
+        }
+        .init(&device);
+        let u = Tensor::<3>::random([2, 6, 3], Distribution::Normal(0.0, 1.0), &device);
+        let y = Tensor::<3>::random([2, 6, 5], Distribution::Uniform(0.0, 3.0), &device).floor();
+        let h0 = Tensor::<2>::random([2, 4], Distribution::Normal(0.0, 0.5), &device);
+        let roll = model.rollout(u, h0.clone(), h0 + 0.3);
+        (model, roll, y)
+    }
+
+    /// The open-gate term adds `l_z mean relu(z - z_max)^2` over the update gates at the
+    /// expansion points, and only that.
+    #[test]
+    fn open_gate_term_is_the_hinge_on_z() {
+        let _guard = seeded();
+        let (model, roll, y) = setup();
+        let z = roll
+            .lin
+            .z
+            .clone()
+            .detach()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        assert_eq!(z.len(), 3 * 4);
+        let z_max = 0.3;
+        let expected: f32 =
+            z.iter().map(|&v| (v - z_max).max(0.0).powi(2)).sum::<f32>() / z.len() as f32;
+        assert!(expected > 1e-4, "degenerate: no gate above {z_max} ({z:?})");
+        let base = LossWeights::default();
+        let with = LossWeights {
+            gate_open: 50.0,
+            z_max,
+            ..base.clone()
+        };
+        let a = jslds_loss(&model, &roll, y.clone(), &base).values();
+        let b = jslds_loss(&model, &roll, y, &with).values();
+        assert!(((b[0] - a[0]) - 50.0 * expected).abs() < 1e-3 * (1.0 + a[0].abs()));
+        assert_eq!(a[1..], b[1..], "the reported parts do not change");
     }
 }

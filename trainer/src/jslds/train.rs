@@ -490,6 +490,13 @@ fn check_config(cfg: &TrainConfig) -> Result<(), TrainError> {
             cfg.lr_final
         ));
     }
+    let w = &cfg.weights;
+    if !(w.gate_open.is_finite() && w.gate_open >= 0.0 && w.z_max > 0.0 && w.z_max <= 1.0) {
+        return bad(format!(
+            "open-gate weight {} must be >= 0 and z_max {} in (0, 1]",
+            w.gate_open, w.z_max
+        ));
+    }
     if !(cfg.bin_s.is_finite() && cfg.bin_s > 0.0) {
         return bad(format!("bin width {} s must be positive", cfg.bin_s));
     }
