@@ -22,8 +22,11 @@
 # and 450 bins (their difference: windows 3 and 4, each attending over the states before
 # it), scaled from per bin to per window (x 100 bins). The estimator's per-bin functions
 # (run_bin, dot64, dot8, inputs, select) and the graph encoder's window end are in the same
-# list; with LTO, parts of the step are inlined into `window_end` and into closures of
-# `StepCore::step` (closure#4 = the GRU's propagation, its {closure#0} the per-neighbour MACs).
+# list; with LTO, the step's element-wise work (gates, rounding, ring) is inlined into
+# `window_end`; the propagation is `kernels::propagate::propagate_i16` / `propagate_le` (the
+# neighbour walk `for_neighbor_batches`, the Â entries `normalized_entry`), the dense layers
+# `FixedBackend::dense` (row loop, requantisation) and its row kernels (`dot_i16::*`,
+# reached through `rowwise::i16_32` etc.).
 set -euo pipefail
 PROFILE=0
 case "${1:-}" in

@@ -34,8 +34,10 @@
 //! # Formats (fixed point)
 //! `Â` Q1.14 from the graph; `h`, gates, ring Q15; gate pre-activations and attention scores
 //! Q12 (the [`crate::lut`] input format); other activations at the section's calibrated
-//! scales. Propagation sums are exact in `i64` and rounded half up once, to `2^k` times the scale
-//! of the values summed ([`propagation_shift`]: the headroom that keeps them from saturating;
+//! scales. Propagation sums are exact (blocks of columns summed in `i32` registers over runs
+//! of neighbours whose `Σ |Â_ij|` proves no overflow, runs added in `i64`:
+//! [`crate::kernels::propagate_i16`]) and rounded half up once, to `2^k` times the scale of
+//! the values summed ([`propagation_shift`]: the headroom that keeps them from saturating;
 //! the layers that read them have `2^k` folded into their columns); dense layers use
 //! [`crate::kernels::for_each_row`] and the per-row Q31 requantisation.
 
