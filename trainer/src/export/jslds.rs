@@ -172,6 +172,53 @@ impl OwnedJslds {
     }
 }
 
+/// The nearest-point rule of `sys` written as the equivalent linear gate, or `None` when
+/// `sys` already has a gate.
+///
+/// For any common point `c` (here the points' centroid) and `δ_k = e_k − c`,
+///
+/// ```text
+/// argmin_k |a − e_k|²  =  argmax_k  δ_k · a − (c · δ_k + |δ_k|² / 2)
+/// ```
+///
+/// (the score is `−(|a − e_k|² − |a − c|²) / 2`), ties to the lowest `k` in both. The two are
+/// the same rule, but not the same after quantisation. As `Nearest`, every point is stored at
+/// the state scale and is off by up to half a state LSB; the boundary between two regimes is
+/// the bisector of their points, so when the points lie close together compared with the
+/// state's range (a trained JSLDS whose expansion points collapsed: 15-80 LSB apart with the
+/// state spanning 26,000 LSB), those half LSBs tilt the bisectors and move the boundary by a
+/// large fraction of the state's range away from the points. As a gate, every row `δ_k` gets
+/// its own weight scale (per-row requantisation), so the differences between regimes keep
+/// 15 significant bits whatever their size, and the scores are compared exactly.
+///
+/// `δ_k` is computed in f64 and rounded to f32 once; the bias is computed from that rounded
+/// `δ_k`, so the f32 gate is exactly the nearest rule of the points `c + δ_k` (within
+/// `1e-7 |δ_k|` of the `e_k`).
+pub(crate) fn points_as_gate(sys: &SwitchingLinear) -> Option<SwitchingLinear> {
+    let SelectionF32::Nearest { points } = &sys.selection else {
+        return None;
+    };
+    let (d, k) = (sys.latent, sys.regimes);
+    let c: Vec<f64> = (0..d)
+        .map(|i| (0..k).map(|r| points[r * d + i] as f64).sum::<f64>() / k.max(1) as f64)
+        .collect();
+    let weights: Vec<f32> = (0..k * d)
+        .map(|j| (points[j] as f64 - c[j % d]) as f32)
+        .collect();
+    let bias = weights
+        .chunks_exact(d.max(1))
+        .map(|w| {
+            let cd: f64 = w.iter().zip(&c).map(|(&w, &c)| w as f64 * c).sum();
+            let n2: f64 = w.iter().map(|&w| w as f64 * w as f64).sum();
+            (-(cd + 0.5 * n2)) as f32
+        })
+        .collect();
+    Some(SwitchingLinear {
+        selection: SelectionF32::Gate { weights, bias },
+        ..sys.clone()
+    })
+}
+
 fn vector(
     tensors: &mut Vec<TensorReport>,
     name: &str,

@@ -107,6 +107,9 @@ pub struct Calibration {
 pub struct CalibrationCheck {
     /// Fraction of bins whose reported regime equals the reference's.
     pub regime_agreement: f64,
+    /// Fraction of bins whose selected regime `k_t` (before hysteresis) equals the
+    /// reference's.
+    pub selected_agreement: f64,
     /// Largest `|a_q * state_scale - a_f32|`.
     pub max_latent_error: f64,
 }
@@ -122,8 +125,15 @@ pub struct ExportReport {
     pub latent: usize,
     /// Regimes `K`.
     pub regimes: usize,
-    /// `"nearest"` or `"gate"`.
+    /// `"nearest"` or `"gate"`: the rule written to the file.
     pub selection: String,
+    /// The system's nearest-point rule was written as the equivalent gate, because the gate
+    /// reproduced the reference's selection in more calibration bins (see
+    /// [`quantize_jslds`]).
+    pub selection_from_points: bool,
+    /// For a nearest-point system: the check of the file written with `Nearest` selection
+    /// (whichever form was chosen), so the choice can be seen.
+    pub nearest_check: Option<CalibrationCheck>,
     /// Bin width, microseconds.
     pub bin_us: u32,
     /// Hysteresis written, bins.
@@ -186,8 +196,37 @@ fn encode(sec: &OwnedJslds, meta: Meta<'_>, with_reference: bool) -> Result<Vec<
 
 /// Quantises `sys`, calibrating its activation scales on `calibration` (module docs).
 ///
+/// A nearest-point system is quantised twice: as it is, and with its rule written as the
+/// equivalent linear gate (`points_as_gate` in `jslds.rs` says why the two differ once
+/// quantised). The gate form is kept only when its selected regimes agree with its f32
+/// reference in more calibration bins than the nearest form's do; on a tie (always the case
+/// when the nearest form loses no bin) the nearest form is kept, as it is what was trained
+/// and a little cheaper on the device.
+///
 /// Errors name the field (`jslds.offset`, `calibration`, ...) and the problem.
 pub fn quantize_jslds(
+    sys: &SwitchingLinear,
+    calibration: &Counts,
+    opts: &ExportOptions,
+) -> Result<QuantizedModel> {
+    let mut q = quantize_as_given(sys, calibration, opts)?;
+    let Some(gate) = jslds::points_as_gate(sys) else {
+        return Ok(q);
+    };
+    let nearest_check = q.report.check.clone();
+    if nearest_check.selected_agreement < 1.0 {
+        let g = quantize_as_given(&gate, calibration, opts).context("the points as a gate")?;
+        if g.report.check.selected_agreement > nearest_check.selected_agreement {
+            q = g;
+            q.report.selection_from_points = true;
+        }
+    }
+    q.report.nearest_check = Some(nearest_check);
+    Ok(q)
+}
+
+/// [`quantize_jslds`] with the selection rule as `sys` has it.
+fn quantize_as_given(
     sys: &SwitchingLinear,
     calibration: &Counts,
     opts: &ExportOptions,
@@ -346,10 +385,11 @@ pub fn quantize_jslds(
         .jslds()
         .ok_or_else(|| anyhow!("exported model has no jslds section"))?;
     let s_a = jslds.state_scale as f64;
-    let (mut agree, mut max_err) = (0usize, 0.0f64);
+    let (mut agree, mut sel_agree, mut max_err) = (0usize, 0usize, 0.0f64);
     run_paired(&model, calibration, true, |bin| {
         if let Some((r, ra)) = bin.reference {
             agree += (r.reported == bin.fixed.reported) as usize;
+            sel_agree += (r.regime == bin.fixed.regime) as usize;
             for (&q, &f) in bin.fixed_latent.iter().zip(ra) {
                 max_err = max_err.max((q as f64 * s_a - f as f64).abs());
             }
@@ -365,6 +405,8 @@ pub fn quantize_jslds(
             SelectionF32::Gate { .. } => "gate",
         }
         .to_string(),
+        selection_from_points: false,
+        nearest_check: None,
         bin_us,
         hysteresis,
         scales: section.scales,
@@ -386,6 +428,7 @@ pub fn quantize_jslds(
         state_ram_bytes: jslds.state_ram_bytes(),
         check: CalibrationCheck {
             regime_agreement: agree as f64 / calibration.n_bins as f64,
+            selected_agreement: sel_agree as f64 / calibration.n_bins as f64,
             max_latent_error: max_err,
         },
     };
