@@ -1,7 +1,8 @@
 //! The JSLDS loss:
-//! `NLL(GRU path) + l_lin NLL(linear path) + l_fp sum_k |F(e_k,u*) - e_k|^2
-//!  + l_a mean_t |h_t - a_t|^2 + l2 |W|^2 (+ l_gate CE(gate, nearest))
-//!  (+ l_z mean_{k,i} relu(z_{k,i} - z_max)^2, the update gate at the expansion points)`.
+//! `NLL(GRU path) + l_lin NLL(linear path) + l_fp sum_k |F(e_k,u*) - e_k|^2 +
+//!  l_a mean_t |h_t - a_t|^2 + l2 |W|^2 (+ l_gate CE(gate, nearest)) (+ l_z open-gate term)`,
+//! the open-gate term being `mean_{k,i} relu(z_{k,i} - z_max)^2` over the GRU's update gate at
+//! the expansion points.
 //!
 //! Scales: the Poisson NLL is summed over neurons and averaged over bins, the approximation
 //! term summed over latent units and averaged over bins, the fixed-point term summed over the K
