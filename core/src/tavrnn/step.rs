@@ -83,7 +83,7 @@ pub(crate) trait Backend {
 }
 
 /// Entries of the step's cache of `Â_ij` values ([`NormCache`]).
-const NORM_CACHE: usize = 64;
+const NORM_CACHE: usize = 128;
 
 /// The step's cache of `Â_ij` entries, keyed by the degree product `p = d_i d_j`: one per
 /// step, shared by all rows and all the step's propagation passes.
