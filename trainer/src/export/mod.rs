@@ -47,7 +47,7 @@ use serde::Serialize;
 use crate::data::Counts;
 use crate::slds::{SelectionF32, SwitchingLinear};
 pub use jslds::MATRIX_NAMES;
-use jslds::{build_section, InputRanges, OwnedJslds, TypeRule};
+use jslds::{build_section, InputRanges, OwnedJslds, RegimeMeans, TypeRule};
 
 /// Default calibration margin: the calibrated ranges are widened by this factor.
 pub const DEFAULT_MARGIN: f64 = 1.25;
@@ -306,8 +306,15 @@ fn quantize_as_given(
         overrides: Vec::new(),
         recurrence_gain: 1.0,
     };
-    let provisional = build_section(sys, provisional_scales, &unit_ranges, &any_type, hysteresis)
-        .map_err(|e| anyhow!("provisional model: {e}"))?;
+    let provisional = build_section(
+        sys,
+        provisional_scales,
+        &unit_ranges,
+        &any_type,
+        hysteresis,
+        None,
+    )
+    .map_err(|e| anyhow!("provisional model: {e}"))?;
     let provisional_bytes = encode(&provisional, meta, true)?;
     let model = Model::from_bytes(&provisional_bytes)
         .map_err(|e| anyhow!("provisional model does not parse: {e}"))?;
@@ -315,8 +322,34 @@ fn quantize_as_given(
     let mut log_rate_max = 0.0f64;
     let mut score_max = 0.0f64;
     let mut rates = vec![0.0f32; n];
-    run_reference(&model, calibration, |_, r| {
+    let k_count = sys.regimes;
+    let mut means = RegimeMeans {
+        bins: vec![0; k_count],
+        state: vec![0.0; k_count * d],
+        input: vec![0.0; k_count * n],
+    };
+    let (mut prev, mut t) = (vec![0.0f64; d], 0usize);
+    let last = sys.input_table.len() - 1;
+    run_reference(&model, calibration, |out, r| {
+        // The state and input the selected regime's update read, for the bias correction.
+        let k = out.regime as usize;
+        if let Some(c) = means.bins.get_mut(k) {
+            *c += 1;
+            for (m, &v) in means.state[k * d..(k + 1) * d].iter_mut().zip(&prev) {
+                *m += v;
+            }
+            for (m, &c) in means.input[k * n..(k + 1) * n]
+                .iter_mut()
+                .zip(calibration.row(t))
+            {
+                *m += sys.input_table[(c as usize).min(last)] as f64;
+            }
+        }
+        t += 1;
         let a = r.latent();
+        for (p, &v) in prev.iter_mut().zip(a) {
+            *p = v as f64;
+        }
         for (m, &v) in latent_dim_max.iter_mut().zip(a) {
             *m = m.max((v as f64).abs());
         }
@@ -336,6 +369,7 @@ fn quantize_as_given(
         }
     })
     .context("calibration run of the f32 reference")?;
+    means.finish(d, n);
     let latent_max = latent_dim_max.iter().cloned().fold(0.0, f64::max);
     if !latent_max.is_finite() || !log_rate_max.is_finite() || !score_max.is_finite() {
         bail!("calibration: the f32 reference diverged (non-finite latent state); the system is unstable on this data");
@@ -357,7 +391,6 @@ fn quantize_as_given(
                 .unwrap_or(0)
         })
         .collect();
-    let last = sys.input_table.len() - 1;
     let ranges = InputRanges {
         state: latent_dim_max.iter().map(|v| v * m).collect(),
         input: max_count
@@ -373,8 +406,8 @@ fn quantize_as_given(
         overrides: opts.weight_overrides.clone(),
         recurrence_gain,
     };
-    let section =
-        build_section(sys, scales, &ranges, &rule, hysteresis).map_err(|e| anyhow!("{e}"))?;
+    let section = build_section(sys, scales, &ranges, &rule, hysteresis, Some(&means))
+        .map_err(|e| anyhow!("{e}"))?;
     let with_ref = encode(&section, meta, true)?;
     let device_only = encode(&section, meta, false)?;
 
