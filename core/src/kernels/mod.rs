@@ -28,6 +28,13 @@
 //! | [`dot16_i16`] = 2 × [`dot8_i16`] (straight-line, 4 `SMLALD` each) | 2.4–3 |
 //! | [`dot64_i8`] (`LDRSB` + `LDRSH` + `SMLABB` an element) | 3.2 |
 //! | nearest point at d = 16 (`|e_k|²` cached, `a·e_k` by [`dot16_i16`]) | ~2.8 per element, regime loop included |
+//! | [`dot32_i16`] through [`for_each_row`]'s kernel pointer (TAVRNN GRU and value rows) | 2.6 |
+//! | [`dot48_i16`] (the 32-column loop + a 16-column block; TAVRNN encoder rows) | 2.8 |
+//! | [`propagate_i16`] + [`propagate_le`] (4-column blocks, `SMLABB`/`SMLABT` on word loads) | 4.7, block writes included |
+//!
+//! (The TAVRNN figures: `scripts/firmware-tavrnn-bench.sh --profile`, 2026-11-27, N = 64,
+//! H = 32; the row loop around the dense kernels, requantisation, bias and saturation, adds
+//! about 60 instructions a row.)
 //!
 //! What shaped them, all of it LLVM behaviour observed in the disassembly:
 //!
@@ -42,7 +49,8 @@
 //!   16-column row.
 //!
 //! Lengths 8/16/32/64/128 (`dot_i16`) and 16/32/64/128 (`dot_i8`) of the general entry
-//! points take a loop with a constant trip count. `int8` weights cannot use the dual MAC
+//! points take a loop with a constant trip count; [`for_each_row`] has constant-width kernels
+//! for `i16` rows of 8, 16, 32, 48 and 64 and `i8` rows of 16 and 64. `int8` weights cannot use the dual MAC
 //! without the `SXTB16` intrinsic (unstable and `unsafe`), so on this core `int16` weights
 //! are the fast choice and `int8` the small one.
 
