@@ -14,9 +14,13 @@
 //! 2. **Weights** are quantised per tensor as int8 or int16 against the error budget, with a
 //!    per-row requantisation from the core's `Requant::from_f64` (see [`tensor`] for the
 //!    rule and the budget).
+//!    The offsets get the bias correction of the rounded weights (`corrected_offsets` in
+//!    `jslds.rs`), from each regime's mean state and input in the calibration run.
 //! 3. The model is encoded with `encode_model`, parsed back, and the fixed-point estimator is
 //!    run against the reference over the calibration data; the agreement goes into the
-//!    report. [`write_model_file`] writes it atomically.
+//!    report. A nearest-point system is also tried with its rule written as the equivalent
+//!    gate, kept when that reproduces more calibration bins ([`quantize_jslds`]).
+//!    [`write_model_file`] writes it atomically.
 //!
 //! The input is already folded, so nothing is folded here. Later model kinds (TAVRNN, trained
 //! JSLDS checkpoints) produce a [`SwitchingLinear`] or their own section and reuse the same
