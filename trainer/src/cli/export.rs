@@ -153,7 +153,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let r = &q.report;
     println!(
-        "wrote {} ({} bytes{}): N={} d={} K={} selection={} bin={} us hysteresis={}",
+        "wrote {} ({} bytes{}): N={} d={} K={} selection={}{} bin={} us hysteresis={}",
         args.out.display(),
         q.bytes.len(),
         if opts.include_reference {
@@ -165,6 +165,11 @@ pub fn run(args: Args) -> Result<()> {
         r.latent,
         r.regimes,
         r.selection,
+        if r.selection_from_points {
+            " (the trained nearest points, written as the equivalent gate)"
+        } else {
+            ""
+        },
         r.bin_us,
         r.hysteresis
     );
