@@ -16,6 +16,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 # probe stays cached (a CI run once failed at `cargo doc` replaying one recorded in a copied
 # target directory), so the checks ask rustc afresh: it costs a fraction of a second a command.
 export CARGO_CACHE_RUSTC_INFO=0
+# Cargo's probe runs `rustc -`, which reads its source from standard input if that is not
+# empty (the cached failure above was a firmware build's error output fed to it by a loop).
+exec </dev/null
 rm -f "$CARGO_TARGET_DIR/.rustc_info.json"
 
 section "system packages (Cortex-M toolchain from Debian, QEMU)"

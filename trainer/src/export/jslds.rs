@@ -416,3 +416,97 @@ pub(crate) fn build_section(
         tensors,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two regimes, d = 2, N = 3; weights that int8 cannot hold exactly.
+    fn system() -> SwitchingLinear {
+        let w = |i: usize| ((i as f32 * 0.7311).sin() * 0.9) + 0.013;
+        SwitchingLinear {
+            latent: 2,
+            regimes: 2,
+            neurons: 3,
+            input_table: vec![0.0, 1.0],
+            selection: SelectionF32::Nearest {
+                points: vec![0.5, 0.5, -0.5, -0.5],
+            },
+            dynamics: (0..8).map(w).collect(),
+            input_gain: (10..22).map(w).collect(),
+            offset: vec![0.11, -0.07, 0.03, 0.2],
+            readout: vec![0.0; 6],
+            readout_bias: vec![0.0; 3],
+            hysteresis: 0,
+            regime_names: vec!["a".into(), "b".into()],
+            bin_s: 0.01,
+        }
+    }
+
+    fn spec<'a>(name: &'a str, w: &'a [f32], cols: usize, s_in: f64, s: &Scales) -> MatrixSpec<'a> {
+        MatrixSpec {
+            name,
+            w,
+            rows: 4,
+            cols,
+            s_in,
+            s_out: s.state,
+            x_max: &[1.0; 3][..cols],
+            gain: 1.0,
+            budget: 1.0,
+            force: Some(WeightType::I8),
+        }
+    }
+
+    fn quantised(sys: &SwitchingLinear, s: &Scales) -> (OwnedQMatrix, OwnedQMatrix) {
+        let (qa, _) = quantize_matrix(&spec("a", &sys.dynamics, 2, s.state, s)).unwrap();
+        let (qb, _) = quantize_matrix(&spec("b", &sys.input_gain, 3, s.input, s)).unwrap();
+        (qa, qb)
+    }
+
+    /// The corrected offset makes the rounded weights' update equal the f32 update at each
+    /// regime's mean state and input, so the rounding leaves no constant push there for the
+    /// recurrence to add up; without means the offsets are the system's own.
+    #[test]
+    fn corrected_offsets_cancel_the_weight_rounding_at_the_regime_means() {
+        let sys = system();
+        let s = Scales {
+            state: 1.0 / 8192.0,
+            input: 1.0 / 4096.0,
+            log_rate: 1.0 / 4096.0,
+            score: None,
+        };
+        let (qa, qb) = quantised(&sys, &s);
+        let means = RegimeMeans {
+            bins: vec![10, 20],
+            state: vec![0.8, -0.3, -0.6, 0.9],
+            input: vec![1.2, 0.4, 2.0, 0.1, 1.5, 0.7],
+        };
+        let corrected = corrected_offsets(&sys, &s, &qa, &qb, Some(&means));
+        assert_eq!(corrected.len(), 4);
+        let mut largest_rounding_push = 0.0f64;
+        for (r, &c) in corrected.iter().enumerate() {
+            let k = r / 2;
+            let (m, g) = (
+                &means.state[k * 2..k * 2 + 2],
+                &means.input[k * 3..k * 3 + 3],
+            );
+            let exact: f64 = (0..2)
+                .map(|j| sys.dynamics[r * 2 + j] as f64 * m[j])
+                .chain((0..3).map(|j| sys.input_gain[r * 3 + j] as f64 * g[j]))
+                .sum::<f64>()
+                + sys.offset[r] as f64;
+            let rounded: f64 = (0..2)
+                .map(|j| qa.dequantised(r, j, s.state, s.state) * m[j])
+                .chain((0..3).map(|j| qb.dequantised(r, j, s.input, s.state) * g[j]))
+                .sum();
+            largest_rounding_push =
+                largest_rounding_push.max((rounded + sys.offset[r] as f64 - exact).abs());
+            let fixed = rounded + c as f64;
+            assert!((fixed - exact).abs() < 1e-6, "row {r}: {fixed} vs {exact}");
+        }
+        // int8 weights leave a push the correction had to remove (the test can fail).
+        assert!(largest_rounding_push > 1e-4, "{largest_rounding_push}");
+        assert_eq!(corrected_offsets(&sys, &s, &qa, &qb, None), sys.offset);
+    }
+}
