@@ -709,3 +709,29 @@ fn optimisations_keep_the_bits_of_both_models() {
     println!("digests: fixed {q:#010x}, f32 {f:#010x}");
     assert_eq!((q, f), (GOLDEN_FIXED, GOLDEN_F32));
 }
+
+/// The fuzzer's TAVRNN seed (`fuzz/seeds/tavrnn-n16.nlm`, copied into the corpus by
+/// `fuzz/src/make_seeds.rs`) is this file's synthetic model. A seed the reader no longer
+/// accepts would leave the fuzzer stuck at the checksums and the schema, so the committed one
+/// must be current: `NEUROLOOP_WRITE_SEEDS=1 cargo test -p neuroloop-core --test tavrnn
+/// fuzz_seed` rewrites it.
+#[test]
+fn fuzz_seed_is_current() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/tavrnn-n16.nlm");
+    let want = owned_default().file(false);
+    if std::env::var_os("NEUROLOOP_WRITE_SEEDS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &want).unwrap();
+    }
+    let got = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        got == want,
+        "{} is stale ({} bytes, the model is {}): rewrite it with NEUROLOOP_WRITE_SEEDS=1 \
+         cargo test -p neuroloop-core --test tavrnn fuzz_seed",
+        path.display(),
+        got.len(),
+        want.len()
+    );
+    assert!(Model::from_bytes(&got).unwrap().tavrnn().is_some());
+}

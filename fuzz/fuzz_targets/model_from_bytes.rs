@@ -1,5 +1,7 @@
 //! Parses arbitrary bytes as a model file and, when that succeeds, runs both estimators on
-//! arbitrary counts. Nothing here may panic.
+//! arbitrary counts, and the fixed-point and f32 TAVRNN steps on graphs built from them by the
+//! streaming graph encoder (at 16 neurons, the size of the TAVRNN seeds in `fuzz/seeds/`).
+//! Nothing here may panic.
 //!
 //! Input: `[mode: u8][model_len: u16 LE][model bytes][count bytes...]`.
 //! * mode bit 0 clear: the model bytes are parsed as they are (exercises the header checks);
@@ -11,10 +13,19 @@
 use libfuzzer_sys::fuzz_target;
 use neuroloop_core::crc32::checksum;
 use neuroloop_core::format::{Header, Model, FORMAT_MAJOR, SCHEMA_FINGERPRINT};
+use neuroloop_core::graph::{triangle, StreamingConnectivity, WindowCorrelation, WindowGraph};
+use neuroloop_core::tavrnn::{keys_len, ring_len, ring_len_f32, ReferenceTavrnn, Tavrnn};
 use neuroloop_core::{Estimator, ReferenceEstimator};
 
 const D: usize = 256;
 const N: usize = 1024;
+/// TAVRNN capacities: neurons of the graphs, and a ring and keys for up to 64 nodes, hidden 32,
+/// window 8 (a mutated section that needs more is refused with `Capacity`, which is tested too).
+const G: usize = 16;
+const GT: usize = triangle(G);
+const RING: usize = ring_len(64, 32, 8);
+const RING_F: usize = ring_len_f32(64, 32, 8);
+const KEYS: usize = keys_len(32, 8);
 
 fuzz_target!(|data: &[u8]| {
     let [mode, l0, l1, rest @ ..] = data else {
@@ -67,4 +78,37 @@ fuzz_target!(|data: &[u8]| {
         }
         est.reset();
     }
+    tavrnn_windows(&model, &counts);
 });
+
+/// Two windows of `G` neurons from the counts, each through the graph encoder and both TAVRNN
+/// steps.
+fn tavrnn_windows(model: &Model<'_>, counts: &[u16]) {
+    let Some(section) = model.tavrnn() else {
+        return;
+    };
+    let settings = section.graph_settings();
+    let mut fixed = Tavrnn::<RING, KEYS>::new(model).ok();
+    let mut reference = ReferenceTavrnn::<RING_F, KEYS>::new(model).ok();
+    let mut sq = vec![0i16; fixed.as_ref().map_or(0, |t| t.scratch_len())];
+    let mut sf = vec![0f32; reference.as_ref().map_or(0, |t| t.scratch_len())];
+    for window in counts.chunks(G * 32).take(2) {
+        let mut sums = StreamingConnectivity::<G, GT>::default();
+        for bin in window.chunks(G) {
+            let _ = sums.push_slice(bin);
+        }
+        let mut corr = WindowCorrelation::<G, GT>::default();
+        corr.compute(&sums);
+        let mut graph = WindowGraph::<G, GT>::new();
+        if graph.build(&corr, &settings).is_err() {
+            continue;
+        }
+        if let Some(t) = fixed.as_mut() {
+            let _ = t.step(&graph, &mut sq);
+            let _ = t.embedding(&sq);
+        }
+        if let Some(t) = reference.as_mut() {
+            let _ = t.step(&graph, &mut sf);
+        }
+    }
+}

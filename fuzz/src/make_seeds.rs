@@ -1,5 +1,6 @@
 //! Writes valid model files into the seed corpus given as the first argument, in the input
-//! layout of the `model_from_bytes` target (both modes), followed by a few bins of counts.
+//! layout of the `model_from_bytes` target (both modes), followed by a few bins of counts:
+//! the estimator models built here and the TAVRNN models in `fuzz/seeds/`.
 
 #[path = "../../core/tests/common/mod.rs"]
 mod common;
@@ -28,6 +29,27 @@ fn main() {
                     n += 1;
                 }
             }
+        }
+    }
+    // The TAVRNN seeds: committed model files (kept current by core's `fuzz_seed_is_current`).
+    let seeds = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("seeds");
+    for entry in std::fs::read_dir(&seeds).expect("read fuzz/seeds") {
+        let path = entry.expect("read fuzz/seeds").path();
+        let file = std::fs::read(&path).expect("read a seed");
+        let model = neuroloop_core::Model::from_bytes(&file)
+            .unwrap_or_else(|e| panic!("{}: not a valid model: {e:?}", path.display()));
+        assert!(
+            model.tavrnn().is_some(),
+            "{}: no TAVRNN section",
+            path.display()
+        );
+        for (mode, bytes) in [(0u8, &file[..]), (1u8 | 2, &file[HEADER_LEN..])] {
+            let mut seed = vec![mode];
+            seed.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+            seed.extend_from_slice(bytes);
+            seed.extend_from_slice(&counts);
+            std::fs::write(dir.join(format!("seed-{n}")), seed).expect("write seed");
+            n += 1;
         }
     }
     println!("make_seeds: wrote {n} seeds to {}", dir.display());
