@@ -90,7 +90,10 @@ fn corrected_offsets(
                         * m.input[k * n + j]
                 })
                 .sum();
-            (sys.offset[r] as f64 + ea + eb) as f32
+            // The state scale was chosen from the uncorrected offsets (at a margin that may be
+            // exactly 1): keep the corrected one inside the i16 range it must round to.
+            let limit = 32767.0 * scales.state;
+            (sys.offset[r] as f64 + ea + eb).clamp(-limit, limit) as f32
         })
         .collect()
 }
@@ -508,5 +511,38 @@ mod tests {
         // int8 weights leave a push the correction had to remove (the test can fail).
         assert!(largest_rounding_push > 1e-4, "{largest_rounding_push}");
         assert_eq!(corrected_offsets(&sys, &s, &qa, &qb, None), sys.offset);
+    }
+
+    /// Offsets at the edge of the state range stay inside it after the correction, so the
+    /// export cannot fail on them (the state scale is chosen from the uncorrected offsets).
+    #[test]
+    fn corrected_offsets_stay_within_the_state_range() {
+        let s = Scales {
+            state: 1.0 / 8192.0,
+            input: 1.0 / 4096.0,
+            log_rate: 1.0 / 4096.0,
+            score: None,
+        };
+        let limit = 32767.0 * s.state;
+        let mut sys = system();
+        sys.offset = vec![limit as f32, -limit as f32, limit as f32, -limit as f32];
+        let (qa, qb) = quantised(&sys, &s);
+        let means = RegimeMeans {
+            bins: vec![10, 20],
+            state: vec![0.8, -0.3, -0.6, 0.9],
+            input: vec![1.2, 0.4, 2.0, 0.1, 1.5, 0.7],
+        };
+        let corrected = corrected_offsets(&sys, &s, &qa, &qb, Some(&means));
+        assert!(
+            corrected.iter().all(|&c| (c as f64).abs() <= limit),
+            "{corrected:?}"
+        );
+        // At least one correction pushed outwards and was held at the edge.
+        assert!(
+            corrected.iter().any(|&c| (c as f64).abs() == limit),
+            "{corrected:?}"
+        );
+        let (q, _) = quantize_vector("jslds.offset", &corrected, s.state).unwrap();
+        assert_eq!(q.len(), 8);
     }
 }

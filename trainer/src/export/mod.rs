@@ -219,10 +219,13 @@ pub fn quantize_jslds(
     };
     let nearest_check = q.report.check.clone();
     if nearest_check.selected_agreement < 1.0 {
-        let g = quantize_as_given(&gate, calibration, opts).context("the points as a gate")?;
-        if g.report.check.selected_agreement > nearest_check.selected_agreement {
-            q = g;
-            q.report.selection_from_points = true;
+        // The gate form is only an alternative: if it cannot be quantised (a row of scores out
+        // of range, say), the nearest form, which could, is the export.
+        if let Ok(g) = quantize_as_given(&gate, calibration, opts) {
+            if g.report.check.selected_agreement > nearest_check.selected_agreement {
+                q = g;
+                q.report.selection_from_points = true;
+            }
         }
     }
     q.report.nearest_check = Some(nearest_check);
