@@ -125,8 +125,9 @@ impl<const WB: usize> Blocks for FixedLe<'_, WB> {
 
 /// `acc[c] = Σ_k a[k] · x[nodes[k] · width + c]` (or `acc[c] += …` when `!first`) for
 /// `c < acc.len()`, exactly, over the common length of `nodes` and `a`; `x` is node-major
-/// `i16` with rows of `width`. Elements outside `x` count as zero; `x` must hold whole rows (the constant-width paths
-/// drop a trailing partial row, the scalar path reads it: validated models have none).
+/// `i16` with rows of `width`. Elements outside `x` count as zero; `x` must hold whole rows
+/// (the constant-width paths drop a trailing partial row, the scalar path reads it; validated
+/// models have none).
 #[inline(never)]
 pub fn propagate_i16(
     nodes: &[u16],
