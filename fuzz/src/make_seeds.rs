@@ -15,19 +15,23 @@ fn main() {
         .flat_map(|i| (i * 37 % 20).to_le_bytes())
         .collect();
     let mut n = 0;
+    // One file in both input modes: as it is (mode 0), and as a body to be wrapped in a header
+    // with correct CRCs and the file's minor version (mode 1 | minor << 1).
+    let mut write_both = |file: &[u8], minor: u8| {
+        for (mode, bytes) in [(0u8, file), (1 | minor << 1, &file[HEADER_LEN..])] {
+            let mut seed = vec![mode];
+            seed.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+            seed.extend_from_slice(bytes);
+            seed.extend_from_slice(&counts);
+            std::fs::write(dir.join(format!("seed-{n}")), seed).expect("write seed");
+            n += 1;
+        }
+    };
     for nearest in [true, false] {
         for wtype in [WeightType::I8, WeightType::I16] {
             for with_ref in [true, false] {
                 let q = common::quantise(&common::two_regime(nearest, 2), wtype);
-                let file = common::encode(&q.body(with_ref));
-                for (mode, bytes) in [(0u8, &file[..]), (1u8, &file[HEADER_LEN..])] {
-                    let mut seed = vec![mode];
-                    seed.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
-                    seed.extend_from_slice(bytes);
-                    seed.extend_from_slice(&counts);
-                    std::fs::write(dir.join(format!("seed-{n}")), seed).expect("write seed");
-                    n += 1;
-                }
+                write_both(&common::encode(&q.body(with_ref)), 0);
             }
         }
     }
@@ -43,14 +47,7 @@ fn main() {
             "{}: no TAVRNN section",
             path.display()
         );
-        for (mode, bytes) in [(0u8, &file[..]), (1u8 | 2, &file[HEADER_LEN..])] {
-            let mut seed = vec![mode];
-            seed.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
-            seed.extend_from_slice(bytes);
-            seed.extend_from_slice(&counts);
-            std::fs::write(dir.join(format!("seed-{n}")), seed).expect("write seed");
-            n += 1;
-        }
+        write_both(&file, 1);
     }
     println!("make_seeds: wrote {n} seeds to {}", dir.display());
 }

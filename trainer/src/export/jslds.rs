@@ -461,6 +461,24 @@ mod tests {
         }
     }
 
+    fn scales() -> Scales {
+        Scales {
+            state: 1.0 / 8192.0,
+            input: 1.0 / 4096.0,
+            log_rate: 1.0 / 4096.0,
+            score: None,
+        }
+    }
+
+    /// Per regime, the mean state and input of a calibration run.
+    fn regime_means() -> RegimeMeans {
+        RegimeMeans {
+            bins: vec![10, 20],
+            state: vec![0.8, -0.3, -0.6, 0.9],
+            input: vec![1.2, 0.4, 2.0, 0.1, 1.5, 0.7],
+        }
+    }
+
     fn quantised(sys: &SwitchingLinear, s: &Scales) -> (OwnedQMatrix, OwnedQMatrix) {
         let (qa, _) = quantize_matrix(&spec("a", &sys.dynamics, 2, s.state, s)).unwrap();
         let (qb, _) = quantize_matrix(&spec("b", &sys.input_gain, 3, s.input, s)).unwrap();
@@ -473,18 +491,9 @@ mod tests {
     #[test]
     fn corrected_offsets_cancel_the_weight_rounding_at_the_regime_means() {
         let sys = system();
-        let s = Scales {
-            state: 1.0 / 8192.0,
-            input: 1.0 / 4096.0,
-            log_rate: 1.0 / 4096.0,
-            score: None,
-        };
+        let s = scales();
         let (qa, qb) = quantised(&sys, &s);
-        let means = RegimeMeans {
-            bins: vec![10, 20],
-            state: vec![0.8, -0.3, -0.6, 0.9],
-            input: vec![1.2, 0.4, 2.0, 0.1, 1.5, 0.7],
-        };
+        let means = regime_means();
         let corrected = corrected_offsets(&sys, &s, &qa, &qb, Some(&means));
         assert_eq!(corrected.len(), 4);
         let mut largest_rounding_push = 0.0f64;
@@ -517,21 +526,12 @@ mod tests {
     /// export cannot fail on them (the state scale is chosen from the uncorrected offsets).
     #[test]
     fn corrected_offsets_stay_within_the_state_range() {
-        let s = Scales {
-            state: 1.0 / 8192.0,
-            input: 1.0 / 4096.0,
-            log_rate: 1.0 / 4096.0,
-            score: None,
-        };
+        let s = scales();
         let limit = 32767.0 * s.state;
         let mut sys = system();
         sys.offset = vec![limit as f32, -limit as f32, limit as f32, -limit as f32];
         let (qa, qb) = quantised(&sys, &s);
-        let means = RegimeMeans {
-            bins: vec![10, 20],
-            state: vec![0.8, -0.3, -0.6, 0.9],
-            input: vec![1.2, 0.4, 2.0, 0.1, 1.5, 0.7],
-        };
+        let means = regime_means();
         let corrected = corrected_offsets(&sys, &s, &qa, &qb, Some(&means));
         assert!(
             corrected.iter().all(|&c| (c as f64).abs() <= limit),
