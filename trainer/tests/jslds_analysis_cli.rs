@@ -4,7 +4,7 @@
 
 mod cli_common;
 
-use cli_common::{fails_naming, ok, p};
+use cli_common::{analyze, fails_naming, ok, p};
 
 #[test]
 fn analyze_a_trained_model_against_its_truth() {
@@ -46,18 +46,11 @@ fn analyze_a_trained_model_against_its_truth() {
         "--quiet",
     ]);
     let truth = sess.join("truth.json");
-    let out = ok(&[
-        "jslds",
-        "analyze",
-        "--model",
-        p(&ckpt),
-        "--report",
-        p(&report),
-        "--plots",
-        p(&plots),
-        "--truth",
-        p(&truth),
-    ]);
+    let out = ok(&analyze(
+        &ckpt,
+        &report,
+        &["--plots", p(&plots), "--truth", p(&truth)],
+    ));
     assert!(out.contains("relative error"), "{out}");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
@@ -99,29 +92,10 @@ fn analyze_a_trained_model_against_its_truth() {
 
     // Clear refusals naming the file.
     let missing = dir.path().join("nope");
-    fails_naming(
-        &[
-            "jslds",
-            "analyze",
-            "--model",
-            p(&missing),
-            "--report",
-            p(&report),
-        ],
-        "nope",
-    );
+    fails_naming(&analyze(&missing, &report, &[]), "nope");
     let bad_truth = dir.path().join("truth-missing.json");
     fails_naming(
-        &[
-            "jslds",
-            "analyze",
-            "--model",
-            p(&ckpt),
-            "--report",
-            p(&report),
-            "--truth",
-            p(&bad_truth),
-        ],
+        &analyze(&ckpt, &report, &["--truth", p(&bad_truth)]),
         "truth-missing.json",
     );
 }

@@ -11,7 +11,7 @@
 
 mod cli_common;
 
-use cli_common::{fails_naming, ok, p};
+use cli_common::{analyze, fails_naming, ok, p};
 
 fn linear_track() -> Option<std::path::PathBuf> {
     cli_common::linear_track(
@@ -51,18 +51,11 @@ fn regimes_against_behaviour_labels_on_linear_track() {
     ]);
     let behavior = data.join("behavior.csv");
     let movement = data.join("movement.csv");
-    let out = ok(&[
-        "jslds",
-        "analyze",
-        "--model",
-        p(&ckpt),
-        "--report",
-        p(&report),
-        "--labels",
-        p(&behavior),
-        "--labels",
-        p(&movement),
-    ]);
+    let out = ok(&analyze(
+        &ckpt,
+        &report,
+        &["--labels", p(&behavior), "--labels", p(&movement)],
+    ));
     assert!(out.contains("NMI"), "summary line missing:\n{out}");
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let labels = r["labels"].as_array().expect("labels list");
@@ -125,16 +118,7 @@ fn regimes_against_behaviour_labels_on_linear_track() {
 
     let missing = dir.path().join("nope.csv");
     fails_naming(
-        &[
-            "jslds",
-            "analyze",
-            "--model",
-            p(&ckpt),
-            "--report",
-            p(&report),
-            "--labels",
-            p(&missing),
-        ],
+        &analyze(&ckpt, &report, &["--labels", p(&missing)]),
         "nope.csv",
     );
 }

@@ -45,6 +45,20 @@ pub fn fails_naming(args: &[&str], needle: &str) {
     );
 }
 
+/// `jslds analyze --model CKPT --report REPORT` followed by `extra`.
+pub fn analyze<'a>(ckpt: &'a Path, report: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "jslds",
+        "analyze",
+        "--model",
+        p(ckpt),
+        "--report",
+        p(report),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// A path as a command-line argument.
 pub fn p(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
