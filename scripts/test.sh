@@ -8,18 +8,40 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-section() { printf '\n==== %s ====\n' "$*"; }
+section() {
+  ensure_dev_null
+  printf '\n==== %s ====\n' "$*"
+}
+
+# /dev/null must be the null device. On the CI machine it has been found as a plain file
+# (mode 0666, created by the first shell redirection after the device node went missing).
+# Every build script and probe that writes "to /dev/null" then writes into that file, and the
+# next cargo command's rustc probe, which reads its source from /dev/null, compiles that text
+# and fails ("failed to run `rustc` to learn about target-specific information"). Two CI runs
+# failed at `cargo doc` this way. Put the device back, or stop with the reason.
+ensure_dev_null() {
+  [ -c /dev/null ] && return 0
+  echo "note: /dev/null is a $(stat -c %F /dev/null 2>/dev/null || echo 'missing file'), not the" \
+    "null device; recreating it (mknod c 1 3)" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! { $sudo rm -f /dev/null && $sudo mknod -m 666 /dev/null c 1 3; } || [ ! -c /dev/null ]; then
+    echo "error: /dev/null is not the null device and could not be recreated; cargo's rustc" \
+      "probes would read whatever was written into it" >&2
+    exit 1
+  fi
+}
+ensure_dev_null
 
 # One target directory for everything the host builds: Burn and the rest compile once.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-# Cargo caches the probes it runs on rustc in $CARGO_TARGET_DIR/.rustc_info.json. A failed
-# probe stays cached (a CI run once failed at `cargo doc` replaying one recorded in a copied
-# target directory), so the checks ask rustc afresh: it costs a fraction of a second a command.
+# Cargo caches its rustc probes in $CARGO_TARGET_DIR/.rustc_info.json, failed ones included,
+# so one probe spoiled by a bad /dev/null (above) would be replayed by every later command
+# that shares the target directory. The checks ask rustc afresh: a fraction of a second each.
 export CARGO_CACHE_RUSTC_INFO=0
-# Cargo's probe runs `rustc -`, which reads its source from standard input if that is not
-# empty (the cached failure above was a firmware build's error output fed to it by a loop).
-exec </dev/null
 rm -f "$CARGO_TARGET_DIR/.rustc_info.json"
+# Nothing here reads standard input; a terminal left attached would only let a test block.
+exec </dev/null
 
 section "system packages (Cortex-M toolchain from Debian, QEMU)"
 missing=()
