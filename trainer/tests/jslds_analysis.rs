@@ -134,6 +134,7 @@ fn known_system(bins: usize, neurons: usize) -> AnalysisInputs {
         input_units: (0..neurons / 2).collect(),
         anchor: vec![0.0; neurons / 2],
         selection: "nearest".into(),
+        gate: None,
         regimes: (0..2)
             .map(|k| RegimeLinearisation {
                 expansion_point: points[k].to_vec(),
@@ -154,6 +155,7 @@ fn known_system(bins: usize, neurons: usize) -> AnalysisInputs {
             rates,
             counts,
             train_mean_counts: mean,
+            inputs: Vec::new(),
         }),
         curves: curves(),
     }
@@ -352,6 +354,7 @@ fn heldout_from_truth(
         rates,
         counts: cts,
         train_mean_counts: mean,
+        inputs: Vec::new(),
     }
 }
 
@@ -370,6 +373,7 @@ fn model(
         input_units: (0..neurons).collect(),
         anchor: vec![0.0; neurons],
         selection: "nearest".into(),
+        gate: None,
         regimes: points
             .into_iter()
             .map(|p| RegimeLinearisation {

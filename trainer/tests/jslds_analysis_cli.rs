@@ -57,6 +57,28 @@ fn analyze_a_trained_model_against_its_truth() {
     let rel = v["relative_error"].as_f64().expect("relative_error");
     assert!(rel.is_finite() && rel >= 0.0, "{rel}");
     assert!(v["co_bps"].as_f64().expect("co_bps").is_finite());
+    // The f64 rerun of the model's own rollout reproduces it: the decomposition's reruns are
+    // driven by the same inputs and linearisations as the model.
+    let dec = &v["error_decomposition"];
+    let part = |k: &str| {
+        dec[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("error_decomposition.{k}"))
+    };
+    assert!(
+        (part("free_rollout") - rel).abs() <= 1e-3 * rel.max(1e-3),
+        "rerun {} vs relative_error {rel}",
+        part("free_rollout")
+    );
+    for k in [
+        "selection_from_gru",
+        "best_selection",
+        "one_step",
+        "one_step_best",
+    ] {
+        assert!(part(k).is_finite() && part(k) >= 0.0, "{k} = {}", part(k));
+    }
+    assert!(part("one_step_best") <= part("one_step") + 1e-12, "{dec}");
     let regimes = v["regimes"].as_array().expect("regimes");
     assert_eq!(regimes.len(), 3);
     let mut occupancy = 0.0;

@@ -35,12 +35,24 @@ pub struct AnalysisInputs {
     pub anchor: Vec<f64>,
     /// `"nearest"` or `"gate"`: how the linear path picks its regime.
     pub selection: String,
+    /// The gate of a `"gate"` model (absent for `"nearest"`, and in older analysis inputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateWeights>,
     /// One entry per regime (expansion point), `K` entries.
     pub regimes: Vec<RegimeLinearisation>,
     /// The held-out evaluation, when data was given (or the checkpoint's own data is found).
     pub heldout: Option<HeldOut>,
     /// The training curves recorded while training.
     pub curves: TrainingCurves,
+}
+
+/// The linear gate of a `"gate"` model: regime `argmax_k (W a + b)_k`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateWeights {
+    /// `W`, `K x d` row-major: `logit_k = sum_i weights[k * d + i] a_i + bias[k]`.
+    pub weights: Vec<f64>,
+    /// `b`, `K`.
+    pub bias: Vec<f64>,
 }
 
 /// The GRU linearised at one expansion point `(e_k, u*)`.
@@ -88,6 +100,10 @@ pub struct HeldOut {
     /// Mean count a bin of each neuron on the training bins (the mean-rate model of
     /// co-smoothing), `N`.
     pub train_mean_counts: Vec<f64>,
+    /// The standardised inputs `u_t` both paths were driven with, `bins x n_in` (empty in
+    /// older analysis inputs: the error decomposition then is left out).
+    #[serde(default)]
+    pub inputs: Vec<f32>,
 }
 
 /// Training curves, one entry per logged step.

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use burn::tensor::Tensor;
 
-use super::analysis_inputs::{AnalysisInputs, HeldOut, RegimeLinearisation};
+use super::analysis_inputs::{AnalysisInputs, GateWeights, HeldOut, RegimeLinearisation};
 use super::checkpoint::{self, DataSource};
 use super::config::SelectionKind;
 use super::eval::heldout_rollout;
@@ -97,6 +97,7 @@ pub fn analysis_inputs(ckpt: &Path, data: Option<&Path>) -> Result<AnalysisInput
                 segments: r.segments,
                 segment_len: r.segment_len,
                 counts: counts.data[r.first_bin * n..(r.first_bin + bins) * n].to_vec(),
+                inputs: session.inputs[r.first_bin * n_in..(r.first_bin + bins) * n_in].to_vec(),
                 h: r.h,
                 a: r.a,
                 regime: r.regime,
@@ -120,6 +121,22 @@ pub fn analysis_inputs(ckpt: &Path, data: Option<&Path>) -> Result<AnalysisInput
             _ => "nearest",
         }
         .into(),
+        gate: match (&model.gate, model.use_gate) {
+            (Some(g), true) => {
+                let w = to_vec(g.weight.val()); // [d, K]
+                Some(GateWeights {
+                    weights: (0..k * d)
+                        .map(|kd| w[(kd % d) * k + kd / d] as f64)
+                        .collect(),
+                    bias: g
+                        .bias
+                        .as_ref()
+                        .map(|b| to_vec(b.val()).into_iter().map(|x| x as f64).collect())
+                        .unwrap_or(vec![0.0; k]),
+                })
+            }
+            _ => None,
+        },
         regimes,
         heldout,
         curves: s.run.curves.clone(),

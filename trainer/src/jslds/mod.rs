@@ -28,7 +28,7 @@ pub mod session;
 pub mod train;
 
 pub use analysis_inputs::{
-    AnalysisInputs, EvalPoint, HeldOut, RegimeLinearisation, TrainingCurves,
+    AnalysisInputs, EvalPoint, GateWeights, HeldOut, RegimeLinearisation, TrainingCurves,
 };
 pub use config::{Anchor, Backend, SelectionKind, TrainConfig};
 pub use inputs_for_analysis::{

@@ -96,6 +96,16 @@ fn print_summary(r: &super::Report, path: &Path) {
         "  {:<34}: {:.4}  ({} bins)",
         "held-out relative error |h-a|/|h|", r.relative_error, r.heldout_bins
     );
+    if let Some(e) = &r.error_decomposition {
+        println!(
+            "  {:<34}: {:.4} choosing from the GRU's state, {:.4} with the best regime a step",
+            "  the same rollout", e.selection_from_gru, e.best_selection
+        );
+        println!(
+            "  {:<34}: {:.4} ({:.4} with the best regime)",
+            "  one step from the GRU's state", e.one_step, e.one_step_best
+        );
+    }
     println!(
         "  {:<34}: {:.4} bits/spike ({} neurons)",
         "co-smoothing", r.co_bps, r.co_bps_neurons

@@ -17,6 +17,7 @@
 
 pub mod baseline;
 pub mod cli;
+pub mod decomposition;
 pub mod eigen;
 pub mod labels;
 pub mod lstsq;
@@ -120,6 +121,7 @@ pub fn analyze(
 
     let report = Report {
         relative_error,
+        error_decomposition: decomposition::decompose(inputs),
         co_bps: co,
         regimes_occupied: regimes.iter().filter(|r| r.occupancy > 0.0).count(),
         regimes_stable: regimes.iter().filter(|r| r.stable).count(),

@@ -13,6 +13,10 @@ use super::truth_match::TruthMatch;
 pub struct Report {
     /// `||H - A||_F / ||H||_F` over the held-out full rollout.
     pub relative_error: f64,
+    /// What `relative_error` comes from: the regime choice or the linearisation (see
+    /// [`super::decomposition`]); absent when the held-out inputs are not available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_decomposition: Option<super::decomposition::ErrorDecomposition>,
     /// Bits per spike of the GRU path's predicted rates against the held-out mean rate, on the
     /// neurons named by `co_bps_neurons`.
     pub co_bps: f64,
