@@ -176,8 +176,10 @@ impl Requant {
     /// [`Requant::apply_wide`] with a shortcut for accumulators that fit in 32 bits (most
     /// dense rows of the device models): the same value, with one 32×32→64 multiply and a
     /// 32-bit rounding shift instead of two multiplies and a 64-bit shift. Kept apart from
-    /// `apply_wide`, which is inlined at every estimator site (there the shortcut cost 3 KB
-    /// of flash), for the one row loop of [`crate::kernels::for_each_row`].
+    /// `apply_wide`, which is inlined at every estimator site (inlined everywhere the
+    /// shortcut cost 3 KB of flash), for the row loop of [`crate::kernels::for_each_row`] and
+    /// the estimator's constant-width update rows (there it saved 120 instructions a step
+    /// for 196 B of flash).
     #[inline(always)]
     pub fn apply_wide_fast(self, acc: i64) -> i64 {
         let n = ((31 - self.shift as i32) & 63) as u32;

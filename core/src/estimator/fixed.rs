@@ -40,7 +40,8 @@ fn update_rows<const WA: usize, const WB: usize, KA, KB>(
             shift: sb as i8,
         };
         // Each term is at most 2^61 + 2^30 in magnitude: the sum cannot overflow.
-        let v = qa.apply_wide(ka(wa)) + qb.apply_wide(kb(wb)) + i16::from_le_bytes(*b) as i64;
+        let v =
+            qa.apply_wide_fast(ka(wa)) + qb.apply_wide_fast(kb(wb)) + i16::from_le_bytes(*b) as i64;
         *o = sat_i16_from_i64(v);
     }
 }
