@@ -151,6 +151,10 @@ pub struct TrainArgs {
     /// Largest update gate at the expansion points before --l-z applies.
     #[arg(long, default_value_t = 0.5)]
     pub z_max: f32,
+    /// Weight of a one-step approximation term |h_t - lin_k(h_{t-1}, u_t)|^2 (regime nearest
+    /// to h_{t-1}) added to the free-path term --l-a (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    pub l_a1: f32,
     /// Weight of the linear path's Poisson NLL.
     #[arg(long, default_value_t = 1.0)]
     pub l_lin: f32,
@@ -310,6 +314,7 @@ fn train(a: TrainArgs) -> Result<()> {
             approx_relative: a.approx_relative,
             approx_one_step: a.approx_one_step,
             gate_open: a.l_z,
+            approx_step: a.l_a1,
             z_max: a.z_max,
             ..LossWeights::default()
         },

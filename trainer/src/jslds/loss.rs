@@ -51,6 +51,12 @@ pub struct LossWeights {
     /// Largest update gate at the expansion points before `gate_open` applies.
     #[serde(default = "default_z_max")]
     pub z_max: f32,
+    /// `l_a1`: one-step approximation term `mean_t |h_t - lin_k(h_{t-1}, u_t)|^2`, `k` the
+    /// nearest point to `h_{t-1}`, added to (not replacing) the free-path term `l_a`; scaled
+    /// like it (`approx_relative`) and ramped with it during the warm-up. 0 = off (older
+    /// checkpoints: off).
+    #[serde(default)]
+    pub approx_step: f32,
 }
 
 fn default_z_max() -> f32 {
@@ -69,6 +75,7 @@ impl Default for LossWeights {
             approx_one_step: false,
             gate_open: 0.0,
             z_max: default_z_max(),
+            approx_step: 0.0,
         }
     }
 }
@@ -114,6 +121,13 @@ pub fn jslds_loss(model: &Jslds, roll: &Rollout, counts: Tensor<3>, w: &LossWeig
         + fixed_point.clone().mul_scalar(w.fixed_point)
         + approx.clone().mul_scalar(w.approx)
         + l2.mul_scalar(w.l2);
+    if let (Some(a1), true) = (&roll.one_step, w.approx_step > 0.0) {
+        let mut term = (roll.h.clone() - a1.clone()).square().sum_dim(2).mean();
+        if w.approx_relative {
+            term = term / roll.h.clone().square().sum_dim(2).mean().clamp_min(1e-6);
+        }
+        total = total + term.mul_scalar(w.approx_step);
+    }
     if w.gate_open > 0.0 {
         let over = (roll.lin.z.clone() - w.z_max).clamp_min(0.0);
         total = total + over.square().mean().mul_scalar(w.gate_open);
@@ -212,6 +226,45 @@ mod tests {
         let a = jslds_loss(&model, &roll, y.clone(), &base).values();
         let b = jslds_loss(&model, &roll, y, &with).values();
         assert!(((b[0] - a[0]) - 50.0 * expected).abs() < 1e-3 * (1.0 + a[0].abs()));
+        assert_eq!(a[1..], b[1..], "the reported parts do not change");
+    }
+
+    /// The one-step term: the step from the GRU's previous state is the one the one-step
+    /// training form of the linear path takes (two code paths, one value), and the loss grows
+    /// by `l_a1 mean_t |h_t - lin(h_{t-1}, u_t)|^2` and only that.
+    #[test]
+    fn one_step_term_is_the_step_from_the_gru_state() {
+        let _guard = seeded();
+        let device = Device::flex().autodiff();
+        device.seed(12);
+        let model = JsldsConfig {
+            inputs: 3,
+            outputs: 5,
+            latent: 4,
+            regimes: 3,
+            learn_anchor: false,
+            gate: false,
+        }
+        .init(&device);
+        let u = Tensor::<3>::random([2, 6, 3], Distribution::Normal(0.0, 1.0), &device);
+        let y = Tensor::<3>::random([2, 6, 5], Distribution::Uniform(0.0, 3.0), &device).floor();
+        let h0 = Tensor::<2>::random([2, 4], Distribution::Normal(0.0, 0.5), &device);
+        let roll = model.rollout_full(u.clone(), h0.clone(), h0.clone() + 0.3, false, true);
+        let stepped = model.rollout_full(u, h0.clone(), h0, true, false);
+        let a1 = roll.one_step.clone().expect("one-step states").detach();
+        let diff: f32 = (a1.clone() - stepped.a.detach()).abs().max().into_scalar();
+        assert!(diff < 1e-5, "one-step states differ by {diff}");
+        let h = roll.h.clone().detach();
+        let expected: f32 = (h.clone() - a1).square().sum_dim(2).mean().into_scalar();
+        assert!(expected > 1e-4, "degenerate: {expected}");
+        let base = LossWeights::default();
+        let with = LossWeights {
+            approx_step: 7.0,
+            ..base.clone()
+        };
+        let a = jslds_loss(&model, &roll, y.clone(), &base).values();
+        let b = jslds_loss(&model, &roll, y, &with).values();
+        assert!(((b[0] - a[0]) - 7.0 * expected).abs() < 1e-3 * (1.0 + a[0].abs()));
         assert_eq!(a[1..], b[1..], "the reported parts do not change");
     }
 }

@@ -125,6 +125,9 @@ pub struct Rollout {
     pub gate_logits: Option<Tensor<3>>,
     /// The linearisation used (for the fixed-point loss).
     pub lin: Linearisation,
+    /// With the one-step term: the linear step from the GRU's previous state,
+    /// `lin_k(h_{t-1}, u_t)` with `k` the nearest point to `h_{t-1}`, `[B, T, d]`.
+    pub one_step: Option<Tensor<3>>,
     /// GRU state after the last bin, `[B, d]` (tracked; detach to carry it on).
     pub h_last: Tensor<2>,
     /// Linear-path state after the last bin, `[B, d]` (tracked).
@@ -208,6 +211,19 @@ impl Jslds {
         a0: Tensor<2>,
         one_step: bool,
     ) -> Rollout {
+        self.rollout_full(u, h0, a0, one_step, false)
+    }
+
+    /// [`Self::rollout_with`], and with `step_term` also [`Rollout::one_step`]: the linear
+    /// step taken from the GRU's previous state beside the free path (`--l-a1`).
+    pub fn rollout_full(
+        &self,
+        u: Tensor<3>,
+        h0: Tensor<2>,
+        a0: Tensor<2>,
+        one_step: bool,
+        step_term: bool,
+    ) -> Rollout {
         let [b, t, n_in] = u.dims();
         let k = self.regimes();
         let (lin, sw) = self.switching();
@@ -216,6 +232,7 @@ impl Jslds {
         let mut a = a0;
         let (mut hs, mut as_) = (Vec::with_capacity(t), Vec::with_capacity(t));
         let (mut regimes, mut nearests, mut logits) = (Vec::new(), Vec::new(), Vec::new());
+        let mut steps = Vec::new();
         for ut in u.chunk(t, 1) {
             let ut = ut.reshape([b, n_in]);
             if one_step {
@@ -237,6 +254,12 @@ impl Jslds {
                 _ => nearest.clone(),
             };
             let one_hot: Tensor<2> = regime.clone().float().one_hot(k);
+            if step_term {
+                let from_h: Tensor<2> = Self::nearest(h.clone().detach(), points.clone())
+                    .float()
+                    .one_hot(k);
+                steps.push(sw.step(h.clone(), ut.clone(), from_h));
+            }
             h = self.gru.step(ut.clone(), h);
             a = sw.step(a, ut, one_hot);
             hs.push(h.clone());
@@ -250,6 +273,7 @@ impl Jslds {
             regime: Tensor::stack(regimes, 1),
             nearest: Tensor::stack(nearests, 1),
             gate_logits: (!logits.is_empty()).then(|| Tensor::stack(logits, 1)),
+            one_step: (!steps.is_empty()).then(|| Tensor::stack(steps, 1)),
             lin,
             h_last: h,
             a_last: a,

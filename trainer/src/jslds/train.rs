@@ -350,12 +350,17 @@ impl Trainer {
         } else {
             self.carried(&self.carry_a, &restart)
         };
-        let roll = self
-            .model
-            .rollout_with(u, h0, a0, cfg.weights.approx_one_step);
+        let roll = self.model.rollout_full(
+            u,
+            h0,
+            a0,
+            cfg.weights.approx_one_step,
+            cfg.weights.approx_step > 0.0,
+        );
         let mut weights = cfg.weights.clone();
         weights.lin *= ramp;
         weights.approx *= ramp;
+        weights.approx_step *= ramp;
         let parts = jslds_loss(&self.model, &roll, y, &weights);
         let values = parts.values();
         for (v, name) in values.iter().zip(PART_NAMES) {
