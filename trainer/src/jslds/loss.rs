@@ -180,9 +180,11 @@ mod tests {
     use crate::jslds::model::JsldsConfig;
     use crate::jslds::tests::seeded;
 
-    fn setup() -> (Jslds, Rollout, Tensor<3>) {
+    /// A small model (3 inputs, 5 neurons, d = 4, K = 3) and a batch: inputs `u`, counts
+    /// `y`, initial state `h0`.
+    fn fixtures(seed: u64) -> (Jslds, Tensor<3>, Tensor<3>, Tensor<2>) {
         let device = Device::flex().autodiff();
-        device.seed(11);
+        device.seed(seed);
         let model = JsldsConfig {
             inputs: 3,
             outputs: 5,
@@ -195,6 +197,11 @@ mod tests {
         let u = Tensor::<3>::random([2, 6, 3], Distribution::Normal(0.0, 1.0), &device);
         let y = Tensor::<3>::random([2, 6, 5], Distribution::Uniform(0.0, 3.0), &device).floor();
         let h0 = Tensor::<2>::random([2, 4], Distribution::Normal(0.0, 0.5), &device);
+        (model, u, y, h0)
+    }
+
+    fn setup() -> (Jslds, Rollout, Tensor<3>) {
+        let (model, u, y, h0) = fixtures(11);
         let roll = model.rollout(u, h0.clone(), h0 + 0.3);
         (model, roll, y)
     }
@@ -235,20 +242,7 @@ mod tests {
     #[test]
     fn one_step_term_is_the_step_from_the_gru_state() {
         let _guard = seeded();
-        let device = Device::flex().autodiff();
-        device.seed(12);
-        let model = JsldsConfig {
-            inputs: 3,
-            outputs: 5,
-            latent: 4,
-            regimes: 3,
-            learn_anchor: false,
-            gate: false,
-        }
-        .init(&device);
-        let u = Tensor::<3>::random([2, 6, 3], Distribution::Normal(0.0, 1.0), &device);
-        let y = Tensor::<3>::random([2, 6, 5], Distribution::Uniform(0.0, 3.0), &device).floor();
-        let h0 = Tensor::<2>::random([2, 4], Distribution::Normal(0.0, 0.5), &device);
+        let (model, u, y, h0) = fixtures(12);
         let roll = model.rollout_full(u.clone(), h0.clone(), h0.clone() + 0.3, false, true);
         let stepped = model.rollout_full(u, h0.clone(), h0, true, false);
         let a1 = roll.one_step.clone().expect("one-step states").detach();
