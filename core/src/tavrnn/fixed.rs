@@ -145,12 +145,7 @@ impl Backend for FixedBackend<'_> {
     fn dense(&self, layer: Layer, row0: usize, x: &[i16], out: &mut [i16]) {
         let l = self.layer(layer);
         let (bias, _) = blob::sub(l.bias, row0, out.len(), 2).as_chunks::<2>();
-        let count = out.len();
-        kernels::for_each_row(&l.weights, row0, count, x, |i, v| {
-            if let (Some(o), Some(b)) = (out.get_mut(i), bias.get(i)) {
-                *o = sat_i16_from_i64(v + i16::from_le_bytes(*b) as i64);
-            }
-        });
+        kernels::rows_bias_sat(&l.weights, row0, x, bias, out);
     }
     #[inline(always)]
     fn relu(v: i16) -> i16 {
