@@ -4,7 +4,7 @@
 use super::error::TavrnnError;
 use super::step::{scratch_len, Backend, Layer, StepCore, WindowOutput};
 use crate::blob;
-use crate::fixed::sat_i16_from_i64;
+use crate::fixed::{sat_i16, sat_i16_from_i64};
 use crate::format::{Model, ModelError, QLayer, TavrnnDims, TavrnnSection};
 use crate::graph::{normalized_entry, WindowGraph};
 use crate::{kernels, lut};
@@ -46,6 +46,42 @@ pub fn propagation_shift(nodes: usize) -> u32 {
         k += 1;
     }
     k
+}
+
+/// `floor((acc + 2^(s−1)) / 2^s)` saturated to `i16`, for `s` in `2..=30` and
+/// `acc <= i64::MAX − 2^(s−1)` (above, the half wraps, as it always did; propagated sums
+/// stay far below): the rounding of the propagated sums ([`FixedBackend::finish`],
+/// 14,336 values a window step at N = 64).
+///
+/// An accumulator that fits in 32 bits (most of them) is rounded in 32-bit arithmetic:
+/// `floor((acc + 2^(s−1)) / 2^s) = floor((floor(acc / 2^(s−1)) + 1) / 2)`, from
+/// `floor(x / (ab)) = floor(floor(x / a) / b)` for positive integers `a`, `b`, with
+/// `x = acc + 2^(s−1)`, `a = 2^(s−1)`, `b = 2`; `|acc >> (s−1)| <= 2^30`, so adding 1 cannot
+/// wrap. That is an arithmetic shift, an add and one `SSAT` where the 64-bit path below is
+/// about ten instructions. Other accumulators: the 64-bit sum, its shift written on the two
+/// 32-bit halves (as an `i64` shift by a run-time count it was a call of `__aeabi_lasr` per
+/// value on the Cortex-M4, 0.19 M instructions a window step at N = 64), and the saturation.
+#[inline(always)]
+fn round_shift_sat(acc: i64, s: u32) -> i16 {
+    let lo = acc as i32;
+    if acc == lo as i64 {
+        return sat_i16((lo >> (s - 1)).wrapping_add(1) >> 1);
+    }
+    let t = acc.wrapping_add((1u32 << (s - 1)) as i64);
+    let (lo, hi) = (t as u32, (t >> 32) as i32);
+    let r_lo = (lo >> s) | (hi as u32).wrapping_shl(32 - s);
+    let r_hi = hi >> s;
+    sat_i16_from_i64(((r_hi as i64) << 32) | r_lo as i64)
+}
+
+/// `out[i] = round_shift_sat(acc[i], s)` over the common length: one loop for the six
+/// conversions of a node's propagated sums (post-incremented pointers, no index), out of
+/// line so that the step has one copy of it.
+#[inline(never)]
+fn finish_all(acc: &[i64], out: &mut [i16], s: u32) {
+    for (o, &a) in out.iter_mut().zip(acc) {
+        *o = round_shift_sat(a, s);
+    }
 }
 
 /// 4-bit levels used: `-7..=7` (symmetric, so a row's largest magnitude is exact).
@@ -130,17 +166,10 @@ impl Backend for FixedBackend<'_> {
     /// Round half up from Q14 weights and the headroom `k`: `floor((acc + 2^(13+k)) /
     /// 2^(14+k))`; never saturates ([`propagation_shift`]).
     ///
-    /// The shift is written on the two 32-bit halves (`s` is 14..=30): as an `i64` shift by a
-    /// run-time count it was a call of `__aeabi_lasr` per value on the Cortex-M4 (0.19 M
-    /// instructions a window step at N = 64).
+    /// [`round_shift_sat`] with `s = 14 + k` (at most 30), out of line ([`finish_all`]).
     #[inline(always)]
-    fn finish(&self, acc: i64) -> i16 {
-        let s = (14 + self.k).min(30);
-        let t = acc.wrapping_add((1u32 << (s - 1)) as i64);
-        let (lo, hi) = (t as u32, (t >> 32) as i32);
-        let r_lo = (lo >> s) | (hi as u32).wrapping_shl(32 - s);
-        let r_hi = hi >> s;
-        sat_i16_from_i64(((r_hi as i64) << 32) | r_lo as i64)
+    fn finish(&self, acc: &[i64], out: &mut [i16]) {
+        finish_all(acc, out, (14 + self.k).min(30));
     }
     fn dense(&self, layer: Layer, row0: usize, x: &[i16], out: &mut [i16]) {
         let l = self.layer(layer);
@@ -344,5 +373,76 @@ impl<'m, const RING: usize, const KEYS: usize> Tavrnn<'m, RING, KEYS> {
     /// Back to the start of a recording.
     pub fn reset(&mut self) {
         self.core.reset()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Exact reference: `floor((acc + 2^(s−1)) / 2^s)` in `i128`, clamped to `i16`.
+    fn reference(acc: i64, s: u32) -> i16 {
+        let q = (acc as i128 + (1i128 << (s - 1))).div_euclid(1i128 << s);
+        q.clamp(i16::MIN as i128, i16::MAX as i128) as i16
+    }
+
+    /// The conversion before the 32-bit path, kept as it was: the same bits for every `i64`
+    /// (also above `i64::MAX − 2^(s−1)`, where the rounding half wraps; propagated sums stay
+    /// far below).
+    fn previous(acc: i64, s: u32) -> i16 {
+        let t = acc.wrapping_add((1u32 << (s - 1)) as i64);
+        let (lo, hi) = (t as u32, (t >> 32) as i32);
+        let r_lo = (lo >> s) | (hi as u32).wrapping_shl(32 - s);
+        let r_hi = hi >> s;
+        sat_i16_from_i64(((r_hi as i64) << 32) | r_lo as i64)
+    }
+
+    fn check(acc: i64, s: u32) {
+        let got = round_shift_sat(acc, s);
+        assert_eq!(got, previous(acc, s), "{acc} {s}");
+        if acc <= i64::MAX - (1 << (s - 1)) {
+            assert_eq!(got, reference(acc, s), "{acc} {s}");
+        }
+    }
+
+    #[test]
+    fn round_shift_sat_edges() {
+        for s in 2..=30 {
+            for acc in [
+                0i64,
+                1,
+                -1,
+                (1 << (s - 1)) - 1,
+                1 << (s - 1),
+                -(1 << (s - 1)),
+                -(1 << (s - 1)) - 1,
+                i32::MAX as i64,
+                i32::MIN as i64,
+                i32::MAX as i64 + 1,
+                i32::MIN as i64 - 1,
+                i64::MAX,
+                i64::MIN,
+                i64::MAX - (1 << (s - 1)),
+            ] {
+                check(acc, s);
+            }
+        }
+    }
+
+    proptest! {
+        /// Both paths (32-bit and 64-bit accumulators): the previous conversion's bits, and
+        /// the exact value where the rounding half does not wrap.
+        #[test]
+        fn round_shift_sat_is_exact(acc in prop_oneof![any::<i64>(),
+                                                       any::<i32>().prop_map(i64::from),
+                                                       (-(1i64 << 40)..(1i64 << 40))],
+                                    s in 2u32..=30) {
+            let got = round_shift_sat(acc, s);
+            prop_assert_eq!(got, previous(acc, s));
+            if acc <= i64::MAX - (1 << (s - 1)) {
+                prop_assert_eq!(got, reference(acc, s));
+            }
+        }
     }
 }
