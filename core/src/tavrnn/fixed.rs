@@ -188,15 +188,21 @@ impl Backend for FixedBackend<'_> {
     fn tanh(a: i16, b: i16) -> i16 {
         lut::tanh(a.saturating_add(b))
     }
-    /// Q15 × Q15, round half up.
+    /// Q15 × Q15, round half up: `floor((a b + 2^14) / 2^15)`, saturated. In `i32`:
+    /// `|a b| <= 2^30`.
     #[inline(always)]
     fn mul(a: i16, b: i16) -> i16 {
-        sat_i16_from_i64((a as i64 * b as i64 + (1 << 14)) >> 15)
+        sat_i16((a as i32 * b as i32).wrapping_add(1 << 14) >> 15)
     }
+    /// `c + floor((u (h − c) + 2^14) / 2^15)`, saturated. In `i32` (it was `i64`, a
+    /// 64-bit multiply and shift per element): `|h − c| <= 65,535`, so
+    /// `|u (h − c)| + 2^14 <= 32,768 · 65,535 + 2^14 < 2^31`, and the sum with `c` is far
+    /// inside `i32`.
     #[inline(always)]
     fn blend(c: i16, u: i16, h: i16) -> i16 {
-        let diff = h as i64 - c as i64;
-        sat_i16_from_i64(c as i64 + ((u as i64 * diff + (1 << 14)) >> 15))
+        let diff = h as i32 - c as i32;
+        let mixed = (u as i32 * diff).wrapping_add(1 << 14) >> 15;
+        sat_i16((c as i32).wrapping_add(mixed))
     }
     /// `step = ceil(max|v| / 7)` (at least 1), `q = floor(v / step + o_s / 32)` clamped to
     /// ±7, with the slot's rounding offset `o_s` ([`ring_offset`]).
@@ -430,7 +436,49 @@ mod tests {
         }
     }
 
+    /// `mul` and `blend` in `i32` are their former `i64` forms, at the extremes.
+    #[test]
+    fn mul_and_blend_match_i64() {
+        let edges = [
+            i16::MIN,
+            i16::MIN + 1,
+            -16384,
+            -1,
+            0,
+            1,
+            16384,
+            i16::MAX - 1,
+            i16::MAX,
+        ];
+        for &a in &edges {
+            for &b in &edges {
+                let want = sat_i16_from_i64((a as i64 * b as i64 + (1 << 14)) >> 15);
+                assert_eq!(FixedBackend::mul(a, b), want, "{a} {b}");
+                for &h in &edges {
+                    assert_eq!(
+                        FixedBackend::blend(a, b, h),
+                        blend_i64(a, b, h),
+                        "{a} {b} {h}"
+                    );
+                }
+            }
+        }
+    }
+
+    fn blend_i64(c: i16, u: i16, h: i16) -> i16 {
+        let diff = h as i64 - c as i64;
+        sat_i16_from_i64(c as i64 + ((u as i64 * diff + (1 << 14)) >> 15))
+    }
+
     proptest! {
+        /// `mul` and `blend` in `i32` are their former `i64` forms.
+        #[test]
+        fn mul_and_blend_are_exact(a in any::<i16>(), b in any::<i16>(), h in any::<i16>()) {
+            prop_assert_eq!(FixedBackend::mul(a, b),
+                            sat_i16_from_i64((a as i64 * b as i64 + (1 << 14)) >> 15));
+            prop_assert_eq!(FixedBackend::blend(a, b, h), blend_i64(a, b, h));
+        }
+
         /// Both paths (32-bit and 64-bit accumulators): the previous conversion's bits, and
         /// the exact value where the rounding half does not wrap.
         #[test]
