@@ -174,31 +174,54 @@ impl Requant {
     }
 
     /// [`Requant::apply_wide`] with a shortcut for accumulators that fit in 32 bits (most
-    /// dense rows of the device models): the same value, with one 32×32→64 multiply and a
-    /// 32-bit rounding shift instead of two multiplies and a 64-bit shift. Kept apart from
-    /// `apply_wide`, which is inlined at every estimator site (inlined everywhere the
-    /// shortcut cost 3 KB of flash), for the row loop of [`crate::kernels::for_each_row`] and
-    /// the estimator's constant-width update rows (there it saved 120 instructions a step
-    /// for 196 B of flash).
+    /// dense rows of the device models): [`Requant::apply_narrow`] where it applies, else
+    /// `apply_wide`. Kept apart from `apply_wide`, which is inlined at every estimator site
+    /// (inlined everywhere the shortcut cost 3 KB of flash), for the row loop of
+    /// [`crate::kernels::for_each_row`] and the estimator's constant-width update rows (there
+    /// it saved 120 instructions a step for 196 B of flash).
     #[inline(always)]
     pub fn apply_wide_fast(self, acc: i64) -> i64 {
-        let n = ((31 - self.shift as i32) & 63) as u32;
-        let mult = self.mult as i64;
-        if n > 32 && acc == acc as i32 as i64 {
-            // The accumulator fits in 32 bits (most dense rows of the device models): one
-            // 32×32→64 multiply, `p = acc·mult` exactly, |p| <= 2^62. With n = 32 + m the
-            // result floor((p + 2^(n-1)) / 2^n) is floor((hi + 2^(m-1)) / 2^m) for the high
-            // word hi = floor(p / 2^32) (the low word is below 2^32 and cannot carry it past a
-            // multiple of 2^m, as below), and |hi| <= 2^30 leaves room for the half
-            // (m <= 30 for valid shifts; the mask keeps others panic-free): the whole
-            // rounding is 32-bit, where the general path below needs two multiplies and a
-            // 64-bit shift (measured: the TAVRNN step's dense rows, ~17,000 a window).
-            let hi = (((acc as i32) as i64 * mult) >> 32) as i32;
-            let m = (n - 32) & 31;
-            let half = ((1u32 << m) >> 1) as i32;
-            return (hi.wrapping_add(half) >> m) as i64;
+        match self.apply_narrow(acc) {
+            Some(v) => v as i64,
+            None => self.apply_wide(acc),
         }
-        self.apply_wide(acc)
+    }
+
+    /// [`Requant::apply_wide`]`(acc)` in 32-bit arithmetic, when `acc` fits in an `i32` and
+    /// `shift <= -2` (a right shift of 33 bits or more: every multiplier below `2^-2`, which
+    /// is where the dense rows of the device models lie); `None` otherwise. The value is then
+    /// in `[-2^29, 2^29]`, so adding an `i16` bias cannot overflow an `i32`.
+    ///
+    /// **Exactness.** Let `n = 31 − shift = 33 + k` with `k = −2 − shift` in `0..=29` and
+    /// `p = acc · mult`, exact in `i64` (`|p| <= 2^62`). `apply_wide` returns
+    /// `floor((p + 2^(n−1)) / 2^n)` (its `n > 32` branch), which equals
+    /// `floor((t + 2^k) / 2^(k+1))` for the high word `t = floor(p / 2^32)`: the low word
+    /// `r0 = p − 2^32 t` is below `2^32`, and `t + 2^k` is an integer, so adding
+    /// `r0 / 2^32 < 1` cannot carry it past a multiple of `2^(k+1)`. `t` is what
+    /// `(p >> 32) as i32` computes (`|t| <= 2^30`). Then, with
+    /// `floor(x / (ab)) = floor(floor(x / a) / b)` for positive integers `a`, `b`:
+    /// `floor((t + 2^k) / 2^(k+1)) = floor(floor((t + 2^k) / 2^k) / 2)
+    /// = floor((floor(t / 2^k) + 1) / 2) = ((t >> k) + 1) >> 1`, with `|t >> k| <= 2^30`,
+    /// so no step wraps, and the result is at most `(2^30 + 1) / 2` in magnitude.
+    /// Every other `shift` (including invalid ones) and every wider `acc` give `None`, so
+    /// `apply_narrow(acc).map_or_else(|| apply_wide(acc), i64::from)` is `apply_wide(acc)`
+    /// for every input (proptested over the whole `i64` × `i32` × `i8` range).
+    ///
+    /// On the Cortex-M4 it is a range check of the shift, the 32-bit check of `acc`, the
+    /// high word of the product and three shift/adds, where the rounding of `apply_wide` is
+    /// a 64-bit shift. (LLVM forms `t` as `UMULL` + two `MLA` on the 64-bit `acc`, not as
+    /// one `SMMUL`: knowing `a as i64 == acc` inside the test, it uses `acc`; forming `t`
+    /// before the test, or testing the high word instead, made no difference.)
+    #[inline(always)]
+    pub fn apply_narrow(self, acc: i64) -> Option<i32> {
+        let k = (-2 - self.shift as i32) as u32;
+        let a = acc as i32;
+        if k < 30 && acc == a as i64 {
+            let t = ((a as i64 * self.mult as i64) >> 32) as i32;
+            Some((t >> k).wrapping_add(1) >> 1)
+        } else {
+            None
+        }
     }
 }
 
@@ -357,6 +380,11 @@ mod tests {
                 for shift in SHIFT_MIN..=SHIFT_MAX {
                     let r = Requant { mult, shift };
                     assert_eq!(r.apply(acc), reference(acc, r), "{acc} {mult} {shift}");
+                    assert_eq!(
+                        r.apply_wide_fast(acc),
+                        r.apply_wide(acc),
+                        "{acc} {mult} {shift}"
+                    );
                 }
             }
         }
@@ -413,6 +441,28 @@ mod tests {
                           shift in SHIFT_MIN..=SHIFT_MAX) {
             let r = Requant { mult, shift };
             proptest::prop_assert_eq!(r.apply(acc), reference(acc, r));
+        }
+
+        /// `apply_narrow` is `apply_wide` where it applies, for every accumulator, multiplier
+        /// and shift (valid or not); accumulators near the 32-bit limits are drawn often.
+        #[test]
+        fn apply_narrow_is_apply_wide(acc in proptest::prop_oneof![proptest::num::i64::ANY,
+                                                      proptest::strategy::Strategy::prop_map(proptest::num::i32::ANY, i64::from),
+                                                      (-(1i64 << 32)..(1i64 << 32))],
+                                      mult in proptest::num::i32::ANY,
+                                      shift in proptest::num::i8::ANY) {
+            let r = Requant { mult, shift };
+            let wide = r.apply_wide(acc);
+            match r.apply_narrow(acc) {
+                Some(v) => {
+                    proptest::prop_assert_eq!(v as i64, wide);
+                    proptest::prop_assert_eq!(v, reference(acc, r));
+                    proptest::prop_assert!(acc == acc as i32 as i64 && (-31..=-2).contains(&shift));
+                    proptest::prop_assert!((v as i64).abs() <= 1 << 29);
+                }
+                None => proptest::prop_assert!(acc != acc as i32 as i64 || !(-31..=-2).contains(&shift)),
+            }
+            proptest::prop_assert_eq!(r.apply_wide_fast(acc), wide);
         }
 
         /// Accumulators that fit in 32 bits: `apply_wide_fast`'s shortcut.

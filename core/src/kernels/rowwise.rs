@@ -8,6 +8,7 @@
 //! one row loop, with the requantisation and the caller's consumer inlined, calls it.
 
 use super::{dot_i16, dot_i8};
+use crate::fixed::{sat_i16, sat_i16_from_i64, Requant};
 use crate::format::{QMatrix, WeightType};
 
 /// Calls `f(i, R_r(Σ_c W[r][c]·x[c]))` for `r = row0 + i`, `i = 0, 1, …` over the rows of `m`
@@ -29,7 +30,53 @@ pub fn for_each_row<F: FnMut(usize, i64)>(
     x: &[i16],
     mut f: F,
 ) {
-    let kernel: fn(&[u8], &[i16]) -> i64 = match (m.wtype, x.len()) {
+    let kernel = kernel_for(m.wtype, x.len());
+    for (i, (w, rq)) in super::rows(m, row0, count).enumerate() {
+        f(i, rq.apply_wide_fast(kernel(w, x)));
+    }
+}
+
+/// `out[i] = sat_i16(R_r(Σ_c W[r][c]·x[c]) + bias[i])` for `r = row0 + i`, over the `i` for
+/// which row `r` of `m`, `bias[i]` and `out[i]` all exist (other outputs are left as they
+/// are), with `R_r` row `r`'s [`Requant::apply_wide`]: the dense layer with bias and
+/// saturation, the same values as [`for_each_row`] with the bias added and
+/// [`sat_i16_from_i64`] applied in its consumer.
+///
+/// The row loop of the TAVRNN's dense layers (17,160 rows a window step at N = 64). Where
+/// [`Requant::apply_narrow`] applies (a 32-bit accumulator and a right shift of 33 bits or
+/// more: the rows of the device models), the requantised value lies in `[-2^29, 2^29]`, so
+/// the bias is added in `i32` and one `SSAT` saturates; only the other rows go through the
+/// 64-bit `apply_wide`, out of line. The rows, the bias and the outputs are
+/// walked as one zipped iterator, without per-row bounds checks.
+#[inline(always)]
+pub fn rows_bias_sat(m: &QMatrix<'_>, row0: usize, x: &[i16], bias: &[[u8; 2]], out: &mut [i16]) {
+    let kernel = kernel_for(m.wtype, x.len());
+    for (((w, rq), b), o) in super::rows(m, row0, out.len())
+        .zip(bias)
+        .zip(out.iter_mut())
+    {
+        let acc = kernel(w, x);
+        let b = i16::from_le_bytes(*b);
+        *o = match rq.apply_narrow(acc) {
+            // |v| <= 2^29: the sum cannot wrap.
+            Some(v) => sat_i16(v.wrapping_add(b as i32)),
+            None => wide_row(rq, acc, b),
+        };
+    }
+}
+
+/// [`rows_bias_sat`]'s general case, `sat_i16(apply_wide(acc) + b)`, out of line: the row
+/// loop calls its kernel anyway, and the rows of the device models take the 32-bit path, so
+/// the loop keeps only that one inline.
+#[inline(never)]
+fn wide_row(rq: Requant, acc: i64, b: i16) -> i16 {
+    sat_i16_from_i64(rq.apply_wide(acc) + b as i64)
+}
+
+/// The row kernel for `wtype` weights and an `x` of `len` elements.
+#[inline(always)]
+fn kernel_for(wtype: WeightType, len: usize) -> fn(&[u8], &[i16]) -> i64 {
+    match (wtype, len) {
         (WeightType::I16, 8) => i16_8,
         (WeightType::I16, 16) => i16_16,
         (WeightType::I16, 32) => i16_32,
@@ -39,9 +86,6 @@ pub fn for_each_row<F: FnMut(usize, i64)>(
         (WeightType::I8, 64) => i8_64,
         (WeightType::I16, _) => i16_any,
         (WeightType::I8, _) => i8_any,
-    };
-    for (i, (w, rq)) in super::rows(m, row0, count).enumerate() {
-        f(i, rq.apply_wide_fast(kernel(w, x)));
     }
 }
 
@@ -114,7 +158,8 @@ mod tests {
                        rows in 1usize..5, i8w in any::<bool>(), short in 0usize..3,
                        seed in proptest::collection::vec(any::<i16>(), 5 * 65 * 2 + 65),
                        mults in proptest::collection::vec(any::<i32>(), 5),
-                       shifts in proptest::collection::vec(-31i8..=30, 5)) {
+                       shifts in proptest::collection::vec(-31i8..=30, 5),
+                       nbias in 0usize..6, outs in 0usize..6) {
             let wtype = if i8w { WeightType::I8 } else { WeightType::I16 };
             let size = wtype.bytes();
             let x = &seed[..cols];
@@ -135,6 +180,39 @@ mod tests {
                 .enumerate()
                 .collect();
             prop_assert_eq!(got, want);
+            // With bias and saturation: what the TAVRNN's dense layer computed through
+            // `for_each_row` (outputs without a row or a bias keep their value).
+            let bias: Vec<[u8; 2]> = seed.iter().rev().take(nbias).map(|b| b.to_le_bytes()).collect();
+            let mut out = vec![i16::MIN + 7; outs];
+            let mut want_out = out.clone();
+            for_each_row(&m, 0, outs, x, |i, v| {
+                if let (Some(o), Some(b)) = (want_out.get_mut(i), bias.get(i)) {
+                    *o = sat_i16_from_i64(v + i16::from_le_bytes(*b) as i64);
+                }
+            });
+            rows_bias_sat(&m, 0, x, &bias, &mut out);
+            prop_assert_eq!(out, want_out);
+        }
+
+        /// Rows whose requantised value lies near the `i16` limits, and accumulators on
+        /// both sides of the 32-bit boundary, for every shift (so both `rows_bias_sat`
+        /// paths and the saturation are taken): the same outputs as `dot` + `apply_wide` +
+        /// bias + `sat_i16_from_i64`.
+        #[test]
+        fn bias_sat_edges(wv in any::<i16>(), x0 in any::<i16>(), reps in 1usize..40,
+                          mult in any::<i32>(), shift in any::<i8>(), b in any::<i16>()) {
+            let cols = 32;
+            let x: Vec<i16> = (0..cols).map(|c| if c < reps { x0 } else { 0 }).collect();
+            let data: Vec<u8> = (0..cols).flat_map(|_| wv.to_le_bytes()).collect();
+            let mb = mult.to_le_bytes().to_vec();
+            let sb = [shift as u8];
+            let m = QMatrix { rows: 1, cols: cols as u16, wtype: WeightType::I16, data: &data,
+                              mult: &mb, shift: &sb };
+            let mut out = [0i16; 1];
+            rows_bias_sat(&m, 0, &x, &[b.to_le_bytes()], &mut out);
+            let acc = super::super::dot(WeightType::I16, &data, &x);
+            let rq = Requant { mult, shift };
+            prop_assert_eq!(out[0], sat_i16_from_i64(rq.apply_wide(acc) + b as i64));
         }
     }
 }

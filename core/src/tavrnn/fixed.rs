@@ -4,7 +4,7 @@
 use super::error::TavrnnError;
 use super::step::{scratch_len, Backend, Layer, StepCore, WindowOutput};
 use crate::blob;
-use crate::fixed::sat_i16_from_i64;
+use crate::fixed::{sat_i16, sat_i16_from_i64};
 use crate::format::{Model, ModelError, QLayer, TavrnnDims, TavrnnSection};
 use crate::graph::{normalized_entry, WindowGraph};
 use crate::{kernels, lut};
@@ -46,6 +46,42 @@ pub fn propagation_shift(nodes: usize) -> u32 {
         k += 1;
     }
     k
+}
+
+/// `floor((acc + 2^(s−1)) / 2^s)` saturated to `i16`, for `s` in `2..=30` and
+/// `acc <= i64::MAX − 2^(s−1)` (above, the half wraps, as it always did; propagated sums
+/// stay far below): the rounding of the propagated sums ([`FixedBackend::finish`],
+/// 14,336 values a window step at N = 64).
+///
+/// An accumulator that fits in 32 bits (most of them) is rounded in 32-bit arithmetic:
+/// `floor((acc + 2^(s−1)) / 2^s) = floor((floor(acc / 2^(s−1)) + 1) / 2)`, from
+/// `floor(x / (ab)) = floor(floor(x / a) / b)` for positive integers `a`, `b`, with
+/// `x = acc + 2^(s−1)`, `a = 2^(s−1)`, `b = 2`; `|acc >> (s−1)| <= 2^30`, so adding 1 cannot
+/// wrap. That is an arithmetic shift, an add and one `SSAT` where the 64-bit path below is
+/// about ten instructions. Other accumulators: the 64-bit sum, its shift written on the two
+/// 32-bit halves (as an `i64` shift by a run-time count it was a call of `__aeabi_lasr` per
+/// value on the Cortex-M4, 0.19 M instructions a window step at N = 64), and the saturation.
+#[inline(always)]
+fn round_shift_sat(acc: i64, s: u32) -> i16 {
+    let lo = acc as i32;
+    if acc == lo as i64 {
+        return sat_i16((lo >> (s - 1)).wrapping_add(1) >> 1);
+    }
+    let t = acc.wrapping_add((1u32 << (s - 1)) as i64);
+    let (lo, hi) = (t as u32, (t >> 32) as i32);
+    let r_lo = (lo >> s) | (hi as u32).wrapping_shl(32 - s);
+    let r_hi = hi >> s;
+    sat_i16_from_i64(((r_hi as i64) << 32) | r_lo as i64)
+}
+
+/// `out[i] = round_shift_sat(acc[i], s)` over the common length: one loop for the six
+/// conversions of a node's propagated sums (post-incremented pointers, no index), out of
+/// line so that the step has one copy of it.
+#[inline(never)]
+fn finish_all(acc: &[i64], out: &mut [i16], s: u32) {
+    for (o, &a) in out.iter_mut().zip(acc) {
+        *o = round_shift_sat(a, s);
+    }
 }
 
 /// 4-bit levels used: `-7..=7` (symmetric, so a row's largest magnitude is exact).
@@ -130,27 +166,15 @@ impl Backend for FixedBackend<'_> {
     /// Round half up from Q14 weights and the headroom `k`: `floor((acc + 2^(13+k)) /
     /// 2^(14+k))`; never saturates ([`propagation_shift`]).
     ///
-    /// The shift is written on the two 32-bit halves (`s` is 14..=30): as an `i64` shift by a
-    /// run-time count it was a call of `__aeabi_lasr` per value on the Cortex-M4 (0.19 M
-    /// instructions a window step at N = 64).
+    /// [`round_shift_sat`] with `s = 14 + k` (at most 30), out of line ([`finish_all`]).
     #[inline(always)]
-    fn finish(&self, acc: i64) -> i16 {
-        let s = (14 + self.k).min(30);
-        let t = acc.wrapping_add((1u32 << (s - 1)) as i64);
-        let (lo, hi) = (t as u32, (t >> 32) as i32);
-        let r_lo = (lo >> s) | (hi as u32).wrapping_shl(32 - s);
-        let r_hi = hi >> s;
-        sat_i16_from_i64(((r_hi as i64) << 32) | r_lo as i64)
+    fn finish(&self, acc: &[i64], out: &mut [i16]) {
+        finish_all(acc, out, (14 + self.k).min(30));
     }
     fn dense(&self, layer: Layer, row0: usize, x: &[i16], out: &mut [i16]) {
         let l = self.layer(layer);
         let (bias, _) = blob::sub(l.bias, row0, out.len(), 2).as_chunks::<2>();
-        let count = out.len();
-        kernels::for_each_row(&l.weights, row0, count, x, |i, v| {
-            if let (Some(o), Some(b)) = (out.get_mut(i), bias.get(i)) {
-                *o = sat_i16_from_i64(v + i16::from_le_bytes(*b) as i64);
-            }
-        });
+        kernels::rows_bias_sat(&l.weights, row0, x, bias, out);
     }
     #[inline(always)]
     fn relu(v: i16) -> i16 {
@@ -164,15 +188,21 @@ impl Backend for FixedBackend<'_> {
     fn tanh(a: i16, b: i16) -> i16 {
         lut::tanh(a.saturating_add(b))
     }
-    /// Q15 × Q15, round half up.
+    /// Q15 × Q15, round half up: `floor((a b + 2^14) / 2^15)`, saturated. In `i32`:
+    /// `|a b| <= 2^30`.
     #[inline(always)]
     fn mul(a: i16, b: i16) -> i16 {
-        sat_i16_from_i64((a as i64 * b as i64 + (1 << 14)) >> 15)
+        sat_i16((a as i32 * b as i32).wrapping_add(1 << 14) >> 15)
     }
+    /// `c + floor((u (h − c) + 2^14) / 2^15)`, saturated. In `i32` (it was `i64`, a
+    /// 64-bit multiply and shift per element): `|h − c| <= 65,535`, so
+    /// `|u (h − c)| + 2^14 <= 32,768 · 65,535 + 2^14 < 2^31`, and the sum with `c` is far
+    /// inside `i32`.
     #[inline(always)]
     fn blend(c: i16, u: i16, h: i16) -> i16 {
-        let diff = h as i64 - c as i64;
-        sat_i16_from_i64(c as i64 + ((u as i64 * diff + (1 << 14)) >> 15))
+        let diff = h as i32 - c as i32;
+        let mixed = (u as i32 * diff).wrapping_add(1 << 14) >> 15;
+        sat_i16((c as i32).wrapping_add(mixed))
     }
     /// `step = ceil(max|v| / 7)` (at least 1), `q = floor(v / step + o_s / 32)` clamped to
     /// ±7, with the slot's rounding offset `o_s` ([`ring_offset`]).
@@ -194,20 +224,26 @@ impl Backend for FixedBackend<'_> {
     }
     /// Adds `alpha · step · (32 q + 16 − o_s)`: the level's value `(q + 1/2 − o_s / 32) ·
     /// step` in units of 2^-5.
+    ///
+    /// Both factors fit in 32 bits, `|alpha · step| <= 2^30` and `|32 q + 16 − o_s| <= 271`
+    /// (`q` in `-8..=7`, `o_s` in `0..32`), so each term is one 32 × 32 → 64-bit product
+    /// (`SMLAL` on the Cortex-M4), exactly the `i64` product it was: formed from `i64`
+    /// factors, it was a 64 × 64-bit multiply (`UMULL` + two `MLA`) and 64-bit adds, about
+    /// 18 instructions an element over the 16,384 elements a window step mixes at N = 64.
     fn ring_mix(&self, slot: usize, cells: &[u8], alpha: i16, acc: &mut [i64]) {
-        let step = blob::i16_at(cells, 0) as i64;
-        let coef = alpha as i64 * step;
-        let centre = 16 - ring_offset(slot, self.d.window) as i64;
+        let step = blob::i16_at(cells, 0) as i32;
+        let coef = alpha as i32 * step;
+        let centre = 16 - ring_offset(slot, self.d.window);
+        let term = |q: i8| coef as i64 * (32 * q as i32 + centre) as i64;
         let nib = cells.get(2..).unwrap_or(&[]);
-        for (pair, b) in acc.chunks_mut(2).zip(nib) {
-            let lo = ((b << 4) as i8 >> 4) as i64;
-            let hi = (*b as i8 >> 4) as i64;
-            if let Some(a) = pair.first_mut() {
-                *a += coef * (32 * lo + centre);
-            }
-            if let Some(a) = pair.get_mut(1) {
-                *a += coef * (32 * hi + centre);
-            }
+        let (pairs, rest) = acc.as_chunks_mut::<2>();
+        for (pair, b) in pairs.iter_mut().zip(nib) {
+            pair[0] += term((b << 4) as i8 >> 4);
+            pair[1] += term(*b as i8 >> 4);
+        }
+        // An odd width: the last element, the low nibble of its byte.
+        if let (Some(a), Some(b)) = (rest.first_mut(), nib.get(pairs.len())) {
+            *a += term((b << 4) as i8 >> 4);
         }
     }
     /// Q15 weights × Q15 units × 2^-5: back to Q15, round half up.
@@ -343,5 +379,118 @@ impl<'m, const RING: usize, const KEYS: usize> Tavrnn<'m, RING, KEYS> {
     /// Back to the start of a recording.
     pub fn reset(&mut self) {
         self.core.reset()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Exact reference: `floor((acc + 2^(s−1)) / 2^s)` in `i128`, clamped to `i16`.
+    fn reference(acc: i64, s: u32) -> i16 {
+        let q = (acc as i128 + (1i128 << (s - 1))).div_euclid(1i128 << s);
+        q.clamp(i16::MIN as i128, i16::MAX as i128) as i16
+    }
+
+    /// The conversion before the 32-bit path, kept as it was: the same bits for every `i64`
+    /// (also above `i64::MAX − 2^(s−1)`, where the rounding half wraps; propagated sums stay
+    /// far below).
+    fn previous(acc: i64, s: u32) -> i16 {
+        let t = acc.wrapping_add((1u32 << (s - 1)) as i64);
+        let (lo, hi) = (t as u32, (t >> 32) as i32);
+        let r_lo = (lo >> s) | (hi as u32).wrapping_shl(32 - s);
+        let r_hi = hi >> s;
+        sat_i16_from_i64(((r_hi as i64) << 32) | r_lo as i64)
+    }
+
+    fn check(acc: i64, s: u32) {
+        let got = round_shift_sat(acc, s);
+        assert_eq!(got, previous(acc, s), "{acc} {s}");
+        if acc <= i64::MAX - (1 << (s - 1)) {
+            assert_eq!(got, reference(acc, s), "{acc} {s}");
+        }
+    }
+
+    #[test]
+    fn round_shift_sat_edges() {
+        for s in 2..=30 {
+            for acc in [
+                0i64,
+                1,
+                -1,
+                (1 << (s - 1)) - 1,
+                1 << (s - 1),
+                -(1 << (s - 1)),
+                -(1 << (s - 1)) - 1,
+                i32::MAX as i64,
+                i32::MIN as i64,
+                i32::MAX as i64 + 1,
+                i32::MIN as i64 - 1,
+                i64::MAX,
+                i64::MIN,
+                i64::MAX - (1 << (s - 1)),
+            ] {
+                check(acc, s);
+            }
+        }
+    }
+
+    /// `mul` and `blend` in `i32` are their former `i64` forms, at the extremes.
+    #[test]
+    fn mul_and_blend_match_i64() {
+        let edges = [
+            i16::MIN,
+            i16::MIN + 1,
+            -16384,
+            -1,
+            0,
+            1,
+            16384,
+            i16::MAX - 1,
+            i16::MAX,
+        ];
+        for &a in &edges {
+            for &b in &edges {
+                let want = sat_i16_from_i64((a as i64 * b as i64 + (1 << 14)) >> 15);
+                assert_eq!(FixedBackend::mul(a, b), want, "{a} {b}");
+                for &h in &edges {
+                    assert_eq!(
+                        FixedBackend::blend(a, b, h),
+                        blend_i64(a, b, h),
+                        "{a} {b} {h}"
+                    );
+                }
+            }
+        }
+    }
+
+    fn blend_i64(c: i16, u: i16, h: i16) -> i16 {
+        let diff = h as i64 - c as i64;
+        sat_i16_from_i64(c as i64 + ((u as i64 * diff + (1 << 14)) >> 15))
+    }
+
+    proptest! {
+        /// `mul` and `blend` in `i32` are their former `i64` forms.
+        #[test]
+        fn mul_and_blend_are_exact(a in any::<i16>(), b in any::<i16>(), h in any::<i16>()) {
+            prop_assert_eq!(FixedBackend::mul(a, b),
+                            sat_i16_from_i64((a as i64 * b as i64 + (1 << 14)) >> 15));
+            prop_assert_eq!(FixedBackend::blend(a, b, h), blend_i64(a, b, h));
+        }
+
+        /// Both paths (32-bit and 64-bit accumulators): the previous conversion's bits, and
+        /// the exact value where the rounding half does not wrap.
+        #[test]
+        fn round_shift_sat_is_exact(acc in prop_oneof![any::<i64>(),
+                                                       any::<i32>().prop_map(i64::from),
+                                                       (-(1i64 << 40)..(1i64 << 40))],
+                                    s in 2u32..=30) {
+            let got = round_shift_sat(acc, s);
+            prop_assert_eq!(got, previous(acc, s));
+            if acc <= i64::MAX - (1 << (s - 1)) {
+                prop_assert_eq!(got, reference(acc, s));
+            }
+        }
     }
 }

@@ -141,8 +141,10 @@ impl Backend for FloatBackend<'_> {
             *out = s;
         }
     }
-    fn finish(&self, acc: f32) -> f32 {
-        acc
+    fn finish(&self, acc: &[f32], out: &mut [f32]) {
+        for (o, &a) in out.iter_mut().zip(acc) {
+            *o = a;
+        }
     }
     fn dense(&self, layer: Layer, row0: usize, x: &[f32], out: &mut [f32]) {
         let (l, cols) = self.layer(layer);

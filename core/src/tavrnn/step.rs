@@ -54,9 +54,11 @@ pub(crate) trait Backend {
     );
     /// [`Backend::prop`] of the identity features `phi_x` (the section's table).
     fn prop_phi_x(&self, nodes: &[u16], a: &[i16], acc: &mut [Self::Acc], first: bool);
-    /// The accumulated propagation `Σ_j Â_ij v_j`, in the format of the values summed scaled
-    /// down by the propagation headroom ([`super::propagation_shift`]) in fixed point.
-    fn finish(&self, acc: Self::Acc) -> Self::V;
+    /// `out[i]` = the accumulated propagation `acc[i] = Σ_j Â_ij v_j`, in the format of the
+    /// values summed scaled down by the propagation headroom ([`super::propagation_shift`])
+    /// in fixed point, over the common length of `acc` and `out`. A slice at a time: one
+    /// tight loop instead of one per call site around a per-value conversion.
+    fn finish(&self, acc: &[Self::Acc], out: &mut [Self::V]);
     /// `out[i] = (W x + b)[row0 + i]` of `layer`.
     fn dense(&self, layer: Layer, row0: usize, x: &[Self::V], out: &mut [Self::V]);
     /// `max(v, 0)`.
@@ -270,6 +272,19 @@ fn part_mut<T>(s: &mut [T], from: usize, len: usize) -> &mut [T] {
     s.get_mut(from..from.saturating_add(len)).unwrap_or(&mut [])
 }
 
+/// The first `len` elements of `s`, or all of them when it is shorter (as `take(len)`).
+#[inline(always)]
+fn head_mut<T>(s: &mut [T], len: usize) -> &mut [T] {
+    let len = len.min(s.len());
+    s.get_mut(..len).unwrap_or(&mut [])
+}
+
+/// `s` from `from` on, or empty (as `skip(from)`).
+#[inline(always)]
+fn tail<T>(s: &[T], from: usize) -> &[T] {
+    s.get(from..).unwrap_or(&[])
+}
+
 impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
     /// A core at the start of a recording. The caller has checked the capacities.
     pub(crate) fn new(backend: B) -> Self {
@@ -376,9 +391,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 be.prop_phi_x(nb, a, ax, first);
                 be.prop(nb, a, h, hd, part_mut(ah, 0, hd), first);
             });
-            for (xv, &a) in x.iter_mut().zip(acc.iter()).take(phi + hd) {
-                *xv = be.finish(a);
-            }
+            be.finish(&acc, head_mut(&mut x, phi + hd));
             be.dense(Layer::EncHidden, 0, part(&x, 0, phi + hd), e);
             e.iter_mut().for_each(|v| *v = B::relu(*v));
         }
@@ -393,9 +406,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 for_neighbor_batches(g, i, &mut walk, &mut |nb, a, first| {
                     be.prop(nb, a, e, enc, part_mut(&mut acc, 0, enc), first);
                 });
-                for (xv, &a) in x.iter_mut().zip(acc.iter()).take(enc) {
-                    *xv = be.finish(a);
-                }
+                be.finish(&acc, head_mut(&mut x, enc));
                 be.dense(Layer::EncMu, 0, part(&x, 0, enc), m);
                 be.dense(Layer::PhiZ, 0, m, pz);
                 pz.iter_mut().for_each(|v| *v = B::relu(*v));
@@ -426,12 +437,8 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         let mut z = [B::V::default(); TMP];
         for (i, rh) in work.chunks_exact_mut(hd).enumerate().take(n) {
             propagate_inputs(i, None, &mut acc, &mut walk);
-            for (xv, &a) in x.iter_mut().zip(acc.iter()).take(2 * phi) {
-                *xv = be.finish(a);
-            }
-            for (zv, &a) in z.iter_mut().zip(acc.iter().skip(2 * phi)).take(hd) {
-                *zv = be.finish(a);
-            }
+            be.finish(&acc, head_mut(&mut x, 2 * phi));
+            be.finish(tail(&acc, 2 * phi), head_mut(&mut z, hd));
             be.dense(
                 Layer::GruIn,
                 0,
@@ -454,15 +461,9 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         let mut ht = [B::V::default(); TMP];
         for i in 0..n {
             propagate_inputs(i, Some(rh), &mut acc, &mut walk);
-            for (xv, &a) in x.iter_mut().zip(acc.iter()).take(2 * phi) {
-                *xv = be.finish(a);
-            }
-            for (zv, &a) in z.iter_mut().zip(acc.iter().skip(2 * phi)).take(hd) {
-                *zv = be.finish(a);
-            }
-            for (pv, &a) in p.iter_mut().zip(acc.iter().skip(2 * phi + hd)).take(hd) {
-                *pv = be.finish(a);
-            }
+            be.finish(&acc, head_mut(&mut x, 2 * phi));
+            be.finish(tail(&acc, 2 * phi), head_mut(&mut z, hd));
+            be.finish(tail(&acc, 2 * phi + hd), head_mut(&mut p, hd));
             // gx rows H..3H: u | c; gh rows H..2H: u; the candidate's hidden part.
             be.dense(
                 Layer::GruIn,
