@@ -24,7 +24,7 @@ ensure_dev_null() {
   echo "note: /dev/null is a $(stat -c %F /dev/null 2>/dev/null || echo 'missing file'), not the" \
     "null device; recreating it (mknod c 1 3)" >&2
   local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
   if ! { $sudo rm -f /dev/null && $sudo mknod -m 666 /dev/null c 1 3; } || [ ! -c /dev/null ]; then
     echo "error: /dev/null is not the null device and could not be recreated; cargo's rustc" \
       "probes would read whatever was written into it" >&2

@@ -151,8 +151,8 @@ pub struct TrainArgs {
     /// Largest update gate at the expansion points before --l-z applies.
     #[arg(long, default_value_t = 0.5)]
     pub z_max: f32,
-    /// Weight of a one-step approximation term |h_t - lin_k(h_{t-1}, u_t)|^2 (regime nearest
-    /// to h_{t-1}) added to the free-path term --l-a (0: off).
+    /// Weight of a one-step approximation term |h_t - lin_k(h_{t-1}, u_t)|^2 (regime chosen
+    /// from h_{t-1} by the model's rule) added to the free-path term --l-a (0: off).
     #[arg(long, default_value_t = 0.0)]
     pub l_a1: f32,
     /// Weight of the linear path's Poisson NLL.

@@ -31,7 +31,7 @@ mod jslds;
 pub mod replay;
 pub mod tavrnn;
 pub mod tensor;
-mod write;
+pub(crate) mod write;
 
 pub use host::{
     core_err, device_counts, device_stream, run_paired, run_reference, Bin, HostEstimator,

@@ -14,11 +14,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |f| f.write_all(bytes))
 }
 
+/// Whether `path` names something other than a regular file or a directory: a device such as
+/// `/dev/null` or `/dev/stdout`, a FIFO, a socket. Such a path is written in place: renaming a
+/// temporary file over it would replace the node itself (run as root, `--report /dev/null`
+/// would turn the null device into a plain file, and every later write "to /dev/null" on the
+/// machine would land in it), and there is no old content to keep.
+pub(crate) fn writes_in_place(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
 /// [`write_atomic`] with the content produced by `fill` (tests inject failures through it).
 pub(crate) fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut File) -> std::io::Result<()>,
 ) -> Result<()> {
+    if writes_in_place(path) {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("{}: cannot open for writing", path.display()))?;
+        return fill(&mut f).with_context(|| format!("{}: write failed", path.display()));
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -87,5 +103,38 @@ mod tests {
         let bad = dir.path().join("no/such/dir/model.nlm");
         let msg = format!("{:#}", write_atomic(&bad, b"x").unwrap_err());
         assert!(msg.contains("no/such/dir"), "{msg}");
+    }
+
+    /// A FIFO (like `/dev/null`, not a regular file) is written in place and stays what it
+    /// was; renaming a temporary file over it would replace the node.
+    #[test]
+    fn a_special_file_is_written_in_place() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(
+            made.is_ok_and(|s| s.success()),
+            "mkfifo (coreutils) is needed for this test"
+        );
+        let reader = {
+            let fifo = fifo.clone();
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(fs::read(&fifo));
+            });
+            rx
+        };
+        write_atomic(&fifo, b"through the pipe").unwrap();
+        let kind = fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(kind.is_fifo(), "the FIFO was replaced by {kind:?}");
+        let got = reader
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the reader got nothing: the write did not go through the FIFO")
+            .unwrap();
+        assert_eq!(got, b"through the pipe");
+        assert!(writes_in_place(Path::new("/dev/null")));
+        assert!(!writes_in_place(dir.path()));
+        assert!(!writes_in_place(&dir.path().join("absent")));
     }
 }

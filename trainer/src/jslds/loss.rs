@@ -51,8 +51,8 @@ pub struct LossWeights {
     /// Largest update gate at the expansion points before `gate_open` applies.
     #[serde(default = "default_z_max")]
     pub z_max: f32,
-    /// `l_a1`: one-step approximation term `mean_t |h_t - lin_k(h_{t-1}, u_t)|^2`, `k` the
-    /// nearest point to `h_{t-1}`, added to (not replacing) the free-path term `l_a`; scaled
+    /// `l_a1`: one-step approximation term `mean_t |h_t - lin_k(h_{t-1}, u_t)|^2`, `k` chosen
+    /// from `h_{t-1}` by the model's rule, added to (not replacing) the free-path term `l_a`; scaled
     /// like it (`approx_relative`) and ramped with it during the warm-up. 0 = off (older
     /// checkpoints: off).
     #[serde(default)]

@@ -126,7 +126,8 @@ pub struct Rollout {
     /// The linearisation used (for the fixed-point loss).
     pub lin: Linearisation,
     /// With the one-step term: the linear step from the GRU's previous state,
-    /// `lin_k(h_{t-1}, u_t)` with `k` the nearest point to `h_{t-1}`, `[B, T, d]`.
+    /// `lin_k(h_{t-1}, u_t)` with `k` chosen from `h_{t-1}` by the model's rule (nearest
+    /// point, or the gate once it selects), `[B, T, d]`.
     pub one_step: Option<Tensor<3>>,
     /// GRU state after the last bin, `[B, d]` (tracked; detach to carry it on).
     pub h_last: Tensor<2>,
@@ -255,9 +256,14 @@ impl Jslds {
             };
             let one_hot: Tensor<2> = regime.clone().float().one_hot(k);
             if step_term {
-                let from_h: Tensor<2> = Self::nearest(h.clone().detach(), points.clone())
-                    .float()
-                    .one_hot(k);
+                // The regime the model's own rule picks from h_{t-1}: the analysis's
+                // `one_step` scores the same step.
+                let h_prev = h.clone().detach();
+                let from_h = match (&self.gate, self.use_gate) {
+                    (Some(gate), true) => gate.forward(h_prev).argmax(1).reshape([b]),
+                    _ => Self::nearest(h_prev, points.clone()),
+                };
+                let from_h: Tensor<2> = from_h.float().one_hot(k);
                 steps.push(sw.step(h.clone(), ut.clone(), from_h));
             }
             h = self.gru.step(ut.clone(), h);

@@ -98,6 +98,15 @@ fn atomic(
         path: path.to_path_buf(),
         source,
     };
+    if crate::export::write::writes_in_place(path) {
+        // A device or FIFO: written in place (see `writes_in_place`).
+        let result = (|| {
+            let mut w = BufWriter::new(fs::OpenOptions::new().write(true).open(path)?);
+            body(&mut w)?;
+            w.flush()
+        })();
+        return result.map_err(err);
+    }
     let mut tmp = PathBuf::from(path);
     let name = path
         .file_name()
