@@ -51,11 +51,39 @@ struct Regimes<'a> {
     d: usize,
     n_in: usize,
     regimes: &'a [RegimeLinearisation],
-    anchor: &'a [f64],
     gate: Option<&'a GateWeights>,
+    /// `F(e_k, u*) - J_h e_k - J_u u*` for every regime, `K x d`: the part of a step that
+    /// depends on neither the state nor the input, computed once.
+    constant: Vec<f64>,
 }
 
-impl Regimes<'_> {
+impl<'a> Regimes<'a> {
+    fn new(
+        d: usize,
+        n_in: usize,
+        regimes: &'a [RegimeLinearisation],
+        anchor: &[f64],
+        gate: Option<&'a GateWeights>,
+    ) -> Self {
+        let mut constant = Vec::with_capacity(regimes.len() * d);
+        for r in regimes {
+            for i in 0..d {
+                let jh = &r.jh[i * d..(i + 1) * d];
+                let ju = &r.ju[i * n_in..(i + 1) * n_in];
+                let je: f64 = jh.iter().zip(&r.expansion_point).map(|(j, e)| j * e).sum();
+                let ja: f64 = ju.iter().zip(anchor).map(|(j, s)| j * s).sum();
+                constant.push(r.f_at_point[i] - je - ja);
+            }
+        }
+        Self {
+            d,
+            n_in,
+            regimes,
+            gate,
+            constant,
+        }
+    }
+
     /// The regime the model's rule picks from state `x`: the nearest expansion point, or the
     /// largest gate logit (first index on ties, as the device's argmin/argmax).
     fn select(&self, x: &[f64]) -> usize {
@@ -80,20 +108,9 @@ impl Regimes<'_> {
         let (d, n_in) = (self.d, self.n_in);
         for (k, r) in self.regimes.iter().enumerate() {
             for i in 0..d {
-                let jh = &r.jh[i * d..(i + 1) * d];
                 let ju = &r.ju[i * n_in..(i + 1) * n_in];
-                let mut v = r.f_at_point[i];
-                v -= jh
-                    .iter()
-                    .zip(&r.expansion_point)
-                    .map(|(j, e)| j * e)
-                    .sum::<f64>();
-                v += ju
-                    .iter()
-                    .zip(u.iter().zip(self.anchor))
-                    .map(|(j, (u, s))| j * (u - s))
-                    .sum::<f64>();
-                out[k * d + i] = v;
+                let drive: f64 = ju.iter().zip(u).map(|(j, u)| j * u).sum();
+                out[k * d + i] = self.constant[k * d + i] + drive;
             }
         }
     }
@@ -171,13 +188,13 @@ pub fn decompose(inputs: &AnalysisInputs) -> Option<ErrorDecomposition> {
     if !consistent {
         return None;
     }
-    let regimes = Regimes {
+    let regimes = Regimes::new(
         d,
         n_in,
-        regimes: &inputs.regimes,
-        anchor: &inputs.anchor,
-        gate: inputs.gate.as_ref().filter(|_| inputs.selection == "gate"),
-    };
+        &inputs.regimes,
+        &inputs.anchor,
+        inputs.gate.as_ref().filter(|_| inputs.selection == "gate"),
+    );
     let mut offset = vec![0.0; k * d];
     let mut next = vec![0.0; d];
     let (mut free, mut sel, mut best, mut one, mut one_best, mut den) =
@@ -289,13 +306,7 @@ mod tests {
         };
         let mut h = Vec::with_capacity(bins * D);
         {
-            let r = Regimes {
-                d: D,
-                n_in: N_IN,
-                regimes: &ai.regimes,
-                anchor: &ai.anchor,
-                gate: None,
-            };
+            let r = Regimes::new(D, N_IN, &ai.regimes, &ai.anchor, None);
             let mut offset = vec![0.0; k * D];
             let mut next = vec![0.0; D];
             for t in 0..bins {
@@ -336,7 +347,7 @@ mod tests {
     }
 
     /// When the GRU is exactly the switching system (its regime chosen from its own state),
-    /// every rerun reproduces it: all four parts vanish (up to f32 rounding of the states).
+    /// every rerun reproduces it: all five parts vanish (up to f32 rounding of the states).
     #[test]
     fn an_exact_switching_system_has_no_error_of_either_kind() {
         let ai = system(3, 0.0, 1);
