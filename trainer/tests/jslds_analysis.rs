@@ -143,6 +143,7 @@ fn known_system(bins: usize, neurons: usize) -> AnalysisInputs {
                 ju: vec![0.1; d * (neurons / 2)],
             })
             .collect(),
+        free_points: 0,
         heldout: Some(HeldOut {
             first_bin: 1000,
             bins,
@@ -383,6 +384,7 @@ fn model(
                 ju: vec![0.0; d * neurons],
             })
             .collect(),
+        free_points: 0,
         heldout: Some(heldout),
         curves: curves(),
     }
@@ -433,6 +435,16 @@ fn truth_match_of_an_exact_model_of_the_regimes_session() {
     );
     assert!((m.regime_accuracy - 1.0).abs() < 1e-12, "{m:?}");
     assert!(m.frequency_error_hz.is_none() && tm["frequency_error_hz"].is_null());
+    // Free points (regimes 3 and 4 here) are not held to fixed points: the true point that
+    // model regime 3 sits on is no longer matched.
+    let mut freed = inputs.clone();
+    freed.free_points = 2;
+    let (report_freed, _) = analyze(&freed, Some(&truth), Some(&counts)).unwrap();
+    let pinned: Vec<bool> = report_freed.regimes.iter().map(|r| r.pinned).collect();
+    assert_eq!(pinned, [true, true, true, false, false]);
+    let mf = report_freed.truth_match.as_ref().unwrap();
+    assert_eq!(mf.fixed_points_matched, 3, "{mf:?}");
+    assert!(mf.fixed_point_matches.iter().all(|f| f.regime != Some(3)), "{mf:?}");
     assert!(
         m.affine_map_r2.iter().all(|&r| r > 0.99),
         "{:?}",

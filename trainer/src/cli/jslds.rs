@@ -155,6 +155,10 @@ pub struct TrainArgs {
     /// from h_{t-1} by the model's rule) added to the free-path term --l-a (0: off).
     #[arg(long, default_value_t = 0.0)]
     pub l_a1: f32,
+    /// Leave the last N expansion points out of the fixed-point term (free points that can
+    /// sit between fixed points; 0: all pinned).
+    #[arg(long, default_value_t = 0)]
+    pub free_regimes: usize,
     /// Weight of the linear path's Poisson NLL.
     #[arg(long, default_value_t = 1.0)]
     pub l_lin: f32,
@@ -315,6 +319,7 @@ fn train(a: TrainArgs) -> Result<()> {
             approx_one_step: a.approx_one_step,
             gate_open: a.l_z,
             approx_step: a.l_a1,
+            free_points: a.free_regimes,
             z_max: a.z_max,
             ..LossWeights::default()
         },

@@ -40,6 +40,10 @@ pub struct AnalysisInputs {
     pub gate: Option<GateWeights>,
     /// One entry per regime (expansion point), `K` entries.
     pub regimes: Vec<RegimeLinearisation>,
+    /// The last this many regimes are free points, left out of the fixed-point term in
+    /// training (`jslds train --free-regimes`); 0 in older analysis inputs.
+    #[serde(default)]
+    pub free_points: usize,
     /// The held-out evaluation, when data was given (or the checkpoint's own data is found).
     pub heldout: Option<HeldOut>,
     /// The training curves recorded while training.

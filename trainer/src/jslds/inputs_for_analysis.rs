@@ -138,6 +138,7 @@ pub fn analysis_inputs(ckpt: &Path, data: Option<&Path>) -> Result<AnalysisInput
             _ => None,
         },
         regimes,
+        free_points: s.config.weights.free_points,
         heldout,
         curves: s.run.curves.clone(),
     })

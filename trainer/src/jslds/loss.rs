@@ -57,6 +57,11 @@ pub struct LossWeights {
     /// checkpoints: off).
     #[serde(default)]
     pub approx_step: f32,
+    /// The last this many expansion points are free: the fixed-point term leaves them out, so
+    /// they can sit on the paths between fixed points (a flip's transit) rather than on fixed
+    /// points. 0 = every point pinned (older checkpoints: 0).
+    #[serde(default)]
+    pub free_points: usize,
 }
 
 fn default_z_max() -> f32 {
@@ -76,6 +81,7 @@ impl Default for LossWeights {
             gate_open: 0.0,
             z_max: default_z_max(),
             approx_step: 0.0,
+            free_points: 0,
         }
     }
 }
@@ -108,7 +114,12 @@ pub fn poisson_nll(log_rate: Tensor<3>, counts: Tensor<3>) -> Tensor<1> {
 pub fn jslds_loss(model: &Jslds, roll: &Rollout, counts: Tensor<3>, w: &LossWeights) -> LossParts {
     let nll = poisson_nll(model.log_rates(roll.h.clone()), counts.clone());
     let nll_lin = poisson_nll(model.log_rates(roll.a.clone()), counts);
-    let fixed_point = (roll.lin.f.clone() - model.points.val()).square().sum();
+    let k = model.regimes();
+    let pinned = k.saturating_sub(w.free_points).max(1);
+    let fixed_point = (roll.lin.f.clone() - model.points.val())
+        .narrow(0, 0, pinned)
+        .square()
+        .sum();
     let mut approx = (roll.h.clone() - roll.a.clone()).square().sum_dim(2).mean();
     if w.approx_relative {
         let norm = roll.h.clone().square().sum_dim(2).mean().clamp_min(1e-6);
@@ -260,5 +271,42 @@ mod tests {
         let b = jslds_loss(&model, &roll, y, &with).values();
         assert!(((b[0] - a[0]) - 7.0 * expected).abs() < 1e-3 * (1.0 + a[0].abs()));
         assert_eq!(a[1..], b[1..], "the reported parts do not change");
+    }
+
+    /// Free points: the fixed-point term sums `|F(e_k, u*) - e_k|^2` over the pinned points
+    /// only (the first `K - free`), and the loss falls by the free points' share and only that.
+    #[test]
+    fn free_points_leave_the_fixed_point_term() {
+        let _guard = seeded();
+        let (model, roll, y) = setup();
+        let f = roll.lin.f.clone().detach().try_into_vec_as::<f32>().unwrap();
+        let e = model.points.val().detach().try_into_vec_as::<f32>().unwrap();
+        let per_point: Vec<f32> = f
+            .chunks(4)
+            .zip(e.chunks(4))
+            .map(|(f, e)| f.iter().zip(e).map(|(a, b)| (a - b).powi(2)).sum())
+            .collect();
+        assert_eq!(per_point.len(), 3);
+        assert!(per_point[2] > 1e-4, "degenerate: {per_point:?}");
+        let base = LossWeights::default();
+        let with = LossWeights {
+            free_points: 1,
+            ..base.clone()
+        };
+        let a = jslds_loss(&model, &roll, y.clone(), &base).values();
+        let b = jslds_loss(&model, &roll, y.clone(), &with).values();
+        assert!((a[3] - per_point.iter().sum::<f32>()).abs() < 1e-4 * (1.0 + a[3]));
+        assert!((b[3] - per_point[0] - per_point[1]).abs() < 1e-4 * (1.0 + b[3]));
+        let drop = base.fixed_point * per_point[2];
+        assert!(((a[0] - b[0]) - drop).abs() < 1e-3 * (1.0 + a[0].abs()));
+        assert_eq!(a[1..3], b[1..3]);
+        assert_eq!(a[4], b[4]);
+        // At least one point stays pinned whatever is asked.
+        let all_free = LossWeights {
+            free_points: 9,
+            ..base
+        };
+        let c = jslds_loss(&model, &roll, y, &all_free).values();
+        assert!((c[3] - per_point[0]).abs() < 1e-4 * (1.0 + c[3]));
     }
 }

@@ -502,6 +502,12 @@ fn check_config(cfg: &TrainConfig) -> Result<(), TrainError> {
             w.gate_open, w.z_max
         ));
     }
+    if w.free_points >= cfg.regimes {
+        return bad(format!(
+            "free regimes {} must leave at least one of the {} expansion points pinned to a fixed point",
+            w.free_points, cfg.regimes
+        ));
+    }
     if !(cfg.bin_s.is_finite() && cfg.bin_s > 0.0) {
         return bad(format!("bin width {} s must be positive", cfg.bin_s));
     }

@@ -301,6 +301,7 @@ mod tests {
             selection: "nearest".into(),
             gate: None,
             regimes,
+            free_points: 0,
             heldout: None,
             curves: TrainingCurves::default(),
         };

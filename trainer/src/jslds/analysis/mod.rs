@@ -43,7 +43,7 @@ use crate::data::Counts;
 use crate::jslds::analysis_inputs::AnalysisInputs;
 use baseline::{fit_rate_threshold, RateThresholdBaseline};
 use metrics::{co_bps, relative_error};
-use regime::{analyse_regime, occupancy};
+use regime::{analyse_regime, occupancy, RegimeReport};
 use truth_match::{match_truth, ModelSide};
 use view::columns;
 
@@ -58,12 +58,21 @@ pub fn analyze(
     let view = View::new(inputs)?;
     let ho = &view.heldout;
     let occ = occupancy(&ho.regime, view.regimes.len());
+    let pinned = view
+        .regimes
+        .len()
+        .saturating_sub(inputs.free_points)
+        .max(1);
     let regimes = view
         .regimes
         .iter()
         .enumerate()
         .map(|(k, lin)| {
             analyse_regime(k, lin, view.bin_s, occ[k])
+                .map(|r| RegimeReport {
+                    pinned: k < pinned,
+                    ..r
+                })
                 .with_context(|| format!("field `regimes[{k}].jh`: eigenvalues"))
         })
         .collect::<Result<Vec<_>>>()?;

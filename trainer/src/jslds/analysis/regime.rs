@@ -31,6 +31,9 @@ pub struct RegimeReport {
     pub occupancy: f64,
     /// Largest `|lambda|` (spectral radius).
     pub spectral_radius: f64,
+    /// The fixed-point term held `e_k` to a fixed point in training (false for the free
+    /// points of `jslds train --free-regimes`): only pinned regimes count as fixed points.
+    pub pinned: bool,
 }
 
 /// Everything the report needs about one regime's linearisation.
@@ -74,6 +77,7 @@ pub fn analyse_regime(
         stable: eig.iter().all(|e| e.modulus() < 1.0),
         occupancy,
         spectral_radius,
+        pinned: true,
     })
 }
 

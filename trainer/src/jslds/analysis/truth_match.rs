@@ -4,7 +4,8 @@
 //!   squares on the held-out bins (`h_t` against the true state of the same time).
 //! * Fixed points: every true *stable* fixed point (`truth.fixed_points` with `stable`; for
 //!   `switching-linear` the regimes' points `e_k` whose `F_k` is stable) counts as matched
-//!   when some occupied regime's expansion point, mapped, lies within [`MATCH_FRACTION`]
+//!   when some occupied, pinned regime's expansion point (the free points of
+//!   `--free-regimes` are not held to fixed points), mapped, lies within [`MATCH_FRACTION`]
 //!   of the smallest distance between two true stable points (flip-flop corners are 2 apart:
 //!   0.5; the `regimes` attractors about 1.41 apart: 0.35). With one true point the scale is
 //!   the RMS spread of the true latent state instead.
@@ -151,8 +152,10 @@ pub fn match_truth(
     let mut matches = Vec::new();
     if let (Some(map), Some(tol)) = (&map, tolerance) {
         for p in &true_points {
+            // Free points (not held to a fixed point) do not count as fixed points.
             let nearest = occupied
                 .iter()
+                .filter(|&&k| model.regimes[k].pinned)
                 .map(|&k| {
                     let m = map.apply(&model.regimes[k].expansion_point);
                     (k, distance(&m, p), m)
