@@ -444,7 +444,10 @@ fn truth_match_of_an_exact_model_of_the_regimes_session() {
     assert_eq!(pinned, [true, true, true, false, false]);
     let mf = report_freed.truth_match.as_ref().unwrap();
     assert_eq!(mf.fixed_points_matched, 3, "{mf:?}");
-    assert!(mf.fixed_point_matches.iter().all(|f| f.regime != Some(3)), "{mf:?}");
+    assert!(
+        mf.fixed_point_matches.iter().all(|f| f.regime != Some(3)),
+        "{mf:?}"
+    );
     assert!(
         m.affine_map_r2.iter().all(|&r| r > 0.99),
         "{:?}",

@@ -279,8 +279,19 @@ mod tests {
     fn free_points_leave_the_fixed_point_term() {
         let _guard = seeded();
         let (model, roll, y) = setup();
-        let f = roll.lin.f.clone().detach().try_into_vec_as::<f32>().unwrap();
-        let e = model.points.val().detach().try_into_vec_as::<f32>().unwrap();
+        let f = roll
+            .lin
+            .f
+            .clone()
+            .detach()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        let e = model
+            .points
+            .val()
+            .detach()
+            .try_into_vec_as::<f32>()
+            .unwrap();
         let per_point: Vec<f32> = f
             .chunks(4)
             .zip(e.chunks(4))

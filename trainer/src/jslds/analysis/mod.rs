@@ -58,11 +58,7 @@ pub fn analyze(
     let view = View::new(inputs)?;
     let ho = &view.heldout;
     let occ = occupancy(&ho.regime, view.regimes.len());
-    let pinned = view
-        .regimes
-        .len()
-        .saturating_sub(inputs.free_points)
-        .max(1);
+    let pinned = view.regimes.len().saturating_sub(inputs.free_points).max(1);
     let regimes = view
         .regimes
         .iter()
