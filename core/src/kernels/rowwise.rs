@@ -7,7 +7,7 @@
 //! decision is taken once per matrix (a function pointer to the constant-width kernel) and
 //! one row loop, with the requantisation and the caller's consumer inlined, calls it.
 
-use super::{dot_i16, dot_i8};
+use super::{dot_i16, dot_i8, VecX8};
 use crate::fixed::{sat_i16, sat_i16_from_i64, Requant};
 use crate::format::{QMatrix, WeightType};
 
@@ -50,12 +50,29 @@ pub fn for_each_row<F: FnMut(usize, i64)>(
 /// walked as one zipped iterator, without per-row bounds checks.
 #[inline(always)]
 pub fn rows_bias_sat(m: &QMatrix<'_>, row0: usize, x: &[i16], bias: &[[u8; 2]], out: &mut [i16]) {
+    if m.wtype == WeightType::I16 {
+        if let Some(x8) = VecX8::new(x) {
+            return bias_sat_loop(m, row0, bias, out, |w| x8.dot(w));
+        }
+    }
     let kernel = kernel_for(m.wtype, x.len());
+    bias_sat_loop(m, row0, bias, out, |w| kernel(w, x));
+}
+
+/// The row loop of [`rows_bias_sat`] over a row kernel `dot`.
+#[inline(always)]
+fn bias_sat_loop(
+    m: &QMatrix<'_>,
+    row0: usize,
+    bias: &[[u8; 2]],
+    out: &mut [i16],
+    dot: impl Fn(&[u8]) -> i64,
+) {
     for (((w, rq), b), o) in super::rows(m, row0, out.len())
         .zip(bias)
         .zip(out.iter_mut())
     {
-        let acc = kernel(w, x);
+        let acc = dot(w);
         let b = i16::from_le_bytes(*b);
         *o = match rq.apply_narrow(acc) {
             // |v| <= 2^29: the sum cannot wrap.

@@ -84,6 +84,11 @@ pub(crate) trait Backend {
     fn softmax(scores: &[Self::V], alpha: &mut [Self::V]);
 }
 
+/// Word-aligned storage: the dense layers' input vectors, which the Cortex-M4 kernel
+/// ([`crate::kernels::VecX8`]) reads with `LDM` (other alignments take the general kernels).
+#[repr(C, align(4))]
+struct Aligned<A>(A);
+
 /// Entries of the step's cache of `Â_ij` values ([`NormCache`]).
 const NORM_CACHE: usize = 128;
 
@@ -328,7 +333,8 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         B::softmax(part(&scores, 0, count), part_mut(&mut alpha, 0, count));
         let row = self.backend.ring_row_cells();
         let slot_cells = d.nodes * row;
-        let mut mixed = [B::V::default(); TMP];
+        let mut mixed = Aligned([B::V::default(); TMP]);
+        let mixed = &mut mixed.0;
         let mut acc = [B::Acc::default(); TMP];
         for (j, hj) in h.chunks_exact_mut(hd).enumerate().take(d.nodes) {
             clear(&mut acc, hd);
@@ -340,7 +346,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             for (m, &a) in mixed.iter_mut().zip(acc.iter()).take(hd) {
                 *m = B::mix_finish(a);
             }
-            self.backend.dense(Layer::Value, 0, part(&mixed, 0, hd), hj);
+            self.backend.dense(Layer::Value, 0, part(&*mixed, 0, hd), hj);
             for v in hj.iter_mut() {
                 *v = B::tanh(*v, B::V::default());
             }
@@ -379,7 +385,8 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         self.attend(h);
         let h: &[B::V] = h;
         let be = &self.backend;
-        let mut x = [B::V::default(); TMP];
+        let mut x = Aligned([B::V::default(); TMP]);
+        let x = &mut x.0;
         // One accumulator area for every propagation; each row clears the part it uses.
         let mut acc = [B::Acc::default(); ACCS];
         let mut walk = Walk::new();
@@ -391,8 +398,8 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 be.prop_phi_x(nb, a, ax, first);
                 be.prop(nb, a, h, hd, part_mut(ah, 0, hd), first);
             });
-            be.finish(&acc, head_mut(&mut x, phi + hd));
-            be.dense(Layer::EncHidden, 0, part(&x, 0, phi + hd), e);
+            be.finish(&acc, head_mut(x, phi + hd));
+            be.dense(Layer::EncHidden, 0, part(&*x, 0, phi + hd), e);
             e.iter_mut().for_each(|v| *v = B::relu(*v));
         }
         // mu_i = (Â E)_i W_mu + b_mu; phi_z_i = ReLU(mu_i W_z + b_z).
@@ -406,8 +413,8 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 for_neighbor_batches(g, i, &mut walk, &mut |nb, a, first| {
                     be.prop(nb, a, e, enc, part_mut(&mut acc, 0, enc), first);
                 });
-                be.finish(&acc, head_mut(&mut x, enc));
-                be.dense(Layer::EncMu, 0, part(&x, 0, enc), m);
+                be.finish(&acc, head_mut(x, enc));
+                be.dense(Layer::EncMu, 0, part(&*x, 0, enc), m);
                 be.dense(Layer::PhiZ, 0, m, pz);
                 pz.iter_mut().for_each(|v| *v = B::relu(*v));
             }
@@ -434,18 +441,19 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             };
         let mut gx = [B::V::default(); GATES];
         let mut gh = [B::V::default(); GATES];
-        let mut z = [B::V::default(); TMP];
+        let mut z = Aligned([B::V::default(); TMP]);
+        let z = &mut z.0;
         for (i, rh) in work.chunks_exact_mut(hd).enumerate().take(n) {
             propagate_inputs(i, None, &mut acc, &mut walk);
-            be.finish(&acc, head_mut(&mut x, 2 * phi));
-            be.finish(tail(&acc, 2 * phi), head_mut(&mut z, hd));
+            be.finish(&acc, head_mut(x, 2 * phi));
+            be.finish(tail(&acc, 2 * phi), head_mut(z, hd));
             be.dense(
                 Layer::GruIn,
                 0,
-                part(&x, 0, 2 * phi),
+                part(&*x, 0, 2 * phi),
                 part_mut(&mut gx, 0, hd),
             );
-            be.dense(Layer::GruRu, 0, part(&z, 0, hd), part_mut(&mut gh, 0, hd));
+            be.dense(Layer::GruRu, 0, part(&*z, 0, hd), part_mut(&mut gh, 0, hd));
             for (((o, &a), &b), &hv) in rh.iter_mut().zip(&gx).zip(&gh).zip(part(h, i * hd, hd)) {
                 *o = B::mul(B::sigmoid(a, b), hv);
             }
@@ -457,22 +465,24 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         let w = d.window;
         let row_cells = be.ring_row_cells();
         let slot = self.next;
-        let mut p = [B::V::default(); TMP];
-        let mut ht = [B::V::default(); TMP];
+        let mut p = Aligned([B::V::default(); TMP]);
+        let p = &mut p.0;
+        let mut ht = Aligned([B::V::default(); TMP]);
+        let ht = &mut ht.0;
         for i in 0..n {
             propagate_inputs(i, Some(rh), &mut acc, &mut walk);
-            be.finish(&acc, head_mut(&mut x, 2 * phi));
-            be.finish(tail(&acc, 2 * phi), head_mut(&mut z, hd));
-            be.finish(tail(&acc, 2 * phi + hd), head_mut(&mut p, hd));
+            be.finish(&acc, head_mut(x, 2 * phi));
+            be.finish(tail(&acc, 2 * phi), head_mut(z, hd));
+            be.finish(tail(&acc, 2 * phi + hd), head_mut(p, hd));
             // gx rows H..3H: u | c; gh rows H..2H: u; the candidate's hidden part.
             be.dense(
                 Layer::GruIn,
                 hd,
-                part(&x, 0, 2 * phi),
+                part(&*x, 0, 2 * phi),
                 part_mut(&mut gx, 0, 2 * hd),
             );
-            be.dense(Layer::GruRu, hd, part(&z, 0, hd), part_mut(&mut gh, 0, hd));
-            be.dense(Layer::GruC, 0, part(&p, 0, hd), part_mut(&mut gh, hd, hd));
+            be.dense(Layer::GruRu, hd, part(&*z, 0, hd), part_mut(&mut gh, 0, hd));
+            be.dense(Layer::GruC, 0, part(&*p, 0, hd), part_mut(&mut gh, hd, hd));
             let (gxu, gxc) = gx.split_at(hd);
             let (ghu, ghc) = gh.split_at(hd);
             for ((((o, &hv), &xu), &hu), (&xc, &hc)) in ht
@@ -486,7 +496,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 let c = B::tanh(xc, hc);
                 *o = B::blend(c, u, hv);
             }
-            let ht = part(&ht, 0, hd);
+            let ht = part(&*ht, 0, hd);
             let at = (slot * n + i) * row_cells;
             be.ring_store(slot, part_mut(&mut self.ring, at, row_cells), ht);
             if i == n - 1 {
