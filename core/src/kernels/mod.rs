@@ -67,7 +67,7 @@
 mod argmin;
 mod dot_i16;
 mod dot_i8;
-mod dot_x8;
+mod dense_x8;
 mod matvec;
 mod propagate;
 mod rowwise;
@@ -78,7 +78,7 @@ pub use dot_i16::{
     dot16 as dot16_i16, dot32 as dot32_i16, dot48 as dot48_i16, dot64 as dot64_i16,
     dot8 as dot8_i16, dot_i16,
 };
-pub use dot_x8::VecX8;
+pub use dense_x8::{dense_rows_narrow, VecX8};
 pub use dot_i8::{dot64 as dot64_i8, dot_i8, I8_BLOCK};
 pub use matvec::{dot, matvec_requant, rows};
 pub use propagate::{propagate_i16, propagate_le};
