@@ -7,6 +7,7 @@ use crate::blob;
 use crate::fixed::{sat_i16, sat_i16_from_i64};
 use crate::format::{Model, ModelError, QLayer, TavrnnDims, TavrnnSection};
 use crate::graph::{normalized_entry, WindowGraph};
+use crate::kernels::Neighbors;
 use crate::{kernels, lut};
 
 /// Ring bytes of one node of one state: a 2-byte step (`i16` LE, Q15 units per 4-bit level)
@@ -148,20 +149,12 @@ impl Backend for FixedBackend<'_> {
         ring_row_bytes(self.d.hidden)
     }
     #[inline(always)]
-    fn prop(
-        &self,
-        nodes: &[u16],
-        a: &[i16],
-        x: &[i16],
-        width: usize,
-        acc: &mut [i64],
-        first: bool,
-    ) {
-        kernels::propagate_i16(nodes, a, x, width, acc, first);
+    fn prop(&self, nb: &Neighbors<'_>, x: &[i16], width: usize, acc: &mut [i64], first: bool) {
+        kernels::propagate_i16(nb, x, width, acc, first);
     }
     #[inline(always)]
-    fn prop_phi_x(&self, nodes: &[u16], a: &[i16], acc: &mut [i64], first: bool) {
-        kernels::propagate_le(nodes, a, self.s.phi_x, self.d.phi, acc, first);
+    fn prop_phi_x(&self, nb: &Neighbors<'_>, acc: &mut [i64], first: bool) {
+        kernels::propagate_le(nb, self.s.phi_x, self.d.phi, acc, first);
     }
     /// Round half up from Q14 weights and the headroom `k`: `floor((acc + 2^(13+k)) /
     /// 2^(14+k))`; never saturates ([`propagation_shift`]).

@@ -5,6 +5,7 @@
 use super::error::TavrnnError;
 use crate::format::TavrnnDims;
 use crate::graph::{normalized_entry, walk_row, WindowGraph};
+use crate::kernels::{pack_neighbor, Neighbors};
 
 /// The dense layers of the section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,20 +41,20 @@ pub(crate) trait Backend {
     fn dims(&self) -> &TavrnnDims;
     /// Ring cells one node of one state takes.
     fn ring_row_cells(&self) -> usize;
-    /// `acc[c] = Σ_k Â_{i,nodes[k]} · x[nodes[k]][c]` for `c < acc.len()` (`acc[c] += …`
-    /// when `!first`: a row's neighbours come in batches), `Â` entries `a` in Q1.14, `x`
-    /// node-major with rows of `width`; each sum in neighbour order.
+    /// `acc[c] = Σ_k Â_{i,j_k} · x[j_k][c]` for `c < acc.len()` over the neighbours
+    /// `(j_k, Â_{i,j_k})` of `nb` (`acc[c] += …` when `!first`: a row's neighbours come in
+    /// batches), `Â` entries in Q1.14, `x` node-major with rows of `width`; each sum in
+    /// neighbour order.
     fn prop(
         &self,
-        nodes: &[u16],
-        a: &[i16],
+        nb: &Neighbors<'_>,
         x: &[Self::V],
         width: usize,
         acc: &mut [Self::Acc],
         first: bool,
     );
     /// [`Backend::prop`] of the identity features `phi_x` (the section's table).
-    fn prop_phi_x(&self, nodes: &[u16], a: &[i16], acc: &mut [Self::Acc], first: bool);
+    fn prop_phi_x(&self, nb: &Neighbors<'_>, acc: &mut [Self::Acc], first: bool);
     /// `out[i]` = the accumulated propagation `acc[i] = Σ_j Â_ij v_j`, in the format of the
     /// values summed scaled down by the propagation headroom ([`super::propagation_shift`])
     /// in fixed point, over the common length of `acc` and `out`. A slice at a time: one
@@ -172,30 +173,30 @@ const NB_BATCH: usize = 72;
 /// pass was a `memclr` of 288 bytes each time: 0.21 M instructions a step at N = 64).
 pub(crate) struct Walk {
     norm: NormCache,
-    nodes: [u16; NB_BATCH],
-    a: [i16; NB_BATCH],
+    /// The batch: packed neighbours ([`pack_neighbor`]).
+    nb: [u32; NB_BATCH],
 }
 
 impl Walk {
     fn new() -> Self {
         Walk {
             norm: NormCache::new(),
-            nodes: [0; NB_BATCH],
-            a: [0; NB_BATCH],
+            nb: [0; NB_BATCH],
         }
     }
 }
 
-/// Consumer of [`for_neighbor_batches`]: `f(nodes, a, first)`.
-type BatchFn<'f> = dyn FnMut(&[u16], &[i16], bool) + 'f;
+/// Consumer of [`for_neighbor_batches`]: `f(neighbours, first)`.
+type BatchFn<'f> = dyn FnMut(&Neighbors<'_>, bool) + 'f;
 
-/// Calls `f(nodes, a, first)` for the neighbours of row `i` ([`for_neighbors`], in order) in
-/// batches of up to [`NB_BATCH`]; `first` on the first batch, and one empty first batch for
-/// a row without neighbours, so that the consumer always initialises its sums.
+/// Calls `f(neighbours, first)` for the neighbours of row `i` ([`for_neighbors`], in order)
+/// in batches of up to [`NB_BATCH`]; `first` on the first batch, and one empty first batch
+/// for a row without neighbours, so that the consumer always initialises its sums.
 ///
 /// Why batches: the propagation kernels walk the neighbour list once per block of columns
 /// and keep the block's sums in registers ([`crate::kernels::propagate_i16`]), which needs
-/// the list, not a callback per neighbour.
+/// the list, not a callback per neighbour; the list is packed and checked
+/// ([`Neighbors::new`]) once here for all the row's propagations.
 ///
 /// Out of line, with the consumer behind `dyn`: one copy of the neighbour walk instead of
 /// one inlined into each of the step's three propagation sites (2.6 KB of flash); the
@@ -207,23 +208,22 @@ fn for_neighbor_batches<const N: usize, const T: usize>(
     walk: &mut Walk,
     f: &mut BatchFn<'_>,
 ) {
-    let Walk { norm, nodes, a } = walk;
+    let Walk { norm, nb } = walk;
     let mut len = 0;
     let mut first = true;
     for_neighbors(g, i, norm, |j, v| {
         if len == NB_BATCH {
-            f(&nodes[..], &a[..], first);
+            f(&Neighbors::new(&nb[..]), first);
             first = false;
             len = 0;
         }
-        if let (Some(n), Some(w)) = (nodes.get_mut(len), a.get_mut(len)) {
-            *n = j.min(u16::MAX as usize) as u16;
-            *w = v;
+        if let Some(e) = nb.get_mut(len) {
+            *e = pack_neighbor(j.min(u16::MAX as usize) as u16, v);
             len += 1;
         }
     });
     if len > 0 || first {
-        f(part(&nodes[..], 0, len), part(&a[..], 0, len), first);
+        f(&Neighbors::new(part(&nb[..], 0, len)), first);
     }
 }
 
@@ -393,10 +393,10 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
 
         // Encoder: E_i = ReLU((Â [phi_x || h])_i W_e + b_e) into `work`.
         for (i, e) in work.chunks_exact_mut(enc).enumerate().take(n) {
-            for_neighbor_batches(g, i, &mut walk, &mut |nb, a, first| {
+            for_neighbor_batches(g, i, &mut walk, &mut |nb, first| {
                 let (ax, ah) = acc.split_at_mut(phi);
-                be.prop_phi_x(nb, a, ax, first);
-                be.prop(nb, a, h, hd, part_mut(ah, 0, hd), first);
+                be.prop_phi_x(nb, ax, first);
+                be.prop(nb, h, hd, part_mut(ah, 0, hd), first);
             });
             be.finish(&acc, head_mut(x, phi + hd));
             be.dense(Layer::EncHidden, 0, part(&*x, 0, phi + hd), e);
@@ -410,8 +410,8 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 .zip(phiz.chunks_exact_mut(phi))
                 .enumerate()
             {
-                for_neighbor_batches(g, i, &mut walk, &mut |nb, a, first| {
-                    be.prop(nb, a, e, enc, part_mut(&mut acc, 0, enc), first);
+                for_neighbor_batches(g, i, &mut walk, &mut |nb, first| {
+                    be.prop(nb, e, enc, part_mut(&mut acc, 0, enc), first);
                 });
                 be.finish(&acc, head_mut(x, enc));
                 be.dense(Layer::EncMu, 0, part(&*x, 0, enc), m);
@@ -427,15 +427,15 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         // `acc[2 phi + H .. 2 phi + 2 H]` = `Â (r h)` in the same walk over the neighbours.
         let propagate_inputs =
             |i: usize, rh: Option<&[B::V]>, acc: &mut [B::Acc; ACCS], walk: &mut Walk| {
-                for_neighbor_batches(g, i, walk, &mut |nb, a, first| {
+                for_neighbor_batches(g, i, walk, &mut |nb, first| {
                     let (ax, rest) = acc.split_at_mut(phi);
                     let (az, rest) = rest.split_at_mut(phi.min(rest.len()));
                     let (ah, ap) = rest.split_at_mut(hd.min(rest.len()));
-                    be.prop_phi_x(nb, a, ax, first);
-                    be.prop(nb, a, phiz, phi, az, first);
-                    be.prop(nb, a, h, hd, ah, first);
+                    be.prop_phi_x(nb, ax, first);
+                    be.prop(nb, phiz, phi, az, first);
+                    be.prop(nb, h, hd, ah, first);
                     if let Some(rh) = rh {
-                        be.prop(nb, a, rh, hd, part_mut(ap, 0, hd), first);
+                        be.prop(nb, rh, hd, part_mut(ap, 0, hd), first);
                     }
                 });
             };
