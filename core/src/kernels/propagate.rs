@@ -68,6 +68,27 @@ impl<'a> Neighbors<'a> {
         }
     }
 
+    /// The list `e` of nodes (`j << 16`, low halves ignored) with their weights
+    /// `weight(j)` written in: `e[k] = pack_neighbor(j_k, weight(j_k))`, in the same pass
+    /// that [`Self::new`] makes.
+    #[inline(always)]
+    pub fn fill(e: &'a mut [u32], mut weight: impl FnMut(usize) -> i16) -> Self {
+        let mut max = 0u32;
+        let mut sum = 0u32;
+        for v in e.iter_mut() {
+            let j = *v >> 16;
+            let a = weight(j as usize);
+            *v = (j << 16) | a as u16 as u32;
+            max = max.max(j);
+            sum = sum.saturating_add(a.unsigned_abs() as u32);
+        }
+        Neighbors {
+            rows: if e.is_empty() { 0 } else { max as usize + 1 },
+            one_run: sum <= RUN_BOUND,
+            e,
+        }
+    }
+
     /// The packed entries.
     #[inline(always)]
     pub fn entries(&self) -> &'a [u32] {

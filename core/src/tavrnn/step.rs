@@ -7,7 +7,9 @@ use crate::format::TavrnnDims;
 use crate::graph::{normalized_entry, packed, WindowGraph};
 #[cfg(test)]
 use crate::graph::walk_row;
-use crate::kernels::{pack_neighbor, Neighbors};
+use crate::kernels::Neighbors;
+#[cfg(test)]
+use crate::kernels::pack_neighbor;
 
 /// The dense layers of the section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,20 +215,17 @@ fn for_neighbor_batches<const N: usize, const T: usize>(
     let Walk { norm, nb } = walk;
     let mut b = Batch {
         nb,
+        norm,
         len: 0,
         first: true,
     };
-    let d_i = g.node_degree(i);
-    // The same neighbours, values and order as `for_neighbors`, in plain loops: through
-    // `walk_row` and a callback the walk took about 2,300 instructions a row and pass at
-    // N = 64 (the callback was out of line, called for each of the 64 candidates).
-    let mut entry = |j: usize| -> u32 {
-        let v = norm.entry(d_i, g.node_degree(j));
-        pack_neighbor(j.min(u16::MAX as usize) as u16, v)
-    };
+    // The same neighbours, values and order as `for_neighbors`, in plain loops that only
+    // collect the nodes (`Batch::flush` adds the entries): through `walk_row` and a callback
+    // the walk took about 2,300 instructions a row and pass at N = 64 (the callback was out
+    // of line, called for each of the 64 candidates).
     if i == N {
         for j in 0..=N {
-            b.push(entry(j), f);
+            b.push(g, i, j, f);
         }
     } else if i < N {
         let flags = g.pair_flags();
@@ -234,46 +233,70 @@ fn for_neighbor_batches<const N: usize, const T: usize>(
         let mut at = i;
         for j in 0..i {
             if flags.get(at).is_some_and(|&fl| fl & 1 != 0) {
-                b.push(entry(j), f);
+                b.push(g, i, j, f);
             }
             at += N - j - 1;
         }
         // The self loop, then j > i: the flags of (i, j) follow (i, i) in row i.
-        b.push(entry(i), f);
+        b.push(g, i, i, f);
         let start = packed(N, i, i) + 1;
         let row = flags.get(start..start + (N - 1 - i)).unwrap_or(&[]);
         for (k, &fl) in row.iter().enumerate() {
             if fl & 1 != 0 {
-                b.push(entry(i + 1 + k), f);
+                b.push(g, i, i + 1 + k, f);
             }
         }
-        b.push(entry(N), f);
+        b.push(g, i, N, f);
     }
     if b.len > 0 || b.first {
-        f(&Neighbors::new(part(&b.nb[..], 0, b.len)), b.first);
+        b.flush(g, i, f);
     }
 }
 
-/// The batch being filled by [`for_neighbor_batches`].
+/// The batch being filled by [`for_neighbor_batches`]: nodes `j << 16` until
+/// [`Batch::flush`] writes their `Â_ij` in.
 struct Batch<'w> {
     nb: &'w mut [u32; NB_BATCH],
+    norm: &'w mut NormCache,
     len: usize,
     first: bool,
 }
 
 impl Batch<'_> {
-    /// Adds an entry, handing a full batch to `f` first.
+    /// Adds node `j` of row `i`, handing a full batch to `f` first.
     #[inline(always)]
-    fn push(&mut self, e: u32, f: &mut BatchFn<'_>) {
+    fn push<const N: usize, const T: usize>(
+        &mut self,
+        g: &WindowGraph<N, T>,
+        i: usize,
+        j: usize,
+        f: &mut BatchFn<'_>,
+    ) {
         if self.len == NB_BATCH {
-            f(&Neighbors::new(&self.nb[..]), self.first);
-            self.first = false;
-            self.len = 0;
+            self.flush(g, i, f);
         }
         if let Some(s) = self.nb.get_mut(self.len) {
-            *s = e;
+            *s = (j.min(u16::MAX as usize) as u32) << 16;
             self.len += 1;
         }
+    }
+
+    /// The entries `Â_ij` ([`NormCache::entry`]) of the batch's nodes, and `f` on them.
+    #[inline(never)]
+    fn flush<const N: usize, const T: usize>(
+        &mut self,
+        g: &WindowGraph<N, T>,
+        i: usize,
+        f: &mut BatchFn<'_>,
+    ) {
+        let d_i = g.node_degree(i);
+        let norm = &mut *self.norm;
+        let nb = Neighbors::fill(part_mut(&mut self.nb[..], 0, self.len), |j| {
+            norm.entry(d_i, g.node_degree(j))
+        });
+        f(&nb, self.first);
+        self.first = false;
+        self.len = 0;
     }
 }
 
