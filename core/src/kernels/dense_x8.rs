@@ -113,83 +113,117 @@ mod imp {
             bias: bias.as_ptr(),
             out: out.as_mut_ptr(),
         };
-        // SAFETY: `nl_dense_rows_x8` reads, for each of at most `n` rows, `16 · groups`
+        // SAFETY: `nl_dense_rows_x8` (and `nl_dense_rows_x32` for `groups == 4`) reads, for each of at most `n` rows, `16 · groups`
         // bytes of `w` (in order, from its start), `8 · groups` elements of `x` (from its
         // start, with `LDM`: `x` is word aligned and `x.len() = 8 · groups`, both checked by
         // `VecX8::new`), one element of `mult`, `shift`, `bias` through `job`, and writes one
         // element of `out`; `n` rows exist in each (the `min` above, `w` holding
         // `n · 2 · x.len()` bytes). `n` and `groups` are in `1..=65535`, as it needs. It
         // writes nothing else but `job`, and saves the callee-saved registers it uses.
-        let left = unsafe {
-            nl_dense_rows_x8(&mut job, w.as_ptr(), x.as_ptr(), (n << 16) | groups)
+        let kernel = if groups == 4 {
+            nl_dense_rows_x32
+        } else {
+            nl_dense_rows_x8
         };
+        let left = unsafe { kernel(&mut job, w.as_ptr(), x.as_ptr(), (n << 16) | groups) };
         n.saturating_sub(left)
     }
 
-    core::arch::global_asm!(
-        ".section .text.nl_dense_rows_x8,\"ax\",%progbits",
-        ".syntax unified",
-        ".thumb",
-        ".p2align 2",
-        ".global nl_dense_rows_x8",
-        ".type nl_dense_rows_x8,%function",
-        ".thumb_func",
-        // r0 = job {mult, shift, bias, out}, r1 = w (rows back to back, any alignment),
-        // r2 = x (word aligned), r3 = rows << 16 | groups of 8 (both >= 1).
-        // Returns in r0 the rows not done (0, or the row needing the wide path and after).
-        "nl_dense_rows_x8:",
-        "push {{r4-r11, lr}}",
-        "2:",
-        // acc (r9:r8) = Σ w·x over the row, r10 = groups left.
-        "mov r8, #0",
-        "mov r9, #0",
+    /// The row kernel, with the dot product of a row (`acc` in r9:r8, `x` back at its
+    /// start after it) given by `$dot`.
+    macro_rules! dense_rows {
+        ($name:literal, $($dot:tt)*) => {
+            core::arch::global_asm!(
+                concat!(".section .text.", $name, ",\"ax\",%progbits"),
+                ".syntax unified",
+                ".thumb",
+                ".p2align 2",
+                concat!(".global ", $name),
+                concat!(".type ", $name, ",%function"),
+                ".thumb_func",
+                // r0 = job {mult, shift, bias, out}, r1 = w (rows back to back, any
+                // alignment), r2 = x (word aligned), r3 = rows << 16 | groups of 8 (both
+                // >= 1). Returns in r0 the rows not done (0, or the row needing the wide
+                // path and those after it).
+                concat!($name, ":"),
+                "push {{r4-r11, lr}}",
+                "2:",
+                "mov r8, #0",
+                "mov r9, #0",
+                $($dot)*,
+                // Requantisation: k = -2 - shift in 0..=29 and acc in i32, else stop here.
+                "ldm r0, {{r4-r7}}",
+                "ldrsb r10, [r5], #1",
+                "mvn r10, r10",
+                "subs r10, #1",
+                "cmp r10, #29",
+                "bhi 3f",
+                "cmp r9, r8, asr #31",
+                "bne 3f",
+                // t = (acc · mult) >> 32; out = ssat16(bias + (((t >> k) + 1) >> 1)).
+                "ldr r11, [r4], #4",
+                "smmul r11, r8, r11",
+                "asr r11, r11, r10",
+                "adds r11, #1",
+                "ldrsh r12, [r6], #2",
+                "add r12, r12, r11, asr #1",
+                "ssat r12, #16, r12",
+                "strh r12, [r7], #2",
+                "stm r0, {{r4-r7}}",
+                "sub r3, r3, #0x10000",
+                "cmp r3, #0x10000",
+                "bhs 2b",
+                "3:",
+                "lsrs r0, r3, #16",
+                "pop {{r4-r11, pc}}",
+                concat!(".size ", $name, ", . - ", $name),
+            );
+        };
+    }
+
+    /// 8 columns: `LDM` of 4 words of `x`, 4 × (`LDR` of a weight word + `SMLALD`).
+    macro_rules! group {
+        () => {
+            concat!(
+                "ldm r2!, {{r4-r7}}\n",
+                "ldr r11, [r1], #4\n",
+                "smlald r8, r9, r11, r4\n",
+                "ldr r11, [r1], #4\n",
+                "smlald r8, r9, r11, r5\n",
+                "ldr r11, [r1], #4\n",
+                "smlald r8, r9, r11, r6\n",
+                "ldr r11, [r1], #4\n",
+                "smlald r8, r9, r11, r7"
+            )
+        };
+    }
+
+    // Any number of groups: a loop, then `x` back by 16 bytes a group.
+    dense_rows!(
+        "nl_dense_rows_x8",
         "uxth r10, r3",
         "1:",
-        "ldm r2!, {{r4-r7}}",
-        "ldr r11, [r1], #4",
-        "smlald r8, r9, r11, r4",
-        "ldr r11, [r1], #4",
-        "smlald r8, r9, r11, r5",
-        "ldr r11, [r1], #4",
-        "smlald r8, r9, r11, r6",
-        "ldr r11, [r1], #4",
-        "smlald r8, r9, r11, r7",
+        group!(),
         "subs r10, #1",
         "bne 1b",
-        // x back to its start (16 bytes a group).
         "uxth r10, r3",
-        "sub r2, r2, r10, lsl #4",
-        // Requantisation: k = -2 - shift in 0..=29 and acc in i32, else stop here.
-        "ldm r0, {{r4-r7}}",
-        "ldrsb r10, [r5], #1",
-        "mvn r10, r10",
-        "subs r10, #1",
-        "cmp r10, #29",
-        "bhi 3f",
-        "cmp r9, r8, asr #31",
-        "bne 3f",
-        // t = (acc · mult) >> 32; out = ssat16(bias + (((t >> k) + 1) >> 1)).
-        "ldr r11, [r4], #4",
-        "smmul r11, r8, r11",
-        "asr r11, r11, r10",
-        "adds r11, #1",
-        "ldrsh r12, [r6], #2",
-        "add r12, r12, r11, asr #1",
-        "ssat r12, #16, r12",
-        "strh r12, [r7], #2",
-        "stm r0, {{r4-r7}}",
-        "sub r3, r3, #0x10000",
-        "cmp r3, #0x10000",
-        "bhs 2b",
-        "3:",
-        "lsrs r0, r3, #16",
-        "pop {{r4-r11, pc}}",
-        ".size nl_dense_rows_x8, . - nl_dense_rows_x8",
+        "sub r2, r2, r10, lsl #4"
+    );
+    // 32 columns (4 groups; most of the TAVRNN's rows), unrolled: no loop counter.
+    dense_rows!(
+        "nl_dense_rows_x32",
+        group!(),
+        group!(),
+        group!(),
+        group!(),
+        "sub r2, r2, #64"
     );
 
     extern "C" {
-        /// See the `global_asm!` above.
+        /// See `dense_rows!` above.
         fn nl_dense_rows_x8(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
+        /// `nl_dense_rows_x8` for 4 groups (32 columns).
+        fn nl_dense_rows_x32(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
     }
 }
 
