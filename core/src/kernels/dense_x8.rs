@@ -113,14 +113,17 @@ mod imp {
             bias: bias.as_ptr(),
             out: out.as_mut_ptr(),
         };
-        // SAFETY: `nl_dense_rows_x8` (and `nl_dense_rows_x32` for `groups == 4`) reads, for each of at most `n` rows, `16 · groups`
+        // SAFETY: `nl_dense_rows_x8` (and `nl_dense_rows_x32` for `groups == 4`, and
+        // `nl_dense_rows_x32a` for those with `w` word aligned, as its `LDM`s need) reads, for each of at most `n` rows, `16 · groups`
         // bytes of `w` (in order, from its start), `8 · groups` elements of `x` (from its
         // start, with `LDM`: `x` is word aligned and `x.len() = 8 · groups`, both checked by
         // `VecX8::new`), one element of `mult`, `shift`, `bias` through `job`, and writes one
         // element of `out`; `n` rows exist in each (the `min` above, `w` holding
         // `n · 2 · x.len()` bytes). `n` and `groups` are in `1..=65535`, as it needs. It
         // writes nothing else but `job`, and saves the callee-saved registers it uses.
-        let kernel = if groups == 4 {
+        let kernel = if groups == 4 && w.as_ptr() as usize % 4 == 0 {
+            nl_dense_rows_x32a
+        } else if groups == 4 {
             nl_dense_rows_x32
         } else {
             nl_dense_rows_x8
@@ -219,11 +222,38 @@ mod imp {
         "sub r2, r2, #64"
     );
 
+    /// 8 columns of word-aligned weights: one `LDM` of each operand and 4 `SMLALD`.
+    macro_rules! group_aligned {
+        () => {
+            concat!(
+                "ldm r2!, {{r4-r7}}\n",
+                "ldm r1!, {{r10-r12, lr}}\n",
+                "smlald r8, r9, r10, r4\n",
+                "smlald r8, r9, r11, r5\n",
+                "smlald r8, r9, r12, r6\n",
+                "smlald r8, r9, lr, r7"
+            )
+        };
+    }
+
+    // 32 columns of word-aligned weights (the rows of a layer whose blob lies at a word
+    // boundary): 6 instructions for 8 multiply-accumulates.
+    dense_rows!(
+        "nl_dense_rows_x32a",
+        group_aligned!(),
+        group_aligned!(),
+        group_aligned!(),
+        group_aligned!(),
+        "sub r2, r2, #64"
+    );
+
     extern "C" {
         /// See `dense_rows!` above.
         fn nl_dense_rows_x8(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
         /// `nl_dense_rows_x8` for 4 groups (32 columns).
         fn nl_dense_rows_x32(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
+        /// `nl_dense_rows_x32` for word-aligned weights.
+        fn nl_dense_rows_x32a(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
     }
 }
 
