@@ -70,6 +70,7 @@ mod dot_i8;
 mod dense_x8;
 mod matvec;
 mod propagate;
+mod round_shift;
 mod rowwise;
 mod sqdist;
 
@@ -82,5 +83,6 @@ pub use dense_x8::{dense_rows_narrow, VecX8};
 pub use dot_i8::{dot64 as dot64_i8, dot_i8, I8_BLOCK};
 pub use matvec::{dot, matvec_requant, rows};
 pub use propagate::{pack_neighbor, propagate_i16, propagate_le, unpack_neighbor, Neighbors};
+pub use round_shift::round_shift_narrow;
 pub use rowwise::{for_each_row, rows_bias_sat};
 pub use sqdist::{sqdist16_minus_norm, sqdist_i16};
