@@ -82,7 +82,10 @@ pub use dot_i16::{
 pub use dense_x8::{dense_rows_narrow, VecX8};
 pub use dot_i8::{dot64 as dot64_i8, dot_i8, I8_BLOCK};
 pub use matvec::{dot, matvec_requant, rows};
-pub use propagate::{pack_neighbor, propagate_i16, propagate_le, unpack_neighbor, Neighbors};
+pub use propagate::{
+    pack_neighbor, propagate_i16, propagate_le, propagate_round_i16, propagate_round_le,
+    unpack_neighbor, Neighbors,
+};
 pub use round_shift::round_shift_narrow;
 pub use rowwise::{for_each_row, rows_bias_sat};
 pub use sqdist::{sqdist16_minus_norm, sqdist_i16};

@@ -122,6 +122,89 @@ pub fn propagate_le(nb: &Neighbors<'_>, x: &[u8], width: usize, acc: &mut [i64],
     });
 }
 
+/// The propagation and its rounding in one: `out[c] = sat_i16(((S_c >> (s − 1)) + 1) >> 1)`
+/// for `c < width`, `S_c = Σ_k a_k · x[j_k · width + c]`, i.e. `floor((S_c + 2^(s−1)) / 2^s)`
+/// saturated (the 32-bit path of the TAVRNN's conversion of its propagated sums), when the
+/// kernel applies: `nb` is one run (so every `S_c` fits in an `i32`), `width` is 16 or 32,
+/// `out.len() == width`, every row `nb` names lies in `x`, and `s` is in `2..=30`. Returns
+/// whether it did (otherwise `out` is left as it was).
+///
+/// Why: a row's sums were written to `i64`s and converted back in a second loop; here, on
+/// the Cortex-M4, the kernel rounds its eight register sums and stores them as `i16` (4
+/// instructions a value instead of about 10).
+#[inline(never)]
+pub fn propagate_round_i16(
+    nb: &Neighbors<'_>,
+    x: &[i16],
+    width: usize,
+    out: &mut [i16],
+    s: u32,
+) -> bool {
+    if !round_applies(nb, x.len(), width, out.len(), s) {
+        return false;
+    }
+    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    arm::round_blocks(nb, x.as_ptr().cast(), width, out, s);
+    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+    round_portable(nb.e, width, out, s, |at| x.get(at).copied());
+    true
+}
+
+/// [`propagate_round_i16`] over rows of little-endian `i16` bytes.
+#[inline(never)]
+pub fn propagate_round_le(
+    nb: &Neighbors<'_>,
+    x: &[u8],
+    width: usize,
+    out: &mut [i16],
+    s: u32,
+) -> bool {
+    if !round_applies(nb, x.len() / 2, width, out.len(), s) {
+        return false;
+    }
+    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    arm::round_blocks(nb, x.as_ptr(), width, out, s);
+    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+    round_portable(nb.e, width, out, s, |at| {
+        let p = x.get(at.wrapping_mul(2)..)?.first_chunk::<2>()?;
+        Some(i16::from_le_bytes(*p))
+    });
+    true
+}
+
+/// The conditions of [`propagate_round_i16`], `len` the elements of `x`.
+#[inline(always)]
+fn round_applies(nb: &Neighbors<'_>, len: usize, width: usize, out: usize, s: u32) -> bool {
+    nb.one_run
+        && (width == 16 || width == 32)
+        && out == width
+        && nb.rows <= len / width
+        && (2..=30).contains(&s)
+}
+
+/// The portable twin of the rounding kernels: the exact sums (in `i32`: one run), rounded
+/// the same way.
+#[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+fn round_portable(
+    e: &[u32],
+    width: usize,
+    out: &mut [i16],
+    s: u32,
+    get: impl Fn(usize) -> Option<i16>,
+) {
+    for (c, o) in out.iter_mut().enumerate() {
+        let mut sum = 0i32;
+        for &v in e {
+            let (j, w) = unpack_neighbor(v);
+            if let Some(xv) = get(j.wrapping_mul(width).wrapping_add(c)) {
+                sum = sum.wrapping_add(w as i32 * xv as i32);
+            }
+        }
+        // |sum >> (s - 1)| <= 2^30: adding 1 cannot wrap.
+        *o = crate::fixed::sat_i16((sum >> (s - 1)).wrapping_add(1) >> 1);
+    }
+}
+
 /// The sums column by column in `i64` (exact without runs): the portable path, and the
 /// general one on the Cortex-M4. `get(at)` is element `at` of `x`, if it exists.
 #[inline(always)]
@@ -203,6 +286,25 @@ mod arm {
         }
     }
 
+    /// [`super::propagate_round_i16`] once its conditions hold (checked by the caller).
+    #[inline(always)]
+    pub(super) fn round_blocks(nb: &Neighbors<'_>, x: *const u8, width: usize, out: &mut [i16], s: u32) {
+        let kernel: unsafe extern "C" fn(*const u32, *const u32, *const u8, *mut i16, u32) =
+            if width == 16 {
+                nl_prop8_round_r32
+            } else {
+                nl_prop8_round_r64
+            };
+        let range = nb.e.as_ptr_range();
+        for (b, o) in out.as_chunks_mut::<8>().0.iter_mut().enumerate() {
+            // SAFETY: as in `blocks` (the caller checked `width` in {16, 32},
+            // `nb.rows <= len / width` and `out.len() == width`): the entries of `nb` and
+            // 16 bytes of each row they name are read; the 8 `i16`s of `o` are written.
+            // `nb` is one run, so the kernel's `i32` sums are exact; `s - 1` is in `1..=29`.
+            unsafe { kernel(range.start, range.end, x.wrapping_add(16 * b), o.as_mut_ptr(), s - 1) };
+        }
+    }
+
     /// End of the run that starts at `start`: the longest with `Σ |a| <= RUN_BOUND`, at
     /// least one entry.
     #[inline(never)]
@@ -220,10 +322,11 @@ mod arm {
     }
 
     /// One kernel per row length (32 or 64 bytes: the shift that turns `j` into the row's
-    /// offset). r0 = first entry, r1 = end of the entries, r2 = `x` + the block's byte
-    /// offset, r3 = the block's 8 `i64` sums | `first` (bit 0).
+    /// offset) and per exit (`$exit`: what is done with the 8 sums in r4-r11, the 4th
+    /// argument at `[sp]`). r0 = first entry, r1 = end of the entries, r2 = `x` + the
+    /// block's byte offset.
     macro_rules! prop8 {
-        ($name:literal, $shift:literal) => {
+        ($name:literal, $shift:literal, $($exit:tt)*) => {
             core::arch::global_asm!(
                 concat!(".section .text.", $name, ",\"ax\",%progbits"),
                 ".syntax unified",
@@ -265,74 +368,133 @@ mod arm {
                 "bne 1b",
                 "2:",
                 "ldr r3, [sp]",
-                "lsrs r0, r3, #1",
-                "bcs 3f",
-                // Add the sums (sign-extended) to the i64s.
-                "ldrd r0, r1, [r3]",
-                "adds r0, r0, r4",
-                "adc r1, r1, r4, asr #31",
-                "strd r0, r1, [r3]",
-                "ldrd r0, r1, [r3, #8]",
-                "adds r0, r0, r5",
-                "adc r1, r1, r5, asr #31",
-                "strd r0, r1, [r3, #8]",
-                "ldrd r0, r1, [r3, #16]",
-                "adds r0, r0, r6",
-                "adc r1, r1, r6, asr #31",
-                "strd r0, r1, [r3, #16]",
-                "ldrd r0, r1, [r3, #24]",
-                "adds r0, r0, r7",
-                "adc r1, r1, r7, asr #31",
-                "strd r0, r1, [r3, #24]",
-                "ldrd r0, r1, [r3, #32]",
-                "adds r0, r0, r8",
-                "adc r1, r1, r8, asr #31",
-                "strd r0, r1, [r3, #32]",
-                "ldrd r0, r1, [r3, #40]",
-                "adds r0, r0, r9",
-                "adc r1, r1, r9, asr #31",
-                "strd r0, r1, [r3, #40]",
-                "ldrd r0, r1, [r3, #48]",
-                "adds r0, r0, r10",
-                "adc r1, r1, r10, asr #31",
-                "strd r0, r1, [r3, #48]",
-                "ldrd r0, r1, [r3, #56]",
-                "adds r0, r0, r11",
-                "adc r1, r1, r11, asr #31",
-                "strd r0, r1, [r3, #56]",
-                "pop {{r3-r11, pc}}",
-                "3:",
-                // First: store the sums sign-extended (r3 - 1 = the i64s).
-                "sub r3, r3, #1",
-                "asr r0, r4, #31",
-                "strd r4, r0, [r3]",
-                "asr r0, r5, #31",
-                "strd r5, r0, [r3, #8]",
-                "asr r0, r6, #31",
-                "strd r6, r0, [r3, #16]",
-                "asr r0, r7, #31",
-                "strd r7, r0, [r3, #24]",
-                "asr r0, r8, #31",
-                "strd r8, r0, [r3, #32]",
-                "asr r0, r9, #31",
-                "strd r9, r0, [r3, #40]",
-                "asr r0, r10, #31",
-                "strd r10, r0, [r3, #48]",
-                "asr r0, r11, #31",
-                "strd r11, r0, [r3, #56]",
-                "pop {{r3-r11, pc}}",
+                $($exit)*,
                 concat!(".size ", $name, ", . - ", $name),
             );
         };
     }
-    prop8!("nl_prop8_r32", "5");
-    prop8!("nl_prop8_r64", "6");
+
+    /// Exit of the `i64` kernels: r3 = the block's 8 `i64` sums | `first` (bit 0); the sums
+    /// are stored (`first`) or added, sign-extended.
+    macro_rules! exit_i64 {
+        () => {
+            concat!(
+                "lsrs r0, r3, #1\n",
+                "bcs 3f\n",
+                "ldrd r0, r1, [r3]\n",
+                "adds r0, r0, r4\n",
+                "adc r1, r1, r4, asr #31\n",
+                "strd r0, r1, [r3]\n",
+                "ldrd r0, r1, [r3, #8]\n",
+                "adds r0, r0, r5\n",
+                "adc r1, r1, r5, asr #31\n",
+                "strd r0, r1, [r3, #8]\n",
+                "ldrd r0, r1, [r3, #16]\n",
+                "adds r0, r0, r6\n",
+                "adc r1, r1, r6, asr #31\n",
+                "strd r0, r1, [r3, #16]\n",
+                "ldrd r0, r1, [r3, #24]\n",
+                "adds r0, r0, r7\n",
+                "adc r1, r1, r7, asr #31\n",
+                "strd r0, r1, [r3, #24]\n",
+                "ldrd r0, r1, [r3, #32]\n",
+                "adds r0, r0, r8\n",
+                "adc r1, r1, r8, asr #31\n",
+                "strd r0, r1, [r3, #32]\n",
+                "ldrd r0, r1, [r3, #40]\n",
+                "adds r0, r0, r9\n",
+                "adc r1, r1, r9, asr #31\n",
+                "strd r0, r1, [r3, #40]\n",
+                "ldrd r0, r1, [r3, #48]\n",
+                "adds r0, r0, r10\n",
+                "adc r1, r1, r10, asr #31\n",
+                "strd r0, r1, [r3, #48]\n",
+                "ldrd r0, r1, [r3, #56]\n",
+                "adds r0, r0, r11\n",
+                "adc r1, r1, r11, asr #31\n",
+                "strd r0, r1, [r3, #56]\n",
+                "pop {{r3-r11, pc}}\n",
+                "3:\n",
+                // First: store the sums sign-extended (r3 - 1 = the i64s).
+                "sub r3, r3, #1\n",
+                "asr r0, r4, #31\n",
+                "strd r4, r0, [r3]\n",
+                "asr r0, r5, #31\n",
+                "strd r5, r0, [r3, #8]\n",
+                "asr r0, r6, #31\n",
+                "strd r6, r0, [r3, #16]\n",
+                "asr r0, r7, #31\n",
+                "strd r7, r0, [r3, #24]\n",
+                "asr r0, r8, #31\n",
+                "strd r8, r0, [r3, #32]\n",
+                "asr r0, r9, #31\n",
+                "strd r9, r0, [r3, #40]\n",
+                "asr r0, r10, #31\n",
+                "strd r10, r0, [r3, #48]\n",
+                "asr r0, r11, #31\n",
+                "strd r11, r0, [r3, #56]\n",
+                "pop {{r3-r11, pc}}"
+            )
+        };
+    }
+
+    /// Exit of the rounding kernels: r3 = 8 `i16` outputs, the 5th argument (at
+    /// `[sp, #40]` after the `push`) = `s - 1`; `out = ssat16(((sum >> (s - 1)) + 1) >> 1)`.
+    macro_rules! exit_round {
+        () => {
+            concat!(
+                "ldr r12, [sp, #40]\n",
+                "asr r4, r4, r12\n",
+                "adds r4, #1\n",
+                "ssat r4, #16, r4, asr #1\n",
+                "strh r4, [r3]\n",
+                "asr r5, r5, r12\n",
+                "adds r5, #1\n",
+                "ssat r5, #16, r5, asr #1\n",
+                "strh r5, [r3, #2]\n",
+                "asr r6, r6, r12\n",
+                "adds r6, #1\n",
+                "ssat r6, #16, r6, asr #1\n",
+                "strh r6, [r3, #4]\n",
+                "asr r7, r7, r12\n",
+                "adds r7, #1\n",
+                "ssat r7, #16, r7, asr #1\n",
+                "strh r7, [r3, #6]\n",
+                "asr r8, r8, r12\n",
+                "adds r8, #1\n",
+                "ssat r8, #16, r8, asr #1\n",
+                "strh r8, [r3, #8]\n",
+                "asr r9, r9, r12\n",
+                "adds r9, #1\n",
+                "ssat r9, #16, r9, asr #1\n",
+                "strh r9, [r3, #10]\n",
+                "asr r10, r10, r12\n",
+                "adds r10, #1\n",
+                "ssat r10, #16, r10, asr #1\n",
+                "strh r10, [r3, #12]\n",
+                "asr r11, r11, r12\n",
+                "adds r11, #1\n",
+                "ssat r11, #16, r11, asr #1\n",
+                "strh r11, [r3, #14]\n",
+                "pop {{r3-r11, pc}}"
+            )
+        };
+    }
+
+    prop8!("nl_prop8_r32", "5", exit_i64!());
+    prop8!("nl_prop8_r64", "6", exit_i64!());
+    prop8!("nl_prop8_round_r32", "5", exit_round!());
+    prop8!("nl_prop8_round_r64", "6", exit_round!());
 
     extern "C" {
         /// The block kernel for rows of 32 bytes (16 columns).
         fn nl_prop8_r32(e: *const u32, end: *const u32, x: *const u8, out_first: usize);
         /// The block kernel for rows of 64 bytes (32 columns).
         fn nl_prop8_r64(e: *const u32, end: *const u32, x: *const u8, out_first: usize);
+        /// The rounding block kernel for rows of 32 bytes.
+        fn nl_prop8_round_r32(e: *const u32, end: *const u32, x: *const u8, out: *mut i16, s1: u32);
+        /// The rounding block kernel for rows of 64 bytes.
+        fn nl_prop8_round_r64(e: *const u32, end: *const u32, x: *const u8, out: *mut i16, s1: u32);
     }
 }
 

@@ -139,6 +139,12 @@ pub(crate) struct FixedBackend<'m> {
 }
 
 impl<'m> FixedBackend<'m> {
+    /// The shift `s = 14 + k` (at most 30) of [`Backend::finish`].
+    #[inline(always)]
+    fn finish_shift(&self) -> u32 {
+        (14 + self.k).min(30)
+    }
+
     fn layer(&self, l: Layer) -> &QLayer<'m> {
         let s = &self.s;
         match l {
@@ -175,13 +181,24 @@ impl Backend for FixedBackend<'_> {
     fn prop_phi_x(&self, nb: &Neighbors<'_>, acc: &mut [i64], first: bool) {
         kernels::propagate_le(nb, self.s.phi_x, self.d.phi, acc, first);
     }
+    /// [`kernels::propagate_round_i16`] with the shift of [`FixedBackend::finish`]: the
+    /// same values as the sums through [`finish_all`] (a row in one run: its sums fit in 32
+    /// bits, where `round_shift_sat` is the kernel's rounding).
+    #[inline(always)]
+    fn prop_final(&self, nb: &Neighbors<'_>, x: &[i16], width: usize, out: &mut [i16]) -> bool {
+        kernels::propagate_round_i16(nb, x, width, out, self.finish_shift())
+    }
+    #[inline(always)]
+    fn prop_phi_x_final(&self, nb: &Neighbors<'_>, out: &mut [i16]) -> bool {
+        kernels::propagate_round_le(nb, self.s.phi_x, self.d.phi, out, self.finish_shift())
+    }
     /// Round half up from Q14 weights and the headroom `k`: `floor((acc + 2^(13+k)) /
     /// 2^(14+k))`; never saturates ([`propagation_shift`]).
     ///
     /// [`round_shift_sat`] with `s = 14 + k` (at most 30), out of line ([`finish_all`]).
     #[inline(always)]
     fn finish(&self, acc: &[i64], out: &mut [i16]) {
-        finish_all(acc, out, (14 + self.k).min(30));
+        finish_all(acc, out, self.finish_shift());
     }
     fn dense(&self, layer: Layer, row0: usize, x: &[i16], out: &mut [i16]) {
         let l = self.layer(layer);

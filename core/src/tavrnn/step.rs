@@ -59,6 +59,18 @@ pub(crate) trait Backend {
     );
     /// [`Backend::prop`] of the identity features `phi_x` (the section's table).
     fn prop_phi_x(&self, nb: &Neighbors<'_>, acc: &mut [Self::Acc], first: bool);
+    /// [`Backend::prop`] of a row's only batch followed by [`Backend::finish`] into `out`
+    /// (`out.len()` values), in one, where the backend has a way (then `true`; `false`:
+    /// nothing done, the caller goes through `prop` and `finish`).
+    fn prop_final(&self, nb: &Neighbors<'_>, x: &[Self::V], width: usize, out: &mut [Self::V]) -> bool {
+        let _ = (nb, x, width, out);
+        false
+    }
+    /// [`Backend::prop_final`] of the identity features `phi_x`.
+    fn prop_phi_x_final(&self, nb: &Neighbors<'_>, out: &mut [Self::V]) -> bool {
+        let _ = (nb, out);
+        false
+    }
     /// `out[i]` = the accumulated propagation `acc[i] = Σ_j Â_ij v_j`, in the format of the
     /// values summed scaled down by the propagation headroom ([`super::propagation_shift`])
     /// in fixed point, over the common length of `acc` and `out`. A slice at a time: one
@@ -191,11 +203,12 @@ impl Walk {
 }
 
 /// Consumer of [`for_neighbor_batches`]: `f(neighbours, first)`.
-type BatchFn<'f> = dyn FnMut(&Neighbors<'_>, bool) + 'f;
+type BatchFn<'f> = dyn FnMut(&Neighbors<'_>, bool, bool) + 'f;
 
-/// Calls `f(neighbours, first)` for the neighbours of row `i` ([`for_neighbors`], in order)
-/// in batches of up to [`NB_BATCH`]; `first` on the first batch, and one empty first batch
-/// for a row without neighbours, so that the consumer always initialises its sums.
+/// Calls `f(neighbours, first, last)` for the neighbours of row `i` ([`for_neighbors`], in
+/// order) in batches of up to [`NB_BATCH`]; `first` on the first batch, `last` on the last,
+/// and one empty first (and last) batch for a row without neighbours, so that the consumer
+/// always initialises and finishes its sums.
 ///
 /// Why batches: the propagation kernels walk the neighbour list once per block of columns
 /// and keep the block's sums in registers ([`crate::kernels::propagate_i16`]), which needs
@@ -249,7 +262,7 @@ fn for_neighbor_batches<const N: usize, const T: usize>(
         b.push(g, i, N, f);
     }
     if b.len > 0 || b.first {
-        b.flush(g, i, f);
+        b.flush(g, i, f, true);
     }
 }
 
@@ -273,7 +286,7 @@ impl Batch<'_> {
         f: &mut BatchFn<'_>,
     ) {
         if self.len == NB_BATCH {
-            self.flush(g, i, f);
+            self.flush(g, i, f, false);
         }
         if let Some(s) = self.nb.get_mut(self.len) {
             *s = (j.min(u16::MAX as usize) as u32) << 16;
@@ -281,22 +294,67 @@ impl Batch<'_> {
         }
     }
 
-    /// The entries `Â_ij` ([`NormCache::entry`]) of the batch's nodes, and `f` on them.
+    /// The entries `Â_ij` ([`NormCache::entry`]) of the batch's nodes, and `f` on them
+    /// (`last`: the row's last batch).
     #[inline(never)]
     fn flush<const N: usize, const T: usize>(
         &mut self,
         g: &WindowGraph<N, T>,
         i: usize,
         f: &mut BatchFn<'_>,
+        last: bool,
     ) {
         let d_i = g.node_degree(i);
         let norm = &mut *self.norm;
         let nb = Neighbors::fill(part_mut(&mut self.nb[..], 0, self.len), |j| {
             norm.entry(d_i, g.node_degree(j))
         });
-        f(&nb, self.first);
+        f(&nb, self.first, last);
         self.first = false;
         self.len = 0;
+    }
+}
+
+/// One propagation of a row's batch, `(x, width)` the matrix: the sums into `acc`
+/// ([`Backend::prop`]), and at the last batch their values into `out` ([`Backend::finish`]);
+/// a row in one batch straight into `out` where the backend can ([`Backend::prop_final`]).
+/// Inlined (out of line it saved 544 B of flash for 13,000 instructions a window step and
+/// 48 B of stack at N = 64).
+#[inline(always)]
+fn piece<B: Backend>(
+    be: &B,
+    nb: &Neighbors<'_>,
+    (x, width): (&[B::V], usize),
+    acc: &mut [B::Acc],
+    out: &mut [B::V],
+    first: bool,
+    last: bool,
+) {
+    if first && last && be.prop_final(nb, x, width, out) {
+        return;
+    }
+    be.prop(nb, x, width, acc, first);
+    if last {
+        be.finish(acc, out);
+    }
+}
+
+/// [`piece`] of the identity features `phi_x`.
+#[inline(always)]
+fn phi_x_piece<B: Backend>(
+    be: &B,
+    nb: &Neighbors<'_>,
+    acc: &mut [B::Acc],
+    out: &mut [B::V],
+    first: bool,
+    last: bool,
+) {
+    if first && last && be.prop_phi_x_final(nb, out) {
+        return;
+    }
+    be.prop_phi_x(nb, acc, first);
+    if last {
+        be.finish(acc, out);
     }
 }
 
@@ -348,19 +406,6 @@ fn part<T>(s: &[T], from: usize, len: usize) -> &[T] {
 #[inline(always)]
 fn part_mut<T>(s: &mut [T], from: usize, len: usize) -> &mut [T] {
     s.get_mut(from..from.saturating_add(len)).unwrap_or(&mut [])
-}
-
-/// The first `len` elements of `s`, or all of them when it is shorter (as `take(len)`).
-#[inline(always)]
-fn head_mut<T>(s: &mut [T], len: usize) -> &mut [T] {
-    let len = len.min(s.len());
-    s.get_mut(..len).unwrap_or(&mut [])
-}
-
-/// `s` from `from` on, or empty (as `skip(from)`).
-#[inline(always)]
-fn tail<T>(s: &[T], from: usize) -> &[T] {
-    s.get(from..).unwrap_or(&[])
 }
 
 impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
@@ -466,12 +511,12 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
 
         // Encoder: E_i = ReLU((Â [phi_x || h])_i W_e + b_e) into `work`.
         for (i, e) in work.chunks_exact_mut(enc).enumerate().take(n) {
-            for_neighbor_batches(g, i, &mut walk, &mut |nb, first| {
+            for_neighbor_batches(g, i, &mut walk, &mut |nb, first, last| {
                 let (ax, ah) = acc.split_at_mut(phi);
-                be.prop_phi_x(nb, ax, first);
-                be.prop(nb, h, hd, part_mut(ah, 0, hd), first);
+                let (xx, xh) = x.split_at_mut(phi.min(TMP));
+                phi_x_piece(be, nb, ax, xx, first, last);
+                piece(be, nb, (h, hd), part_mut(ah, 0, hd), part_mut(xh, 0, hd), first, last);
             });
-            be.finish(&acc, head_mut(x, phi + hd));
             be.dense(Layer::EncHidden, 0, part(&*x, 0, phi + hd), e);
             e.iter_mut().for_each(|v| *v = B::relu(*v));
         }
@@ -483,10 +528,10 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 .zip(phiz.chunks_exact_mut(phi))
                 .enumerate()
             {
-                for_neighbor_batches(g, i, &mut walk, &mut |nb, first| {
-                    be.prop(nb, e, enc, part_mut(&mut acc, 0, enc), first);
+                for_neighbor_batches(g, i, &mut walk, &mut |nb, first, last| {
+                    let (a, o) = (part_mut(&mut acc, 0, enc), part_mut(x, 0, enc));
+                    piece(be, nb, (e, enc), a, o, first, last);
                 });
-                be.finish(&acc, head_mut(x, enc));
                 be.dense(Layer::EncMu, 0, part(&*x, 0, enc), m);
                 be.dense(Layer::PhiZ, 0, m, pz);
                 pz.iter_mut().for_each(|v| *v = B::relu(*v));
@@ -498,28 +543,33 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         // GRU pass 1: r_i = sigmoid(gx_r + gh_r); r_i * h_i into `work` (E is dead).
         // `acc[.. 2 phi + H]` = `Â [phi_x || phi_z || h]` of row `i`, and with `rh`, also
         // `acc[2 phi + H .. 2 phi + 2 H]` = `Â (r h)` in the same walk over the neighbours.
-        let propagate_inputs =
-            |i: usize, rh: Option<&[B::V]>, acc: &mut [B::Acc; ACCS], walk: &mut Walk| {
-                for_neighbor_batches(g, i, walk, &mut |nb, first| {
-                    let (ax, rest) = acc.split_at_mut(phi);
-                    let (az, rest) = rest.split_at_mut(phi.min(rest.len()));
-                    let (ah, ap) = rest.split_at_mut(hd.min(rest.len()));
-                    be.prop_phi_x(nb, ax, first);
-                    be.prop(nb, phiz, phi, az, first);
-                    be.prop(nb, h, hd, ah, first);
-                    if let Some(rh) = rh {
-                        be.prop(nb, rh, hd, part_mut(ap, 0, hd), first);
-                    }
-                });
-            };
+        // The finished values go to `x[.. 2 phi]`, `z[.. H]` and, with `rh`, `p[.. H]`.
+        let propagate_inputs = |i: usize,
+                                rh: Option<(&[B::V], &mut [B::V])>,
+                                acc: &mut [B::Acc; ACCS],
+                                walk: &mut Walk,
+                                x: &mut [B::V],
+                                z: &mut [B::V]| {
+            let mut rh = rh;
+            for_neighbor_batches(g, i, walk, &mut |nb, first, last| {
+                let (ax, rest) = acc.split_at_mut(phi);
+                let (az, rest) = rest.split_at_mut(phi.min(rest.len()));
+                let (ah, ap) = rest.split_at_mut(hd.min(rest.len()));
+                let (xx, xz) = x.split_at_mut(phi.min(x.len()));
+                phi_x_piece(be, nb, ax, xx, first, last);
+                piece(be, nb, (phiz, phi), az, part_mut(xz, 0, phi), first, last);
+                piece(be, nb, (h, hd), ah, part_mut(z, 0, hd), first, last);
+                if let Some((rh, p)) = rh.as_mut() {
+                    piece(be, nb, (rh, hd), part_mut(ap, 0, hd), part_mut(p, 0, hd), first, last);
+                }
+            });
+        };
         let mut gx = [B::V::default(); GATES];
         let mut gh = [B::V::default(); GATES];
         let mut z = Aligned([B::V::default(); TMP]);
         let z = &mut z.0;
         for (i, rh) in work.chunks_exact_mut(hd).enumerate().take(n) {
-            propagate_inputs(i, None, &mut acc, &mut walk);
-            be.finish(&acc, head_mut(x, 2 * phi));
-            be.finish(tail(&acc, 2 * phi), head_mut(z, hd));
+            propagate_inputs(i, None, &mut acc, &mut walk, x, z);
             be.dense(
                 Layer::GruIn,
                 0,
@@ -543,10 +593,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         let mut ht = Aligned([B::V::default(); TMP]);
         let ht = &mut ht.0;
         for i in 0..n {
-            propagate_inputs(i, Some(rh), &mut acc, &mut walk);
-            be.finish(&acc, head_mut(x, 2 * phi));
-            be.finish(tail(&acc, 2 * phi), head_mut(z, hd));
-            be.finish(tail(&acc, 2 * phi + hd), head_mut(p, hd));
+            propagate_inputs(i, Some((rh, &mut *p)), &mut acc, &mut walk, x, z);
             // gx rows H..3H: u | c; gh rows H..2H: u; the candidate's hidden part.
             be.dense(
                 Layer::GruIn,
@@ -635,7 +682,7 @@ mod tests {
                 let mut got = Vec::new();
                 let mut walk = Walk::new();
                 let mut firsts = Vec::new();
-                for_neighbor_batches(&g, i, &mut walk, &mut |nb, first| {
+                for_neighbor_batches(&g, i, &mut walk, &mut |nb, first, _last| {
                     got.extend_from_slice(nb.entries());
                     firsts.push(first);
                 });
