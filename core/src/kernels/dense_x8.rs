@@ -113,20 +113,22 @@ mod imp {
             bias: bias.as_ptr(),
             out: out.as_mut_ptr(),
         };
-        // SAFETY: `nl_dense_rows_x8` (and `nl_dense_rows_x32` for `groups == 4`, and
-        // `nl_dense_rows_x32a` for those with `w` word aligned, as its `LDM`s need) reads, for each of at most `n` rows, `16 · groups`
+        // SAFETY: `nl_dense_rows_x8` (and the unrolled kernels for their `groups`: `x32`
+        // for 4, and `x8a`, `x16a`, `x32a`, `x48a` for 1, 2, 4, 6 with `w` word aligned, as
+        // their `LDM`s need) reads, for each of at most `n` rows, `16 · groups`
         // bytes of `w` (in order, from its start), `8 · groups` elements of `x` (from its
         // start, with `LDM`: `x` is word aligned and `x.len() = 8 · groups`, both checked by
         // `VecX8::new`), one element of `mult`, `shift`, `bias` through `job`, and writes one
         // element of `out`; `n` rows exist in each (the `min` above, `w` holding
         // `n · 2 · x.len()` bytes). `n` and `groups` are in `1..=65535`, as it needs. It
         // writes nothing else but `job`, and saves the callee-saved registers it uses.
-        let kernel = if groups == 4 && w.as_ptr() as usize % 4 == 0 {
-            nl_dense_rows_x32a
-        } else if groups == 4 {
-            nl_dense_rows_x32
-        } else {
-            nl_dense_rows_x8
+        let kernel = match (groups, w.as_ptr() as usize % 4 == 0) {
+            (4, true) => nl_dense_rows_x32a,
+            (4, false) => nl_dense_rows_x32,
+            (6, true) => nl_dense_rows_x48a,
+            (2, true) => nl_dense_rows_x16a,
+            (1, true) => nl_dense_rows_x8a,
+            _ => nl_dense_rows_x8,
         };
         let left = unsafe { kernel(&mut job, w.as_ptr(), x.as_ptr(), (n << 16) | groups) };
         n.saturating_sub(left)
@@ -246,6 +248,25 @@ mod imp {
         group_aligned!(),
         "sub r2, r2, #64"
     );
+    // The other widths of the TAVRNN's layers (48: encoder, 16: mu, 8: phi_z), word-aligned
+    // weights, unrolled (no register is left for a loop counter).
+    dense_rows!(
+        "nl_dense_rows_x48a",
+        group_aligned!(),
+        group_aligned!(),
+        group_aligned!(),
+        group_aligned!(),
+        group_aligned!(),
+        group_aligned!(),
+        "sub r2, r2, #96"
+    );
+    dense_rows!(
+        "nl_dense_rows_x16a",
+        group_aligned!(),
+        group_aligned!(),
+        "sub r2, r2, #32"
+    );
+    dense_rows!("nl_dense_rows_x8a", group_aligned!(), "sub r2, r2, #16");
 
     extern "C" {
         /// See `dense_rows!` above.
@@ -254,6 +275,12 @@ mod imp {
         fn nl_dense_rows_x32(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
         /// `nl_dense_rows_x32` for word-aligned weights.
         fn nl_dense_rows_x32a(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
+        /// 48 columns of word-aligned weights.
+        fn nl_dense_rows_x48a(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
+        /// 16 columns of word-aligned weights.
+        fn nl_dense_rows_x16a(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
+        /// 8 columns of word-aligned weights.
+        fn nl_dense_rows_x8a(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
     }
 }
 
