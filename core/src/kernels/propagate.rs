@@ -75,16 +75,19 @@ impl<'a> Neighbors<'a> {
     pub fn fill(e: &'a mut [u32], mut weight: impl FnMut(usize) -> i16) -> Self {
         let mut max = 0u32;
         let mut sum = 0u32;
+        // Up to 2^16 entries `sum` cannot wrap (`2^16 · 2^15`); a longer list is never
+        // taken as one run (only slower, never wrong).
+        let short = e.len() <= 1 << 16;
         for v in e.iter_mut() {
             let j = *v >> 16;
             let a = weight(j as usize);
             *v = (j << 16) | a as u16 as u32;
             max = max.max(j);
-            sum = sum.saturating_add(a.unsigned_abs() as u32);
+            sum = sum.wrapping_add(a.unsigned_abs() as u32);
         }
         Neighbors {
             rows: if e.is_empty() { 0 } else { max as usize + 1 },
-            one_run: sum <= RUN_BOUND,
+            one_run: short && sum <= RUN_BOUND,
             e,
         }
     }
