@@ -130,7 +130,7 @@ mod imp {
             (1, true) => nl_dense_rows_x8a,
             _ => nl_dense_rows_x8,
         };
-        let left = unsafe { kernel(&mut job, w.as_ptr(), x.as_ptr(), (n << 16) | groups) };
+        let left = unsafe { kernel(&mut job, w.as_ptr(), x.as_ptr(), ((n - 1) << 16) | groups) };
         n.saturating_sub(left)
     }
 
@@ -147,9 +147,9 @@ mod imp {
                 concat!(".type ", $name, ",%function"),
                 ".thumb_func",
                 // r0 = job {mult, shift, bias, out}, r1 = w (rows back to back, any
-                // alignment), r2 = x (word aligned), r3 = rows << 16 | groups of 8 (both
-                // >= 1). Returns in r0 the rows not done (0, or the row needing the wide
-                // path and those after it).
+                // alignment), r2 = x (word aligned), r3 = (rows - 1) << 16 | groups of 8
+                // (rows and groups >= 1). Returns in r0 the rows not done (0, or the row
+                // needing the wide path and those after it).
                 concat!($name, ":"),
                 "push {{r4-r11, lr}}",
                 "2:",
@@ -175,11 +175,14 @@ mod imp {
                 "ssat r12, #16, r12",
                 "strh r12, [r7], #2",
                 "stm r0, {{r4-r7}}",
-                "sub r3, r3, #0x10000",
-                "cmp r3, #0x10000",
+                // Rows left - 1 in the high half: no borrow, another row.
+                "subs r3, r3, #0x10000",
                 "bhs 2b",
+                "movs r0, #0",
+                "pop {{r4-r11, pc}}",
                 "3:",
                 "lsrs r0, r3, #16",
+                "adds r0, #1",
                 "pop {{r4-r11, pc}}",
                 concat!(".size ", $name, ", . - ", $name),
             );
