@@ -63,7 +63,12 @@ mod tests {
             assert_eq!(isqrt_u32(x), digits(x), "{x}");
         }
         for r in 0u32..=65535 {
-            for x in [r * r, (r * r).wrapping_sub(1), r * r + 2 * r, r * r + 2 * r + 1] {
+            for x in [
+                r * r,
+                (r * r).wrapping_sub(1),
+                r * r + 2 * r,
+                r * r + 2 * r + 1,
+            ] {
                 assert_eq!(isqrt_u32(x), digits(x), "{x}");
             }
         }

@@ -36,7 +36,7 @@ impl<'a> VecX8<'a> {
     #[inline(always)]
     pub fn new(x: &'a [i16]) -> Option<Self> {
         let len = x.len();
-        let ok = len != 0 && len % 8 == 0 && len < 1 << 16 && aligned(x);
+        let ok = len != 0 && len & 7 == 0 && len < 1 << 16 && aligned(x);
         ok.then_some(VecX8 { x })
     }
 
@@ -51,7 +51,7 @@ impl<'a> VecX8<'a> {
 #[inline(always)]
 fn aligned(x: &[i16]) -> bool {
     if cfg!(all(target_arch = "arm", target_feature = "dsp")) {
-        x.as_ptr() as usize % 4 == 0
+        x.as_ptr() as usize & 3 == 0
     } else {
         true
     }
@@ -59,9 +59,9 @@ fn aligned(x: &[i16]) -> bool {
 
 /// For `i = 0, 1, …` over the rows that `w` (rows of `2 · x.len()` bytes, `i16` LE),
 /// `mult` (`i32` LE), `shift`, `bias` (`i16` LE) and `out` all have: while row `i`'s
-/// requantisation [`Requant::apply_narrow`] applies to its sum `acc_i = Σ_c W[i][c]·x[c]`,
+/// requantisation [`Requant::apply_narrow`](crate::fixed::Requant::apply_narrow) applies to its sum `acc_i = Σ_c W[i][c]·x[c]`,
 /// `out[i] = sat_i16(apply_narrow(acc_i) + bias[i])`. Returns the number of rows done: the
-/// row after them, if it exists, needs [`Requant::apply_wide`] (its output is left as it
+/// row after them, if it exists, needs [`Requant::apply_wide`](crate::fixed::Requant::apply_wide) (its output is left as it
 /// was). `apply_narrow` applies to the rows of the device models, so one call does a layer.
 #[inline(always)]
 pub fn dense_rows_narrow(
@@ -122,7 +122,7 @@ mod imp {
         // element of `out`; `n` rows exist in each (the `min` above, `w` holding
         // `n · 2 · x.len()` bytes). `n` and `groups` are in `1..=65535`, as it needs. It
         // writes nothing else but `job`, and saves the callee-saved registers it uses.
-        let kernel = match (groups, w.as_ptr() as usize % 4 == 0) {
+        let kernel = match (groups, w.as_ptr() as usize & 3 == 0) {
             (4, true) => nl_dense_rows_x32a,
             (4, false) => nl_dense_rows_x32,
             (6, true) => nl_dense_rows_x48a,
@@ -273,17 +273,47 @@ mod imp {
 
     extern "C" {
         /// See `dense_rows!` above.
-        fn nl_dense_rows_x8(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
+        fn nl_dense_rows_x8(
+            job: &mut Job,
+            w: *const u8,
+            x: *const i16,
+            rows_groups: usize,
+        ) -> usize;
         /// `nl_dense_rows_x8` for 4 groups (32 columns).
-        fn nl_dense_rows_x32(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
+        fn nl_dense_rows_x32(
+            job: &mut Job,
+            w: *const u8,
+            x: *const i16,
+            rows_groups: usize,
+        ) -> usize;
         /// `nl_dense_rows_x32` for word-aligned weights.
-        fn nl_dense_rows_x32a(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
+        fn nl_dense_rows_x32a(
+            job: &mut Job,
+            w: *const u8,
+            x: *const i16,
+            rows_groups: usize,
+        ) -> usize;
         /// 48 columns of word-aligned weights.
-        fn nl_dense_rows_x48a(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
+        fn nl_dense_rows_x48a(
+            job: &mut Job,
+            w: *const u8,
+            x: *const i16,
+            rows_groups: usize,
+        ) -> usize;
         /// 16 columns of word-aligned weights.
-        fn nl_dense_rows_x16a(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
+        fn nl_dense_rows_x16a(
+            job: &mut Job,
+            w: *const u8,
+            x: *const i16,
+            rows_groups: usize,
+        ) -> usize;
         /// 8 columns of word-aligned weights.
-        fn nl_dense_rows_x8a(job: &mut Job, w: *const u8, x: *const i16, rows_groups: usize) -> usize;
+        fn nl_dense_rows_x8a(
+            job: &mut Job,
+            w: *const u8,
+            x: *const i16,
+            rows_groups: usize,
+        ) -> usize;
     }
 }
 

@@ -44,7 +44,10 @@ pub fn unpack_neighbor(e: u32) -> (usize, i16) {
 /// rows it reads (largest node + 1) and whether all of it is one run (`Σ |a| <= 65,535`).
 #[derive(Clone, Copy)]
 // `rows` and `one_run` serve the Cortex-M4 kernel (and the tests).
-#[cfg_attr(not(all(target_arch = "arm", target_feature = "dsp")), allow(dead_code))]
+#[cfg_attr(
+    not(all(target_arch = "arm", target_feature = "dsp")),
+    allow(dead_code)
+)]
 pub struct Neighbors<'a> {
     e: &'a [u32],
     rows: usize,
@@ -247,8 +250,7 @@ mod arm {
         acc: &mut [i64],
         first: bool,
     ) -> bool {
-        let kernel: unsafe extern "C" fn(*const u32, *const u32, *const u8, usize) = match width
-        {
+        let kernel: unsafe extern "C" fn(*const u32, *const u32, *const u8, usize) = match width {
             16 => nl_prop8_r32,
             32 => nl_prop8_r64,
             _ => return false,
@@ -261,7 +263,11 @@ mod arm {
         let mut start = 0;
         loop {
             // One run: all of the list, or the longest prefix of the rest within the bound.
-            let end = if nb.one_run { e.len() } else { run_end(e, start) };
+            let end = if nb.one_run {
+                e.len()
+            } else {
+                run_end(e, start)
+            };
             let run = e.get(start..end).unwrap_or(&[]);
             let range = run.as_ptr_range();
             for (b, out) in acc.as_chunks_mut::<8>().0.iter_mut().enumerate() {
@@ -291,7 +297,13 @@ mod arm {
 
     /// [`super::propagate_round_i16`] once its conditions hold (checked by the caller).
     #[inline(always)]
-    pub(super) fn round_blocks(nb: &Neighbors<'_>, x: *const u8, width: usize, out: &mut [i16], s: u32) {
+    pub(super) fn round_blocks(
+        nb: &Neighbors<'_>,
+        x: *const u8,
+        width: usize,
+        out: &mut [i16],
+        s: u32,
+    ) {
         let kernel: unsafe extern "C" fn(*const u32, *const u32, *const u8, *mut i16, u32) =
             if width == 16 {
                 nl_prop8_round_r32
@@ -304,7 +316,15 @@ mod arm {
             // `nb.rows <= len / width` and `out.len() == width`): the entries of `nb` and
             // 16 bytes of each row they name are read; the 8 `i16`s of `o` are written.
             // `nb` is one run, so the kernel's `i32` sums are exact; `s - 1` is in `1..=29`.
-            unsafe { kernel(range.start, range.end, x.wrapping_add(16 * b), o.as_mut_ptr(), s - 1) };
+            unsafe {
+                kernel(
+                    range.start,
+                    range.end,
+                    x.wrapping_add(16 * b),
+                    o.as_mut_ptr(),
+                    s - 1,
+                )
+            };
         }
     }
 
@@ -545,7 +565,11 @@ mod tests {
     }
 
     fn pack(nodes: &[u16], a: &[i16]) -> Vec<u32> {
-        nodes.iter().zip(a).map(|(&j, &w)| pack_neighbor(j, w)).collect()
+        nodes
+            .iter()
+            .zip(a)
+            .map(|(&j, &w)| pack_neighbor(j, w))
+            .collect()
     }
 
     #[test]
@@ -566,7 +590,7 @@ mod tests {
         // 65 neighbours of weight -32768 on rows of -32768: 65 · 2^30, far beyond i32.
         for width in [6usize, 16, 32] {
             let nodes: Vec<u16> = (0..65).collect();
-            let e = pack(&nodes, &vec![i16::MIN; 65]);
+            let e = pack(&nodes, &[i16::MIN; 65]);
             let nb = Neighbors::new(&e);
             let x = vec![i16::MIN; 65 * width];
             let mut acc = vec![7i64; width];

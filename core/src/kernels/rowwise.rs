@@ -80,7 +80,12 @@ fn rows_x8(m: &QMatrix<'_>, row0: usize, x8: VecX8<'_>, bias: &[[u8; 2]], out: &
     let x = x8.get();
     let width = 2 * x.len();
     let mut w = m.data.get(row0.saturating_mul(width)..).unwrap_or(&[]);
-    let mut mult = m.mult.get(row0.saturating_mul(4)..).unwrap_or(&[]).as_chunks::<4>().0;
+    let mut mult = m
+        .mult
+        .get(row0.saturating_mul(4)..)
+        .unwrap_or(&[])
+        .as_chunks::<4>()
+        .0;
     let mut shift = m.shift.get(row0..).unwrap_or(&[]);
     let (mut bias, mut out) = (bias, out);
     loop {

@@ -4,12 +4,12 @@
 
 use super::error::TavrnnError;
 use crate::format::TavrnnDims;
-use crate::graph::{normalized_entry, packed, WindowGraph};
 #[cfg(test)]
 use crate::graph::walk_row;
-use crate::kernels::Neighbors;
+use crate::graph::{normalized_entry, packed, WindowGraph};
 #[cfg(test)]
 use crate::kernels::pack_neighbor;
+use crate::kernels::Neighbors;
 
 /// The dense layers of the section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,13 @@ pub(crate) trait Backend {
     /// [`Backend::prop`] of a row's only batch followed by [`Backend::finish`] into `out`
     /// (`out.len()` values), in one, where the backend has a way (then `true`; `false`:
     /// nothing done, the caller goes through `prop` and `finish`).
-    fn prop_final(&self, nb: &Neighbors<'_>, x: &[Self::V], width: usize, out: &mut [Self::V]) -> bool {
+    fn prop_final(
+        &self,
+        nb: &Neighbors<'_>,
+        x: &[Self::V],
+        width: usize,
+        out: &mut [Self::V],
+    ) -> bool {
         let _ = (nb, x, width, out);
         false
     }
@@ -105,6 +111,9 @@ pub(crate) trait Backend {
 /// ([`crate::kernels::VecX8`]) reads with `LDM` (other alignments take the general kernels).
 #[repr(C, align(4))]
 struct Aligned<A>(A);
+
+/// `r h` and where its propagation goes, in GRU pass 2 ([`StepCore::step`]).
+type RhOut<'a, V> = Option<(&'a [V], &'a mut [V])>;
 
 /// Entries of the step's cache of `Â_ij` values ([`NormCache`]).
 const NORM_CACHE: usize = 128;
@@ -464,7 +473,8 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             for (m, &a) in mixed.iter_mut().zip(acc.iter()).take(hd) {
                 *m = B::mix_finish(a);
             }
-            self.backend.dense(Layer::Value, 0, part(&*mixed, 0, hd), hj);
+            self.backend
+                .dense(Layer::Value, 0, part(&*mixed, 0, hd), hj);
             for v in hj.iter_mut() {
                 *v = B::tanh(*v, B::V::default());
             }
@@ -515,7 +525,15 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 let (ax, ah) = acc.split_at_mut(phi);
                 let (xx, xh) = x.split_at_mut(phi.min(TMP));
                 phi_x_piece(be, nb, ax, xx, first, last);
-                piece(be, nb, (h, hd), part_mut(ah, 0, hd), part_mut(xh, 0, hd), first, last);
+                piece(
+                    be,
+                    nb,
+                    (h, hd),
+                    part_mut(ah, 0, hd),
+                    part_mut(xh, 0, hd),
+                    first,
+                    last,
+                );
             });
             be.dense(Layer::EncHidden, 0, part(&*x, 0, phi + hd), e);
             e.iter_mut().for_each(|v| *v = B::relu(*v));
@@ -545,7 +563,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         // `acc[2 phi + H .. 2 phi + 2 H]` = `Â (r h)` in the same walk over the neighbours.
         // The finished values go to `x[.. 2 phi]`, `z[.. H]` and, with `rh`, `p[.. H]`.
         let propagate_inputs = |i: usize,
-                                rh: Option<(&[B::V], &mut [B::V])>,
+                                rh: RhOut<'_, B::V>,
                                 acc: &mut [B::Acc; ACCS],
                                 walk: &mut Walk,
                                 x: &mut [B::V],
@@ -560,7 +578,15 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 piece(be, nb, (phiz, phi), az, part_mut(xz, 0, phi), first, last);
                 piece(be, nb, (h, hd), ah, part_mut(z, 0, hd), first, last);
                 if let Some((rh, p)) = rh.as_mut() {
-                    piece(be, nb, (rh, hd), part_mut(ap, 0, hd), part_mut(p, 0, hd), first, last);
+                    piece(
+                        be,
+                        nb,
+                        (rh, hd),
+                        part_mut(ap, 0, hd),
+                        part_mut(p, 0, hd),
+                        first,
+                        last,
+                    );
                 }
             });
         };
@@ -678,7 +704,9 @@ mod tests {
             g.build_for_tests(&r, &settings);
             for i in 0..=N {
                 let mut want = Vec::new();
-                for_neighbors(&g, i, &mut NormCache::new(), |j, v| want.push(pack_neighbor(j as u16, v)));
+                for_neighbors(&g, i, &mut NormCache::new(), |j, v| {
+                    want.push(pack_neighbor(j as u16, v))
+                });
                 let mut got = Vec::new();
                 let mut walk = Walk::new();
                 let mut firsts = Vec::new();
