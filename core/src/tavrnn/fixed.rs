@@ -275,6 +275,45 @@ impl Backend for FixedBackend<'_> {
             *a += term((b << 4) as i8 >> 4);
         }
     }
+    /// The slots' `Σ_s coef_s (32 q + centre_s)` of [`Backend::ring_mix`] written as
+    /// `32 Σ_s coef_s q + K`, `K = Σ_s coef_s centre_s` (one product a slot instead of an
+    /// add an element): the same integers (every term and sum is exact in `i64`:
+    /// `|coef| <= 2^30`, `|32 q + centre| <= 271`), so the same values, for an even hidden
+    /// width (every element then has its nibble; an odd width goes slot by slot).
+    fn mix_node(
+        &self,
+        ring: &[u8],
+        slot_cells: usize,
+        j: usize,
+        alpha: &[i16],
+        acc: &mut [i64],
+        out: &mut [i16],
+    ) {
+        let hd = out.len();
+        let row = ring_row_bytes(self.d.hidden);
+        if hd % 2 != 0 || row != 2 + hd / 2 || acc.len() < hd {
+            return super::step::mix_node_by_slots(self, ring, slot_cells, j, alpha, acc, out);
+        }
+        let acc = acc.get_mut(..hd).unwrap_or(&mut []);
+        acc.fill(0);
+        let mut k = 0i64;
+        for (slot, &a) in alpha.iter().enumerate() {
+            let at = slot * slot_cells + j * row;
+            let Some(cells) = ring.get(at..at.saturating_add(row)) else {
+                continue; // as `ring_mix` of no cells: nothing added
+            };
+            let coef = a as i32 * blob::i16_at(cells, 0) as i32;
+            k += coef as i64 * (16 - ring_offset(slot, self.d.window)) as i64;
+            let nib = cells.get(2..).unwrap_or(&[]);
+            for (pair, &b) in acc.as_chunks_mut::<2>().0.iter_mut().zip(nib) {
+                pair[0] += coef as i64 * ((b << 4) as i8 >> 4) as i64;
+                pair[1] += coef as i64 * (b as i8 >> 4) as i64;
+            }
+        }
+        for (o, &a) in out.iter_mut().zip(acc.iter()) {
+            *o = Self::mix_finish((a << 5) + k);
+        }
+    }
     /// Q15 weights × Q15 units × 2^-5: back to Q15, round half up.
     #[inline(always)]
     fn mix_finish(acc: i64) -> i16 {

@@ -99,6 +99,21 @@ pub(crate) trait Backend {
     /// `out += alpha · row` of one ring row of slot `slot` into accumulators (one per hidden
     /// unit).
     fn ring_mix(&self, slot: usize, cells: &[Self::Cell], alpha: Self::V, acc: &mut [Self::Acc]);
+    /// Node `j`'s mixed row: `out[c]` = [`Backend::mix_finish`] of the accumulated
+    /// [`Backend::ring_mix`] of its rows in the slots `0 .. alpha.len()` of `ring`
+    /// (`slot_cells` cells a slot), `c < out.len()`; `acc` is scratch (at least
+    /// `out.len()`). A backend may compute the same values another way.
+    fn mix_node(
+        &self,
+        ring: &[Self::Cell],
+        slot_cells: usize,
+        j: usize,
+        alpha: &[Self::V],
+        acc: &mut [Self::Acc],
+        out: &mut [Self::V],
+    ) {
+        mix_node_by_slots(self, ring, slot_cells, j, alpha, acc, out);
+    }
     /// The mixed row from the accumulators of [`Backend::ring_mix`].
     fn mix_finish(acc: Self::Acc) -> Self::V;
     /// Attention score of query `q` and key `k` (`q·k / sqrt(H)`).
@@ -367,6 +382,28 @@ fn phi_x_piece<B: Backend>(
     }
 }
 
+/// [`Backend::mix_node`] slot by slot through [`Backend::ring_mix`].
+pub(crate) fn mix_node_by_slots<B: Backend + ?Sized>(
+    be: &B,
+    ring: &[B::Cell],
+    slot_cells: usize,
+    j: usize,
+    alpha: &[B::V],
+    acc: &mut [B::Acc],
+    out: &mut [B::V],
+) {
+    let row = be.ring_row_cells();
+    let hd = out.len();
+    clear(acc, hd);
+    for (slot, &a) in alpha.iter().enumerate() {
+        let cells = part(ring, slot * slot_cells + j * row, row);
+        be.ring_mix(slot, cells, a, part_mut(acc, 0, hd));
+    }
+    for (m, &a) in out.iter_mut().zip(acc.iter()) {
+        *m = B::mix_finish(a);
+    }
+}
+
 /// Sets the first `len` accumulators to zero: only the part a row uses, not the whole
 /// capacity (clearing the full-capacity arrays each row cost 0.94 M instructions a step at
 /// N = 64, more than the square roots).
@@ -464,15 +501,14 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         let mixed = &mut mixed.0;
         let mut acc = [B::Acc::default(); TMP];
         for (j, hj) in h.chunks_exact_mut(hd).enumerate().take(d.nodes) {
-            clear(&mut acc, hd);
-            for (slot, &a) in alpha.iter().enumerate().take(count) {
-                let cells = part(&self.ring, slot * slot_cells + j * row, row);
-                self.backend
-                    .ring_mix(slot, cells, a, part_mut(&mut acc, 0, hd));
-            }
-            for (m, &a) in mixed.iter_mut().zip(acc.iter()).take(hd) {
-                *m = B::mix_finish(a);
-            }
+            self.backend.mix_node(
+                &self.ring,
+                slot_cells,
+                j,
+                part(&alpha, 0, count),
+                &mut acc,
+                part_mut(mixed, 0, hd),
+            );
             self.backend
                 .dense(Layer::Value, 0, part(&*mixed, 0, hd), hj);
             for v in hj.iter_mut() {
