@@ -217,14 +217,53 @@ mod imp {
         "uxth r10, r3",
         "sub r2, r2, r10, lsl #4"
     );
-    // 32 columns (4 groups; most of the TAVRNN's rows), unrolled: no loop counter.
-    dense_rows!(
-        "nl_dense_rows_x32",
+    // 32 columns (4 groups; most of the TAVRNN's rows), unrolled: no loop counter, and
+    // with registers left for the row pointers (no `LDM`/`STM` of the job a row): mult in
+    // r0, shift in r10, bias in r12, out in lr.
+    core::arch::global_asm!(
+        ".section .text.nl_dense_rows_x32,\"ax\",%progbits",
+        ".syntax unified",
+        ".thumb",
+        ".p2align 2",
+        ".global nl_dense_rows_x32",
+        ".type nl_dense_rows_x32,%function",
+        ".thumb_func",
+        // Arguments and result as `dense_rows!`.
+        "nl_dense_rows_x32:",
+        "push {{r4-r11, lr}}",
+        "ldm r0, {{r0, r10, r12, lr}}",
+        "2:",
+        "mov r8, #0",
+        "mov r9, #0",
         group!(),
         group!(),
         group!(),
         group!(),
-        "sub r2, r2, #64"
+        "sub r2, r2, #64",
+        "ldrsb r4, [r10], #1",
+        "mvn r4, r4",
+        "subs r4, #1",
+        "cmp r4, #29",
+        "bhi 3f",
+        "cmp r9, r8, asr #31",
+        "bne 3f",
+        "ldr r11, [r0], #4",
+        "smmul r11, r8, r11",
+        "asr r11, r11, r4",
+        "adds r11, #1",
+        "ldrsh r5, [r12], #2",
+        "add r5, r5, r11, asr #1",
+        "ssat r5, #16, r5",
+        "strh r5, [lr], #2",
+        "subs r3, r3, #0x10000",
+        "bhs 2b",
+        "movs r0, #0",
+        "pop {{r4-r11, pc}}",
+        "3:",
+        "lsrs r0, r3, #16",
+        "adds r0, #1",
+        "pop {{r4-r11, pc}}",
+        ".size nl_dense_rows_x32, . - nl_dense_rows_x32",
     );
 
     /// 8 columns of word-aligned weights: one `LDM` of each operand and 4 `SMLALD`.

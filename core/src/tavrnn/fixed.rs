@@ -291,7 +291,7 @@ impl Backend for FixedBackend<'_> {
     ) {
         let hd = out.len();
         let row = ring_row_bytes(self.d.hidden);
-        if hd % 2 != 0 || row != 2 + hd / 2 || acc.len() < hd {
+        if hd & 1 != 0 || row != 2 + hd / 2 || acc.len() < hd {
             return super::step::mix_node_by_slots(self, ring, slot_cells, j, alpha, acc, out);
         }
         let acc = acc.get_mut(..hd).unwrap_or(&mut []);
