@@ -10,7 +10,7 @@
 //! sums in `i32` registers: per neighbour one `LDR` of the entry, the row address from it
 //! (`LSR` + `ADD` with a shifted operand), and per pair of columns one `LDR` of the row's
 //! word and `SMLABB` + `SMLATB` (the weight is the entry's low half): 16 instructions for 8
-//! multiply-accumulates, where LLVM's 4-column blocks (`SMLABB`/`SMLABT` on word loads,
+//! multiply-accumulates (two neighbours an iteration), where LLVM's 4-column blocks (`SMLABB`/`SMLABT` on word loads,
 //! bounds checks per neighbour) took 4.7. The block's sums are then written or added to the
 //! `i64` accumulators in the same kernel. Elsewhere (and for widths that are not a multiple
 //! of 8, or rows missing from `X`) a portable loop computes the same exact sums in `i64`.
@@ -344,6 +344,32 @@ mod arm {
         end
     }
 
+    /// One neighbour: r3 = its entry `(j << 16) | a`, lr = the block of row `j`, and
+    /// `SMLABB`/`SMLATB` of `a` with the block's 4 words into the 8 sums.
+    macro_rules! neighbor {
+        ($shift:literal) => {
+            concat!(
+                "ldr r3, [r0], #4\n",
+                "lsr lr, r3, #16\n",
+                "add lr, r2, lr, lsl #",
+                $shift,
+                "\n",
+                "ldr r12, [lr]\n",
+                "smlabb r4, r12, r3, r4\n",
+                "smlatb r5, r12, r3, r5\n",
+                "ldr r12, [lr, #4]\n",
+                "smlabb r6, r12, r3, r6\n",
+                "smlatb r7, r12, r3, r7\n",
+                "ldr r12, [lr, #8]\n",
+                "smlabb r8, r12, r3, r8\n",
+                "smlatb r9, r12, r3, r9\n",
+                "ldr r12, [lr, #12]\n",
+                "smlabb r10, r12, r3, r10\n",
+                "smlatb r11, r12, r3, r11"
+            )
+        };
+    }
+
     /// One kernel per row length (32 or 64 bytes: the shift that turns `j` into the row's
     /// offset) and per exit (`$exit`: what is done with the 8 sums in r4-r11, the 4th
     /// argument at `[sp]`). r0 = first entry, r1 = end of the entries, r2 = `x` + the
@@ -391,23 +417,16 @@ mod arm {
                 "smultb r11, r12, r3",
                 "cmp r0, r1",
                 "beq 2f",
+                // An odd number left: one neighbour, then two an iteration.
+                "sub r12, r1, r0",
+                "tst r12, #4",
+                "beq 1f",
+                neighbor!($shift),
+                "cmp r0, r1",
+                "beq 2f",
                 "1:",
-                // r3 = (j << 16) | a; lr = the block of row j.
-                "ldr r3, [r0], #4",
-                "lsr lr, r3, #16",
-                concat!("add lr, r2, lr, lsl #", $shift),
-                "ldr r12, [lr]",
-                "smlabb r4, r12, r3, r4",
-                "smlatb r5, r12, r3, r5",
-                "ldr r12, [lr, #4]",
-                "smlabb r6, r12, r3, r6",
-                "smlatb r7, r12, r3, r7",
-                "ldr r12, [lr, #8]",
-                "smlabb r8, r12, r3, r8",
-                "smlatb r9, r12, r3, r9",
-                "ldr r12, [lr, #12]",
-                "smlabb r10, r12, r3, r10",
-                "smlatb r11, r12, r3, r11",
+                neighbor!($shift),
+                neighbor!($shift),
                 "cmp r0, r1",
                 "bne 1b",
                 "2:",
@@ -525,10 +544,24 @@ mod arm {
         };
     }
 
-    prop8!("nl_prop8_r32", "5", exit_i64!());
-    prop8!("nl_prop8_r64", "6", exit_i64!());
-    prop8!("nl_prop8_round_r32", "5", exit_round!());
-    prop8!("nl_prop8_round_r64", "6", exit_round!());
+    // The exits are the same for both row lengths: the 64-byte kernels branch to the
+    // 32-byte kernels' (-312 B of flash, one branch a block).
+    prop8!(
+        "nl_prop8_r32",
+        "5",
+        ".global nl_prop8_exit_i64",
+        "nl_prop8_exit_i64:",
+        exit_i64!()
+    );
+    prop8!("nl_prop8_r64", "6", "b.w nl_prop8_exit_i64");
+    prop8!(
+        "nl_prop8_round_r32",
+        "5",
+        ".global nl_prop8_exit_round",
+        "nl_prop8_exit_round:",
+        exit_round!()
+    );
+    prop8!("nl_prop8_round_r64", "6", "b.w nl_prop8_exit_round");
 
     extern "C" {
         /// The block kernel for rows of 32 bytes (16 columns).
