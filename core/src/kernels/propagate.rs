@@ -9,11 +9,14 @@
 //! On the Cortex-M4 the list is walked once per block of 8 columns, with the block's eight
 //! sums in `i32` registers: per neighbour one `LDR` of the entry, the row address from it
 //! (`LSR` + `ADD` with a shifted operand), and per pair of columns one `LDR` of the row's
-//! word and `SMLABB` + `SMLATB` (the weight is the entry's low half): 16 instructions for 8
-//! multiply-accumulates (two neighbours an iteration), where LLVM's 4-column blocks (`SMLABB`/`SMLABT` on word loads,
-//! bounds checks per neighbour) took 4.7. The block's sums are then written or added to the
-//! `i64` accumulators in the same kernel. Elsewhere (and for widths that are not a multiple
-//! of 8, or rows missing from `X`) a portable loop computes the same exact sums in `i64`.
+//! word and `SMLABB` + `SMLATB` (the weight is the entry's low half): 14 instructions for 8
+//! multiply-accumulates, and the loop's `CMP`/`BNE` once per two neighbours; the first
+//! neighbour sets the sums (`SMULBB`/`SMULTB`). LLVM's 4-column blocks (`SMLABB`/`SMLABT` on
+//! word loads, bounds checks per neighbour) took 4.7 instructions a multiply-accumulate. The
+//! block's sums are then added to (or stored as) the `i64` accumulators, or, for a row in one
+//! run, rounded straight to `i16` ([`propagate_round_i16`]), in the same kernel. Elsewhere
+//! (and for other widths, or rows missing from `X`) a portable loop computes the same exact
+//! sums in `i64`.
 //!
 //! # Why `i32` is exact
 //! The neighbours are taken in runs whose weights satisfy `Σ |a_k| <= 65,535` (a run always
