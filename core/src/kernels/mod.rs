@@ -58,9 +58,9 @@
 //! | kernel | instructions / MAC |
 //! | --- | --- |
 //! | dense, 32 columns, word-aligned weights (`LDM` + `LDM` + 4 `SMLALD` per 8) | 1.44 (46 a row) |
-//! | dense, 32 columns, other weights (`LDM` + 4 × (`LDR` + `SMLALD`) per 8) | 1.84 (59 a row) |
+//! | dense, 32 columns, other weights (`LDM` + 4 × (`LDR` + `SMLALD`) per 8) | 1.77 (57 a row) |
 //! | dense, 48 / 16 / 8 columns, word-aligned weights | 1.21 / 2.15 / 3.5 |
-//! | propagation (16 instructions per neighbour and 8 columns), block set-up and rounding included | 2.09 |
+//! | propagation (14 instructions per neighbour and 8 columns + the loop's 2 per two neighbours), block set-up and rounding included | 2.02 |
 //!
 //! The alignment of a layer's weights is the model file's (postcard packs the blobs at any
 //! offset): in the bench's model 5 of the 7 dense layers of 32 or more columns are word
