@@ -1,19 +1,29 @@
 //! neuroloop-core: the device half of neuroloop.
 //!
-//! `no_std`, no allocator, no `unsafe`, no panics on any input. It holds
+//! `no_std`, no allocator, no panics on any input, and no `unsafe` outside the Cortex-M4
+//! assembly kernels of [`kernels`] (compiled only for that target, each with a portable twin
+//! that gives the same values). It holds
 //!
 //! * [`format`]: the model file (header + postcard body borrowed zero-copy from flash);
 //! * [`estimator`]: the switching-linear state estimator in fixed point, and its f32 reference;
 //! * [`graph`]: the streaming functional-connectivity graph encoder (sums, correlation, graph);
 //! * [`tavrnn`]: one TAVRNN step per window on that graph (fixed point and f32 reference);
-//! * [`kernels`]: the integer matrix-vector kernels the estimator runs on;
+//! * [`kernels`]: the integer kernels of the estimator and the TAVRNN step (dense rows,
+//!   propagation), with Cortex-M4 DSP assembly for the step's;
 //! * [`fixed`]: requantisation (Q31 multiplier + shift, round half up) and saturation;
 //! * [`lut`]: sigmoid, tanh and exp lookup tables with linear interpolation;
 //! * [`crc32`]: the checksum of the file format and of state trajectories.
 //!
 //! The same input gives the same bits on x86 and on a Cortex-M4: the hot path is integer only.
 #![no_std]
-#![forbid(unsafe_code)]
+// No `unsafe` anywhere but in the Cortex-M4 DSP kernels (`core::arch` assembly), which
+// exist only on that target, each behind `#[allow(unsafe_code)]` with its safety argument
+// and a portable twin giving the same values: `forbid` on every other target, `deny` there.
+#![cfg_attr(
+    not(all(target_arch = "arm", target_feature = "dsp")),
+    forbid(unsafe_code)
+)]
+#![cfg_attr(all(target_arch = "arm", target_feature = "dsp"), deny(unsafe_code))]
 #![warn(missing_docs)]
 
 // Unit tests run on the host with the standard library; the crate itself never links it.

@@ -30,8 +30,16 @@ pub enum WindowMemory<const N: usize, const T: usize, const S: usize> {
     /// Summing bins (or holding the correlations of the window that just ended).
     Sums(StreamingConnectivity<N, T>),
     /// The TAVRNN step's working memory; after a step it begins with the embedding.
-    Scratch([i16; S]),
+    Scratch(Scratch<S>),
 }
+
+/// The step's scratch, word aligned: the core's Cortex-M4 dense kernel reads its inputs
+/// (`mu` for `phi_z` and the classifier, which lie in the scratch) with `LDM`, which needs
+/// word alignment; as a bare `[i16; S]` in the enum it lay at 2 mod 4, and those layers took
+/// the general kernels (about 45,000 instructions a window step more at N = 64).
+#[derive(Debug)]
+#[repr(C, align(4))]
+pub struct Scratch<const S: usize>(pub [i16; S]);
 
 /// Why the window half refused a model or a bin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,13 +337,13 @@ impl<
                 graph.build_from_sums(sums, settings)
             })
             .map_err(WindowError::Graph)?;
-        *mem = WindowMemory::Scratch([0; S]);
+        *mem = WindowMemory::Scratch(Scratch([0; S]));
         let WindowMemory::Scratch(scratch) = mem else {
             return Err(WindowError::Graph(ConnectivityError::Correlated)); // never: set above
         };
         let (tavrnn, graph) = (&mut *self.tavrnn, &*graph);
         let output = meter
-            .measure(Work::Tavrnn, || tavrnn.step(graph, scratch))
+            .measure(Work::Tavrnn, || tavrnn.step(graph, &mut scratch.0))
             .map_err(WindowError::Step)?;
         let window = self.windows;
         self.windows += 1;
@@ -351,7 +359,7 @@ impl<
     /// first bin has arrived.
     pub fn embedding(&self) -> &[i16] {
         match &self.state.mem {
-            WindowMemory::Scratch(s) => self.tavrnn.embedding(s),
+            WindowMemory::Scratch(s) => self.tavrnn.embedding(&s.0),
             WindowMemory::Sums(_) => &[],
         }
     }

@@ -138,6 +138,12 @@ impl<const N: usize, const T: usize> WindowGraph<N, T> {
     }
 
     /// The graph of the packed correlation triangle `r` (`i32`, or `i32` bits in `u32`).
+    /// [`Self::build`] from packed correlations (the tests of other modules).
+    #[cfg(test)]
+    pub(crate) fn build_for_tests(&mut self, r: &[i32; T], settings: &GraphSettings) {
+        self.build_packed(r, settings).unwrap();
+    }
+
     fn build_packed<E: StoredQ30>(
         &mut self,
         r: &[E; T],

@@ -28,17 +28,43 @@
 //! | [`dot16_i16`] = 2 × [`dot8_i16`] (straight-line, 4 `SMLALD` each) | 2.4–3 |
 //! | [`dot64_i8`] (`LDRSB` + `LDRSH` + `SMLABB` an element) | 3.2 |
 //! | nearest point at d = 16 (`|e_k|²` cached, `a·e_k` by [`dot16_i16`]) | ~2.8 per element, regime loop included |
-//! | [`dot32_i16`] through [`for_each_row`]'s kernel pointer (TAVRNN GRU and value rows) | 2.6 |
-//! | [`dot48_i16`] (the 32-column loop + a 16-column block; TAVRNN encoder rows) | 2.8 |
-//! | [`propagate_i16`] + [`propagate_le`] (4-column blocks, `SMLABB`/`SMLABT` on word loads) | 4.7, block writes included |
+//! | [`dot32_i16`] through [`for_each_row`]'s kernel pointer (TAVRNN rows before the assembly kernels) | 2.6 |
+//! | [`dot48_i16`] (the 32-column loop + a 16-column block) | 2.8 |
 //!
-//! (The TAVRNN figures: `scripts/firmware-tavrnn-bench.sh --profile`, 2026-11-27, N = 64,
-//! H = 32; the row loop around the dense kernels, requantisation, bias and saturation
-//! ([`rows_bias_sat`], 32-bit for the device models' rows), adds about 44 instructions a
-//! row, the layer's set-up included: 0.76 M instructions a window over 17,160 rows, 1.05 M
-//! with the 64-bit bias sum and saturation of [`for_each_row`] before. The conversion of
-//! the propagated `i64` sums back to `i16` is one out-of-line loop, 10 instructions a value
-//! for sums that fit in 32 bits: 0.16 M a window over 14,336 values.)
+//! # Cortex-M4 assembly kernels (the TAVRNN step)
+//!
+//! LLVM's code for the TAVRNN's kernels stayed at 2.6 (dense rows) to 4.7 (propagation)
+//! instructions a multiply-accumulate, plus about 44 a dense row for the loop around the
+//! kernel, so the step's kernels are written in Thumb-2 assembly (`global_asm!`), compiled
+//! only for `target_arch = "arm"` with the `dsp` feature (which the `thumbv7em` targets set),
+//! each `unsafe` call with its safety argument, each with a portable twin that gives the same
+//! values on every input (proptested against plain references; the assembly is checked bit
+//! for bit against the host by the QEMU tests):
+//!
+//! * [`dense_rows_narrow`]: a dense layer's rows, dot product, `apply_narrow`
+//!   requantisation (`SMMUL`), bias and `SSAT` in one loop, the vector read with `LDM`
+//!   (word aligned: [`VecX8`]), the weights with `LDM` where the layer's blob is word
+//!   aligned, else with unaligned `LDR`s, two `i16` products per `SMLALD`;
+//! * [`propagate_i16`] / [`propagate_le`] / [`propagate_round_i16`] / [`propagate_round_le`]:
+//!   8-column blocks of `Σ_k a_k X[j_k]` with the block's sums in registers, `SMULxB` /
+//!   `SMLAxB` on packed neighbour entries (`(j << 16) | a`), the sums added to `i64`s or,
+//!   for a row in one run, rounded straight to `i16`;
+//! * [`round_shift_narrow`]: the rounding of `i64` sums that fit in 32 bits.
+//!
+//! Measured (`scripts/firmware-profile.sh`, windows 3 and 4 of the bench's model, N = 64,
+//! H = 32, 2026-11-27), per multiply-accumulate, requantisation, bias and saturation (dense)
+//! or rounding (propagation) included:
+//!
+//! | kernel | instructions / MAC |
+//! | --- | --- |
+//! | dense, 32 columns, word-aligned weights (`LDM` + `LDM` + 4 `SMLALD` per 8) | 1.44 (46 a row) |
+//! | dense, 32 columns, other weights (`LDM` + 4 × (`LDR` + `SMLALD`) per 8) | 1.77 (57 a row) |
+//! | dense, 48 / 16 / 8 columns, word-aligned weights | 1.21 / 2.15 / 3.5 |
+//! | propagation (14 instructions per neighbour and 8 columns + the loop's 2 per two neighbours), block set-up and rounding included | 2.02 |
+//!
+//! The alignment of a layer's weights is the model file's (postcard packs the blobs at any
+//! offset): in the bench's model 5 of the 7 dense layers of 32 or more columns are word
+//! aligned.
 //!
 //! Observed while narrowing `i64` arithmetic to `i32` where bounds allow it: LLVM forms a
 //! 32 × 32 → 64-bit product from `i64` factors only when it can see both are sign-extended
@@ -65,20 +91,27 @@
 //! are the fast choice and `int8` the small one.
 
 mod argmin;
+mod dense_x8;
 mod dot_i16;
 mod dot_i8;
 mod matvec;
 mod propagate;
+mod round_shift;
 mod rowwise;
 mod sqdist;
 
 pub use argmin::{argmax_i32, argmin_i64};
+pub use dense_x8::{dense_rows_narrow, VecX8};
 pub use dot_i16::{
     dot16 as dot16_i16, dot32 as dot32_i16, dot48 as dot48_i16, dot64 as dot64_i16,
     dot8 as dot8_i16, dot_i16,
 };
 pub use dot_i8::{dot64 as dot64_i8, dot_i8, I8_BLOCK};
 pub use matvec::{dot, matvec_requant, rows};
-pub use propagate::{propagate_i16, propagate_le};
+pub use propagate::{
+    pack_neighbor, propagate_i16, propagate_le, propagate_round_i16, propagate_round_le,
+    unpack_neighbor, Neighbors,
+};
+pub use round_shift::round_shift_narrow;
 pub use rowwise::{for_each_row, rows_bias_sat};
 pub use sqdist::{sqdist16_minus_norm, sqdist_i16};

@@ -7,7 +7,7 @@
 //! decision is taken once per matrix (a function pointer to the constant-width kernel) and
 //! one row loop, with the requantisation and the caller's consumer inlined, calls it.
 
-use super::{dot_i16, dot_i8};
+use super::{dense_rows_narrow, dot_i16, dot_i8, VecX8};
 use crate::fixed::{sat_i16, sat_i16_from_i64, Requant};
 use crate::format::{QMatrix, WeightType};
 
@@ -50,6 +50,11 @@ pub fn for_each_row<F: FnMut(usize, i64)>(
 /// walked as one zipped iterator, without per-row bounds checks.
 #[inline(always)]
 pub fn rows_bias_sat(m: &QMatrix<'_>, row0: usize, x: &[i16], bias: &[[u8; 2]], out: &mut [i16]) {
+    if m.wtype == WeightType::I16 && m.cols as usize == x.len() {
+        if let Some(x8) = VecX8::new(x) {
+            return rows_x8(m, row0, x8, bias, out);
+        }
+    }
     let kernel = kernel_for(m.wtype, x.len());
     for (((w, rq), b), o) in super::rows(m, row0, out.len())
         .zip(bias)
@@ -62,6 +67,49 @@ pub fn rows_bias_sat(m: &QMatrix<'_>, row0: usize, x: &[i16], bias: &[[u8; 2]], 
             Some(v) => sat_i16(v.wrapping_add(b as i32)),
             None => wide_row(rq, acc, b),
         };
+    }
+}
+
+/// [`rows_bias_sat`] for an `x` of `m.cols` elements that [`VecX8`] accepts: the rows
+/// through [`dense_rows_narrow`] (the Cortex-M4 kernel), each row it leaves (one needing
+/// [`Requant::apply_wide`]) here, and the rest again through the kernel. The same rows
+/// and values as the general loop: rows of exactly `2 · x.len()` bytes, and a row exists
+/// where its weights, multiplier, shift, bias and output all do.
+#[inline(never)]
+fn rows_x8(m: &QMatrix<'_>, row0: usize, x8: VecX8<'_>, bias: &[[u8; 2]], out: &mut [i16]) {
+    let x = x8.get();
+    let width = 2 * x.len();
+    let mut w = m.data.get(row0.saturating_mul(width)..).unwrap_or(&[]);
+    let mut mult = m
+        .mult
+        .get(row0.saturating_mul(4)..)
+        .unwrap_or(&[])
+        .as_chunks::<4>()
+        .0;
+    let mut shift = m.shift.get(row0..).unwrap_or(&[]);
+    let (mut bias, mut out) = (bias, out);
+    loop {
+        let done = dense_rows_narrow(w, x8, mult, shift, bias, out);
+        let (Some(wr), Some(mb), Some(&s), Some(b), Some(o)) = (
+            w.get(done * width..).and_then(|r| r.get(..width)),
+            mult.get(done),
+            shift.get(done),
+            bias.get(done),
+            out.get_mut(done),
+        ) else {
+            return;
+        };
+        let rq = Requant {
+            mult: i32::from_le_bytes(*mb),
+            shift: s as i8,
+        };
+        *o = wide_row(rq, dot_i16::dot_i16(wr, x), i16::from_le_bytes(*b));
+        let next = done + 1;
+        w = w.get(next * width..).unwrap_or(&[]);
+        mult = mult.get(next..).unwrap_or(&[]);
+        shift = shift.get(next..).unwrap_or(&[]);
+        bias = bias.get(next..).unwrap_or(&[]);
+        out = out.get_mut(next..).unwrap_or(&mut []);
     }
 }
 

@@ -7,6 +7,7 @@ use crate::blob;
 use crate::fixed::{sat_i16, sat_i16_from_i64};
 use crate::format::{Model, ModelError, QLayer, TavrnnDims, TavrnnSection};
 use crate::graph::{normalized_entry, WindowGraph};
+use crate::kernels::Neighbors;
 use crate::{kernels, lut};
 
 /// Ring bytes of one node of one state: a 2-byte step (`i16` LE, Q15 units per 4-bit level)
@@ -77,11 +78,30 @@ fn round_shift_sat(acc: i64, s: u32) -> i16 {
 /// `out[i] = round_shift_sat(acc[i], s)` over the common length: one loop for the six
 /// conversions of a node's propagated sums (post-incremented pointers, no index), out of
 /// line so that the step has one copy of it.
+///
+/// The sums that fit in 32 bits go through [`kernels::round_shift_narrow`] (the Cortex-M4
+/// kernel, 7.5 instructions a value where this loop took 10.8), each one it leaves
+/// through `round_shift_sat`, and the rest again through the kernel.
 #[inline(never)]
 fn finish_all(acc: &[i64], out: &mut [i16], s: u32) {
-    for (o, &a) in out.iter_mut().zip(acc) {
-        *o = round_shift_sat(a, s);
+    let mut done = 0;
+    loop {
+        let (a, o) = (tail(acc, done), tail_mut(out, done));
+        done += kernels::round_shift_narrow(a, o, s);
+        match (acc.get(done), out.get_mut(done)) {
+            (Some(&a), Some(o)) => *o = round_shift_sat(a, s),
+            _ => return,
+        }
+        done += 1;
     }
+}
+
+fn tail<T>(s: &[T], from: usize) -> &[T] {
+    s.get(from..).unwrap_or(&[])
+}
+
+fn tail_mut<T>(s: &mut [T], from: usize) -> &mut [T] {
+    s.get_mut(from..).unwrap_or(&mut [])
 }
 
 /// 4-bit levels used: `-7..=7` (symmetric, so a row's largest magnitude is exact).
@@ -119,6 +139,12 @@ pub(crate) struct FixedBackend<'m> {
 }
 
 impl<'m> FixedBackend<'m> {
+    /// The shift `s = 14 + k` (at most 30) of [`Backend::finish`].
+    #[inline(always)]
+    fn finish_shift(&self) -> u32 {
+        (14 + self.k).min(30)
+    }
+
     fn layer(&self, l: Layer) -> &QLayer<'m> {
         let s = &self.s;
         match l {
@@ -148,20 +174,23 @@ impl Backend for FixedBackend<'_> {
         ring_row_bytes(self.d.hidden)
     }
     #[inline(always)]
-    fn prop(
-        &self,
-        nodes: &[u16],
-        a: &[i16],
-        x: &[i16],
-        width: usize,
-        acc: &mut [i64],
-        first: bool,
-    ) {
-        kernels::propagate_i16(nodes, a, x, width, acc, first);
+    fn prop(&self, nb: &Neighbors<'_>, x: &[i16], width: usize, acc: &mut [i64], first: bool) {
+        kernels::propagate_i16(nb, x, width, acc, first);
     }
     #[inline(always)]
-    fn prop_phi_x(&self, nodes: &[u16], a: &[i16], acc: &mut [i64], first: bool) {
-        kernels::propagate_le(nodes, a, self.s.phi_x, self.d.phi, acc, first);
+    fn prop_phi_x(&self, nb: &Neighbors<'_>, acc: &mut [i64], first: bool) {
+        kernels::propagate_le(nb, self.s.phi_x, self.d.phi, acc, first);
+    }
+    /// [`kernels::propagate_round_i16`] with the shift of [`FixedBackend::finish`]: the
+    /// same values as the sums through [`finish_all`] (a row in one run: its sums fit in 32
+    /// bits, where `round_shift_sat` is the kernel's rounding).
+    #[inline(always)]
+    fn prop_final(&self, nb: &Neighbors<'_>, x: &[i16], width: usize, out: &mut [i16]) -> bool {
+        kernels::propagate_round_i16(nb, x, width, out, self.finish_shift())
+    }
+    #[inline(always)]
+    fn prop_phi_x_final(&self, nb: &Neighbors<'_>, out: &mut [i16]) -> bool {
+        kernels::propagate_round_le(nb, self.s.phi_x, self.d.phi, out, self.finish_shift())
     }
     /// Round half up from Q14 weights and the headroom `k`: `floor((acc + 2^(13+k)) /
     /// 2^(14+k))`; never saturates ([`propagation_shift`]).
@@ -169,7 +198,7 @@ impl Backend for FixedBackend<'_> {
     /// [`round_shift_sat`] with `s = 14 + k` (at most 30), out of line ([`finish_all`]).
     #[inline(always)]
     fn finish(&self, acc: &[i64], out: &mut [i16]) {
-        finish_all(acc, out, (14 + self.k).min(30));
+        finish_all(acc, out, self.finish_shift());
     }
     fn dense(&self, layer: Layer, row0: usize, x: &[i16], out: &mut [i16]) {
         let l = self.layer(layer);
@@ -244,6 +273,45 @@ impl Backend for FixedBackend<'_> {
         // An odd width: the last element, the low nibble of its byte.
         if let (Some(a), Some(b)) = (rest.first_mut(), nib.get(pairs.len())) {
             *a += term((b << 4) as i8 >> 4);
+        }
+    }
+    /// The slots' `Σ_s coef_s (32 q + centre_s)` of [`Backend::ring_mix`] written as
+    /// `32 Σ_s coef_s q + K`, `K = Σ_s coef_s centre_s` (one product a slot instead of an
+    /// add an element): the same integers (every term and sum is exact in `i64`:
+    /// `|coef| <= 2^30`, `|32 q + centre| <= 271`), so the same values, for an even hidden
+    /// width (every element then has its nibble; an odd width goes slot by slot).
+    fn mix_node(
+        &self,
+        ring: &[u8],
+        slot_cells: usize,
+        j: usize,
+        alpha: &[i16],
+        acc: &mut [i64],
+        out: &mut [i16],
+    ) {
+        let hd = out.len();
+        let row = ring_row_bytes(self.d.hidden);
+        if hd & 1 != 0 || row != 2 + hd / 2 || acc.len() < hd {
+            return super::step::mix_node_by_slots(self, ring, slot_cells, j, alpha, acc, out);
+        }
+        let acc = acc.get_mut(..hd).unwrap_or(&mut []);
+        acc.fill(0);
+        let mut k = 0i64;
+        for (slot, &a) in alpha.iter().enumerate() {
+            let at = slot * slot_cells + j * row;
+            let Some(cells) = ring.get(at..at.saturating_add(row)) else {
+                continue; // as `ring_mix` of no cells: nothing added
+            };
+            let coef = a as i32 * blob::i16_at(cells, 0) as i32;
+            k += coef as i64 * (16 - ring_offset(slot, self.d.window)) as i64;
+            let nib = cells.get(2..).unwrap_or(&[]);
+            for (pair, &b) in acc.as_chunks_mut::<2>().0.iter_mut().zip(nib) {
+                pair[0] += coef as i64 * ((b << 4) as i8 >> 4) as i64;
+                pair[1] += coef as i64 * (b as i8 >> 4) as i64;
+            }
+        }
+        for (o, &a) in out.iter_mut().zip(acc.iter()) {
+            *o = Self::mix_finish((a << 5) + k);
         }
     }
     /// Q15 weights × Q15 units × 2^-5: back to Q15, round half up.

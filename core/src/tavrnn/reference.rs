@@ -9,6 +9,7 @@ use core::cell::Cell;
 use crate::blob::{self, f32_at};
 use crate::format::{FLayer, Model, ModelError, TavrnnDims, TavrnnReference};
 use crate::graph::WindowGraph;
+use crate::kernels::{unpack_neighbor, Neighbors};
 
 /// The `RING` capacity (f32 values) a [`ReferenceTavrnn`] needs.
 pub const fn ring_len_f32(nodes: usize, hidden: usize, window: usize) -> usize {
@@ -109,31 +110,25 @@ impl Backend for FloatBackend<'_> {
     }
     /// Column by column, each sum from `0.0` (or the batch before) in neighbour order: the
     /// same `f32` operations, in the same order, as adding neighbour by neighbour.
-    fn prop(
-        &self,
-        nodes: &[u16],
-        a: &[i16],
-        x: &[f32],
-        width: usize,
-        acc: &mut [f32],
-        first: bool,
-    ) {
+    fn prop(&self, nb: &Neighbors<'_>, x: &[f32], width: usize, acc: &mut [f32], first: bool) {
         for (c, out) in acc.iter_mut().enumerate() {
             let mut s = if first { 0.0 } else { *out };
-            for (&j, &w) in nodes.iter().zip(a) {
-                if let Some(&v) = x.get(j as usize * width + c) {
+            for &e in nb.entries() {
+                let (j, w) = unpack_neighbor(e);
+                if let Some(&v) = x.get(j * width + c) {
                     Self::acc(&mut s, w, v);
                 }
             }
             *out = s;
         }
     }
-    fn prop_phi_x(&self, nodes: &[u16], a: &[i16], acc: &mut [f32], first: bool) {
+    fn prop_phi_x(&self, nb: &Neighbors<'_>, acc: &mut [f32], first: bool) {
         let phi = self.d.phi;
         for (c, out) in acc.iter_mut().enumerate() {
             let mut s = if first { 0.0 } else { *out };
-            for (&j, &w) in nodes.iter().zip(a) {
-                let at = (j as usize * phi + c) * 4;
+            for &e in nb.entries() {
+                let (j, w) = unpack_neighbor(e);
+                let at = (j * phi + c) * 4;
                 if let Some(b) = self.r.phi_x.get(at..).and_then(|b| b.first_chunk::<4>()) {
                     Self::acc(&mut s, w, f32::from_le_bytes(*b));
                 }

@@ -4,7 +4,12 @@
 
 use super::error::TavrnnError;
 use crate::format::TavrnnDims;
-use crate::graph::{normalized_entry, walk_row, WindowGraph};
+#[cfg(test)]
+use crate::graph::walk_row;
+use crate::graph::{normalized_entry, packed, WindowGraph};
+#[cfg(test)]
+use crate::kernels::pack_neighbor;
+use crate::kernels::Neighbors;
 
 /// The dense layers of the section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,20 +45,38 @@ pub(crate) trait Backend {
     fn dims(&self) -> &TavrnnDims;
     /// Ring cells one node of one state takes.
     fn ring_row_cells(&self) -> usize;
-    /// `acc[c] = Σ_k Â_{i,nodes[k]} · x[nodes[k]][c]` for `c < acc.len()` (`acc[c] += …`
-    /// when `!first`: a row's neighbours come in batches), `Â` entries `a` in Q1.14, `x`
-    /// node-major with rows of `width`; each sum in neighbour order.
+    /// `acc[c] = Σ_k Â_{i,j_k} · x[j_k][c]` for `c < acc.len()` over the neighbours
+    /// `(j_k, Â_{i,j_k})` of `nb` (`acc[c] += …` when `!first`: a row's neighbours come in
+    /// batches), `Â` entries in Q1.14, `x` node-major with rows of `width`; each sum in
+    /// neighbour order.
     fn prop(
         &self,
-        nodes: &[u16],
-        a: &[i16],
+        nb: &Neighbors<'_>,
         x: &[Self::V],
         width: usize,
         acc: &mut [Self::Acc],
         first: bool,
     );
     /// [`Backend::prop`] of the identity features `phi_x` (the section's table).
-    fn prop_phi_x(&self, nodes: &[u16], a: &[i16], acc: &mut [Self::Acc], first: bool);
+    fn prop_phi_x(&self, nb: &Neighbors<'_>, acc: &mut [Self::Acc], first: bool);
+    /// [`Backend::prop`] of a row's only batch followed by [`Backend::finish`] into `out`
+    /// (`out.len()` values), in one, where the backend has a way (then `true`; `false`:
+    /// nothing done, the caller goes through `prop` and `finish`).
+    fn prop_final(
+        &self,
+        nb: &Neighbors<'_>,
+        x: &[Self::V],
+        width: usize,
+        out: &mut [Self::V],
+    ) -> bool {
+        let _ = (nb, x, width, out);
+        false
+    }
+    /// [`Backend::prop_final`] of the identity features `phi_x`.
+    fn prop_phi_x_final(&self, nb: &Neighbors<'_>, out: &mut [Self::V]) -> bool {
+        let _ = (nb, out);
+        false
+    }
     /// `out[i]` = the accumulated propagation `acc[i] = Σ_j Â_ij v_j`, in the format of the
     /// values summed scaled down by the propagation headroom ([`super::propagation_shift`])
     /// in fixed point, over the common length of `acc` and `out`. A slice at a time: one
@@ -76,6 +99,21 @@ pub(crate) trait Backend {
     /// `out += alpha · row` of one ring row of slot `slot` into accumulators (one per hidden
     /// unit).
     fn ring_mix(&self, slot: usize, cells: &[Self::Cell], alpha: Self::V, acc: &mut [Self::Acc]);
+    /// Node `j`'s mixed row: `out[c]` = [`Backend::mix_finish`] of the accumulated
+    /// [`Backend::ring_mix`] of its rows in the slots `0 .. alpha.len()` of `ring`
+    /// (`slot_cells` cells a slot), `c < out.len()`; `acc` is scratch (at least
+    /// `out.len()`). A backend may compute the same values another way.
+    fn mix_node(
+        &self,
+        ring: &[Self::Cell],
+        slot_cells: usize,
+        j: usize,
+        alpha: &[Self::V],
+        acc: &mut [Self::Acc],
+        out: &mut [Self::V],
+    ) {
+        mix_node_by_slots(self, ring, slot_cells, j, alpha, acc, out);
+    }
     /// The mixed row from the accumulators of [`Backend::ring_mix`].
     fn mix_finish(acc: Self::Acc) -> Self::V;
     /// Attention score of query `q` and key `k` (`q·k / sqrt(H)`).
@@ -83,6 +121,14 @@ pub(crate) trait Backend {
     /// `alpha = softmax(scores)`.
     fn softmax(scores: &[Self::V], alpha: &mut [Self::V]);
 }
+
+/// Word-aligned storage: the dense layers' input vectors, which the Cortex-M4 kernel
+/// ([`crate::kernels::VecX8`]) reads with `LDM` (other alignments take the general kernels).
+#[repr(C, align(4))]
+struct Aligned<A>(A);
+
+/// `r h` and where its propagation goes, in GRU pass 2 ([`StepCore::step`]).
+type RhOut<'a, V> = Option<(&'a [V], &'a mut [V])>;
 
 /// Entries of the step's cache of `Â_ij` values ([`NormCache`]).
 const NORM_CACHE: usize = 128;
@@ -134,7 +180,7 @@ impl NormCache {
 /// Calls `f(j, Â_ij)` for every `j` with `Â_ij != 0` (the self loop included), in increasing
 /// `j`, for a graph with the history node (node `N`). The values are those of
 /// [`WindowGraph::normalized_row`], through the step's [`NormCache`].
-#[inline(always)]
+#[cfg(test)]
 pub(crate) fn for_neighbors<const N: usize, const T: usize>(
     g: &WindowGraph<N, T>,
     i: usize,
@@ -167,30 +213,31 @@ const NB_BATCH: usize = 72;
 /// pass was a `memclr` of 288 bytes each time: 0.21 M instructions a step at N = 64).
 pub(crate) struct Walk {
     norm: NormCache,
-    nodes: [u16; NB_BATCH],
-    a: [i16; NB_BATCH],
+    /// The batch: packed neighbours ([`pack_neighbor`]).
+    nb: [u32; NB_BATCH],
 }
 
 impl Walk {
     fn new() -> Self {
         Walk {
             norm: NormCache::new(),
-            nodes: [0; NB_BATCH],
-            a: [0; NB_BATCH],
+            nb: [0; NB_BATCH],
         }
     }
 }
 
-/// Consumer of [`for_neighbor_batches`]: `f(nodes, a, first)`.
-type BatchFn<'f> = dyn FnMut(&[u16], &[i16], bool) + 'f;
+/// Consumer of [`for_neighbor_batches`]: `f(neighbours, first)`.
+type BatchFn<'f> = dyn FnMut(&Neighbors<'_>, bool, bool) + 'f;
 
-/// Calls `f(nodes, a, first)` for the neighbours of row `i` ([`for_neighbors`], in order) in
-/// batches of up to [`NB_BATCH`]; `first` on the first batch, and one empty first batch for
-/// a row without neighbours, so that the consumer always initialises its sums.
+/// Calls `f(neighbours, first, last)` for the neighbours of row `i` ([`for_neighbors`], in
+/// order) in batches of up to [`NB_BATCH`]; `first` on the first batch, `last` on the last,
+/// and one empty first (and last) batch for a row without neighbours, so that the consumer
+/// always initialises and finishes its sums.
 ///
 /// Why batches: the propagation kernels walk the neighbour list once per block of columns
 /// and keep the block's sums in registers ([`crate::kernels::propagate_i16`]), which needs
-/// the list, not a callback per neighbour.
+/// the list, not a callback per neighbour; the list is packed and checked
+/// ([`Neighbors::new`]) once here for all the row's propagations.
 ///
 /// Out of line, with the consumer behind `dyn`: one copy of the neighbour walk instead of
 /// one inlined into each of the step's three propagation sites (2.6 KB of flash); the
@@ -202,23 +249,158 @@ fn for_neighbor_batches<const N: usize, const T: usize>(
     walk: &mut Walk,
     f: &mut BatchFn<'_>,
 ) {
-    let Walk { norm, nodes, a } = walk;
-    let mut len = 0;
-    let mut first = true;
-    for_neighbors(g, i, norm, |j, v| {
-        if len == NB_BATCH {
-            f(&nodes[..], &a[..], first);
-            first = false;
-            len = 0;
+    let Walk { norm, nb } = walk;
+    let mut b = Batch {
+        nb,
+        norm,
+        len: 0,
+        first: true,
+    };
+    // The same neighbours, values and order as `for_neighbors`, in plain loops that only
+    // collect the nodes (`Batch::flush` adds the entries): through `walk_row` and a callback
+    // the walk took about 2,300 instructions a row and pass at N = 64 (the callback was out
+    // of line, called for each of the 64 candidates).
+    if i == N {
+        for j in 0..=N {
+            b.push(g, i, j, f);
         }
-        if let (Some(n), Some(w)) = (nodes.get_mut(len), a.get_mut(len)) {
-            *n = j.min(u16::MAX as usize) as u16;
-            *w = v;
-            len += 1;
+    } else if i < N {
+        let flags = g.pair_flags();
+        // j < i: the flag of (j, i) at `packed(N, j, i)`, which grows by `N - j - 1`.
+        let mut at = i;
+        for j in 0..i {
+            if flags.get(at).is_some_and(|&fl| fl & 1 != 0) {
+                b.push(g, i, j, f);
+            }
+            at += N - j - 1;
         }
-    });
-    if len > 0 || first {
-        f(part(&nodes[..], 0, len), part(&a[..], 0, len), first);
+        // The self loop, then j > i: the flags of (i, j) follow (i, i) in row i.
+        b.push(g, i, i, f);
+        let start = packed(N, i, i) + 1;
+        let row = flags.get(start..start + (N - 1 - i)).unwrap_or(&[]);
+        for (k, &fl) in row.iter().enumerate() {
+            if fl & 1 != 0 {
+                b.push(g, i, i + 1 + k, f);
+            }
+        }
+        b.push(g, i, N, f);
+    }
+    if b.len > 0 || b.first {
+        b.flush(g, i, f, true);
+    }
+}
+
+/// The batch being filled by [`for_neighbor_batches`]: nodes `j << 16` until
+/// [`Batch::flush`] writes their `Â_ij` in.
+struct Batch<'w> {
+    nb: &'w mut [u32; NB_BATCH],
+    norm: &'w mut NormCache,
+    len: usize,
+    first: bool,
+}
+
+impl Batch<'_> {
+    /// Adds node `j` of row `i`, handing a full batch to `f` first.
+    #[inline(always)]
+    fn push<const N: usize, const T: usize>(
+        &mut self,
+        g: &WindowGraph<N, T>,
+        i: usize,
+        j: usize,
+        f: &mut BatchFn<'_>,
+    ) {
+        if self.len == NB_BATCH {
+            self.flush(g, i, f, false);
+        }
+        if let Some(s) = self.nb.get_mut(self.len) {
+            *s = (j.min(u16::MAX as usize) as u32) << 16;
+            self.len += 1;
+        }
+    }
+
+    /// The entries `Â_ij` ([`NormCache::entry`]) of the batch's nodes, and `f` on them
+    /// (`last`: the row's last batch).
+    #[inline(never)]
+    fn flush<const N: usize, const T: usize>(
+        &mut self,
+        g: &WindowGraph<N, T>,
+        i: usize,
+        f: &mut BatchFn<'_>,
+        last: bool,
+    ) {
+        let d_i = g.node_degree(i);
+        let norm = &mut *self.norm;
+        let nb = Neighbors::fill(part_mut(&mut self.nb[..], 0, self.len), |j| {
+            norm.entry(d_i, g.node_degree(j))
+        });
+        f(&nb, self.first, last);
+        self.first = false;
+        self.len = 0;
+    }
+}
+
+/// One propagation of a row's batch, `(x, width)` the matrix: the sums into `acc`
+/// ([`Backend::prop`]), and at the last batch their values into `out` ([`Backend::finish`]);
+/// a row in one batch straight into `out` where the backend can ([`Backend::prop_final`]).
+/// Inlined (out of line it saved 544 B of flash for 13,000 instructions a window step and
+/// 48 B of stack at N = 64).
+#[inline(always)]
+fn piece<B: Backend>(
+    be: &B,
+    nb: &Neighbors<'_>,
+    (x, width): (&[B::V], usize),
+    acc: &mut [B::Acc],
+    out: &mut [B::V],
+    first: bool,
+    last: bool,
+) {
+    if first && last && be.prop_final(nb, x, width, out) {
+        return;
+    }
+    be.prop(nb, x, width, acc, first);
+    if last {
+        be.finish(acc, out);
+    }
+}
+
+/// [`piece`] of the identity features `phi_x`.
+#[inline(always)]
+fn phi_x_piece<B: Backend>(
+    be: &B,
+    nb: &Neighbors<'_>,
+    acc: &mut [B::Acc],
+    out: &mut [B::V],
+    first: bool,
+    last: bool,
+) {
+    if first && last && be.prop_phi_x_final(nb, out) {
+        return;
+    }
+    be.prop_phi_x(nb, acc, first);
+    if last {
+        be.finish(acc, out);
+    }
+}
+
+/// [`Backend::mix_node`] slot by slot through [`Backend::ring_mix`].
+pub(crate) fn mix_node_by_slots<B: Backend + ?Sized>(
+    be: &B,
+    ring: &[B::Cell],
+    slot_cells: usize,
+    j: usize,
+    alpha: &[B::V],
+    acc: &mut [B::Acc],
+    out: &mut [B::V],
+) {
+    let row = be.ring_row_cells();
+    let hd = out.len();
+    clear(acc, hd);
+    for (slot, &a) in alpha.iter().enumerate() {
+        let cells = part(ring, slot * slot_cells + j * row, row);
+        be.ring_mix(slot, cells, a, part_mut(acc, 0, hd));
+    }
+    for (m, &a) in out.iter_mut().zip(acc.iter()) {
+        *m = B::mix_finish(a);
     }
 }
 
@@ -272,19 +454,6 @@ fn part_mut<T>(s: &mut [T], from: usize, len: usize) -> &mut [T] {
     s.get_mut(from..from.saturating_add(len)).unwrap_or(&mut [])
 }
 
-/// The first `len` elements of `s`, or all of them when it is shorter (as `take(len)`).
-#[inline(always)]
-fn head_mut<T>(s: &mut [T], len: usize) -> &mut [T] {
-    let len = len.min(s.len());
-    s.get_mut(..len).unwrap_or(&mut [])
-}
-
-/// `s` from `from` on, or empty (as `skip(from)`).
-#[inline(always)]
-fn tail<T>(s: &[T], from: usize) -> &[T] {
-    s.get(from..).unwrap_or(&[])
-}
-
 impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
     /// A core at the start of a recording. The caller has checked the capacities.
     pub(crate) fn new(backend: B) -> Self {
@@ -328,19 +497,20 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         B::softmax(part(&scores, 0, count), part_mut(&mut alpha, 0, count));
         let row = self.backend.ring_row_cells();
         let slot_cells = d.nodes * row;
-        let mut mixed = [B::V::default(); TMP];
+        let mut mixed = Aligned([B::V::default(); TMP]);
+        let mixed = &mut mixed.0;
         let mut acc = [B::Acc::default(); TMP];
         for (j, hj) in h.chunks_exact_mut(hd).enumerate().take(d.nodes) {
-            clear(&mut acc, hd);
-            for (slot, &a) in alpha.iter().enumerate().take(count) {
-                let cells = part(&self.ring, slot * slot_cells + j * row, row);
-                self.backend
-                    .ring_mix(slot, cells, a, part_mut(&mut acc, 0, hd));
-            }
-            for (m, &a) in mixed.iter_mut().zip(acc.iter()).take(hd) {
-                *m = B::mix_finish(a);
-            }
-            self.backend.dense(Layer::Value, 0, part(&mixed, 0, hd), hj);
+            self.backend.mix_node(
+                &self.ring,
+                slot_cells,
+                j,
+                part(&alpha, 0, count),
+                &mut acc,
+                part_mut(mixed, 0, hd),
+            );
+            self.backend
+                .dense(Layer::Value, 0, part(&*mixed, 0, hd), hj);
             for v in hj.iter_mut() {
                 *v = B::tanh(*v, B::V::default());
             }
@@ -379,20 +549,29 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         self.attend(h);
         let h: &[B::V] = h;
         let be = &self.backend;
-        let mut x = [B::V::default(); TMP];
+        let mut x = Aligned([B::V::default(); TMP]);
+        let x = &mut x.0;
         // One accumulator area for every propagation; each row clears the part it uses.
         let mut acc = [B::Acc::default(); ACCS];
         let mut walk = Walk::new();
 
         // Encoder: E_i = ReLU((Â [phi_x || h])_i W_e + b_e) into `work`.
         for (i, e) in work.chunks_exact_mut(enc).enumerate().take(n) {
-            for_neighbor_batches(g, i, &mut walk, &mut |nb, a, first| {
+            for_neighbor_batches(g, i, &mut walk, &mut |nb, first, last| {
                 let (ax, ah) = acc.split_at_mut(phi);
-                be.prop_phi_x(nb, a, ax, first);
-                be.prop(nb, a, h, hd, part_mut(ah, 0, hd), first);
+                let (xx, xh) = x.split_at_mut(phi.min(TMP));
+                phi_x_piece(be, nb, ax, xx, first, last);
+                piece(
+                    be,
+                    nb,
+                    (h, hd),
+                    part_mut(ah, 0, hd),
+                    part_mut(xh, 0, hd),
+                    first,
+                    last,
+                );
             });
-            be.finish(&acc, head_mut(&mut x, phi + hd));
-            be.dense(Layer::EncHidden, 0, part(&x, 0, phi + hd), e);
+            be.dense(Layer::EncHidden, 0, part(&*x, 0, phi + hd), e);
             e.iter_mut().for_each(|v| *v = B::relu(*v));
         }
         // mu_i = (Â E)_i W_mu + b_mu; phi_z_i = ReLU(mu_i W_z + b_z).
@@ -403,11 +582,11 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 .zip(phiz.chunks_exact_mut(phi))
                 .enumerate()
             {
-                for_neighbor_batches(g, i, &mut walk, &mut |nb, a, first| {
-                    be.prop(nb, a, e, enc, part_mut(&mut acc, 0, enc), first);
+                for_neighbor_batches(g, i, &mut walk, &mut |nb, first, last| {
+                    let (a, o) = (part_mut(&mut acc, 0, enc), part_mut(x, 0, enc));
+                    piece(be, nb, (e, enc), a, o, first, last);
                 });
-                be.finish(&acc, head_mut(&mut x, enc));
-                be.dense(Layer::EncMu, 0, part(&x, 0, enc), m);
+                be.dense(Layer::EncMu, 0, part(&*x, 0, enc), m);
                 be.dense(Layer::PhiZ, 0, m, pz);
                 pz.iter_mut().for_each(|v| *v = B::relu(*v));
             }
@@ -418,34 +597,48 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         // GRU pass 1: r_i = sigmoid(gx_r + gh_r); r_i * h_i into `work` (E is dead).
         // `acc[.. 2 phi + H]` = `Â [phi_x || phi_z || h]` of row `i`, and with `rh`, also
         // `acc[2 phi + H .. 2 phi + 2 H]` = `Â (r h)` in the same walk over the neighbours.
-        let propagate_inputs =
-            |i: usize, rh: Option<&[B::V]>, acc: &mut [B::Acc; ACCS], walk: &mut Walk| {
-                for_neighbor_batches(g, i, walk, &mut |nb, a, first| {
-                    let (ax, rest) = acc.split_at_mut(phi);
-                    let (az, rest) = rest.split_at_mut(phi.min(rest.len()));
-                    let (ah, ap) = rest.split_at_mut(hd.min(rest.len()));
-                    be.prop_phi_x(nb, a, ax, first);
-                    be.prop(nb, a, phiz, phi, az, first);
-                    be.prop(nb, a, h, hd, ah, first);
-                    if let Some(rh) = rh {
-                        be.prop(nb, a, rh, hd, part_mut(ap, 0, hd), first);
-                    }
-                });
-            };
+        // The finished values go to `x[.. 2 phi]`, `z[.. H]` and, with `rh`, `p[.. H]`.
+        let propagate_inputs = |i: usize,
+                                rh: RhOut<'_, B::V>,
+                                acc: &mut [B::Acc; ACCS],
+                                walk: &mut Walk,
+                                x: &mut [B::V],
+                                z: &mut [B::V]| {
+            let mut rh = rh;
+            for_neighbor_batches(g, i, walk, &mut |nb, first, last| {
+                let (ax, rest) = acc.split_at_mut(phi);
+                let (az, rest) = rest.split_at_mut(phi.min(rest.len()));
+                let (ah, ap) = rest.split_at_mut(hd.min(rest.len()));
+                let (xx, xz) = x.split_at_mut(phi.min(x.len()));
+                phi_x_piece(be, nb, ax, xx, first, last);
+                piece(be, nb, (phiz, phi), az, part_mut(xz, 0, phi), first, last);
+                piece(be, nb, (h, hd), ah, part_mut(z, 0, hd), first, last);
+                if let Some((rh, p)) = rh.as_mut() {
+                    piece(
+                        be,
+                        nb,
+                        (rh, hd),
+                        part_mut(ap, 0, hd),
+                        part_mut(p, 0, hd),
+                        first,
+                        last,
+                    );
+                }
+            });
+        };
         let mut gx = [B::V::default(); GATES];
         let mut gh = [B::V::default(); GATES];
-        let mut z = [B::V::default(); TMP];
+        let mut z = Aligned([B::V::default(); TMP]);
+        let z = &mut z.0;
         for (i, rh) in work.chunks_exact_mut(hd).enumerate().take(n) {
-            propagate_inputs(i, None, &mut acc, &mut walk);
-            be.finish(&acc, head_mut(&mut x, 2 * phi));
-            be.finish(tail(&acc, 2 * phi), head_mut(&mut z, hd));
+            propagate_inputs(i, None, &mut acc, &mut walk, x, z);
             be.dense(
                 Layer::GruIn,
                 0,
-                part(&x, 0, 2 * phi),
+                part(&*x, 0, 2 * phi),
                 part_mut(&mut gx, 0, hd),
             );
-            be.dense(Layer::GruRu, 0, part(&z, 0, hd), part_mut(&mut gh, 0, hd));
+            be.dense(Layer::GruRu, 0, part(&*z, 0, hd), part_mut(&mut gh, 0, hd));
             for (((o, &a), &b), &hv) in rh.iter_mut().zip(&gx).zip(&gh).zip(part(h, i * hd, hd)) {
                 *o = B::mul(B::sigmoid(a, b), hv);
             }
@@ -457,22 +650,21 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         let w = d.window;
         let row_cells = be.ring_row_cells();
         let slot = self.next;
-        let mut p = [B::V::default(); TMP];
-        let mut ht = [B::V::default(); TMP];
+        let mut p = Aligned([B::V::default(); TMP]);
+        let p = &mut p.0;
+        let mut ht = Aligned([B::V::default(); TMP]);
+        let ht = &mut ht.0;
         for i in 0..n {
-            propagate_inputs(i, Some(rh), &mut acc, &mut walk);
-            be.finish(&acc, head_mut(&mut x, 2 * phi));
-            be.finish(tail(&acc, 2 * phi), head_mut(&mut z, hd));
-            be.finish(tail(&acc, 2 * phi + hd), head_mut(&mut p, hd));
+            propagate_inputs(i, Some((rh, &mut *p)), &mut acc, &mut walk, x, z);
             // gx rows H..3H: u | c; gh rows H..2H: u; the candidate's hidden part.
             be.dense(
                 Layer::GruIn,
                 hd,
-                part(&x, 0, 2 * phi),
+                part(&*x, 0, 2 * phi),
                 part_mut(&mut gx, 0, 2 * hd),
             );
-            be.dense(Layer::GruRu, hd, part(&z, 0, hd), part_mut(&mut gh, 0, hd));
-            be.dense(Layer::GruC, 0, part(&p, 0, hd), part_mut(&mut gh, hd, hd));
+            be.dense(Layer::GruRu, hd, part(&*z, 0, hd), part_mut(&mut gh, 0, hd));
+            be.dense(Layer::GruC, 0, part(&*p, 0, hd), part_mut(&mut gh, hd, hd));
             let (gxu, gxc) = gx.split_at(hd);
             let (ghu, ghc) = gh.split_at(hd);
             for ((((o, &hv), &xu), &hu), (&xc, &hc)) in ht
@@ -486,7 +678,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 let c = B::tanh(xc, hc);
                 *o = B::blend(c, u, hv);
             }
-            let ht = part(&ht, 0, hd);
+            let ht = part(&*ht, 0, hd);
             let at = (slot * n + i) * row_cells;
             be.ring_store(slot, part_mut(&mut self.ring, at, row_cells), ht);
             if i == n - 1 {
@@ -517,5 +709,50 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             class: class.min(u8::MAX as usize) as u8,
             attended: attended.min(u8::MAX as usize) as u8,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::GraphSettings;
+    use std::vec::Vec;
+
+    /// The batches of `for_neighbor_batches` are the neighbours of `for_neighbors`, in the
+    /// same order, with the same values, for graphs of every density (and the history node).
+    #[test]
+    fn batches_match_for_neighbors() {
+        const N: usize = 9;
+        const T: usize = N * (N + 1) / 2;
+        for seed in 0u32..40 {
+            let mut r = [0i32; T];
+            let mut x = seed.wrapping_mul(2654435761).wrapping_add(12345);
+            for v in r.iter_mut() {
+                x = x.wrapping_mul(1103515245).wrapping_add(12345);
+                *v = (x >> 1) as i32 % (1 << 30);
+            }
+            let settings = GraphSettings {
+                theta_q30: ((seed % 8) << 27) as i32,
+                top_k: None,
+                history_node: true,
+            };
+            let mut g = WindowGraph::<N, T>::new();
+            g.build_for_tests(&r, &settings);
+            for i in 0..=N {
+                let mut want = Vec::new();
+                for_neighbors(&g, i, &mut NormCache::new(), |j, v| {
+                    want.push(pack_neighbor(j as u16, v))
+                });
+                let mut got = Vec::new();
+                let mut walk = Walk::new();
+                let mut firsts = Vec::new();
+                for_neighbor_batches(&g, i, &mut walk, &mut |nb, first, _last| {
+                    got.extend_from_slice(nb.entries());
+                    firsts.push(first);
+                });
+                assert_eq!(got, want, "seed {seed} row {i}");
+                assert_eq!(firsts.first(), Some(&true));
+            }
+        }
     }
 }
