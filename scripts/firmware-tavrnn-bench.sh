@@ -45,7 +45,7 @@ cargo test --release -p neuroloop-tests --test qemu_bit_exact both_models -- --n
     >"$LOG" 2>&1 || { cat "$LOG" >&2; echo "firmware-tavrnn-bench.sh: the test failed" >&2; exit 1; }
 grep -E '^\[both-models\]|^  (instructions|MACs|flash)' "$LOG"
 [ "$PROFILE" -eq 1 ] || exit 0
-CASE="$ROOT/target/tmp/qemu_bit_exact/both-models"
+CASE="${CARGO_TARGET_DIR:-$ROOT/target}/tmp/qemu_bit_exact/both-models"
 [ -f "$CASE/model.nlm" ] && [ -f "$CASE/counts.u16" ] \
     || { echo "firmware-tavrnn-bench.sh: $CASE has no model.nlm / counts.u16" >&2; exit 1; }
 echo "instructions per window (100 bins) by function, from scripts/firmware-profile.sh:"
