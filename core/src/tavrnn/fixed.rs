@@ -454,6 +454,7 @@ impl<'m, const RING: usize, const KEYS: usize> Tavrnn<'m, RING, KEYS> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::vec::Vec;
 
     /// Exact reference: `floor((acc + 2^(s−1)) / 2^s)` in `i128`, clamped to `i16`.
     fn reference(acc: i64, s: u32) -> i16 {
@@ -538,6 +539,155 @@ mod tests {
         sat_i16_from_i64(c as i64 + ((u as i64 * diff + (1 << 14)) >> 15))
     }
 
+    /// A quantised layer with no data: [`Backend::mix_node`] reads only the dimensions.
+    const NO_LAYER: QLayer<'static> = QLayer {
+        weights: crate::format::QMatrix {
+            rows: 0,
+            cols: 0,
+            wtype: crate::format::WeightType::I8,
+            data: &[],
+            mult: &[],
+            shift: &[],
+        },
+        bias: &[],
+    };
+
+    /// A fixed-point backend of hidden width `hidden`, window `window` and `nodes` nodes,
+    /// over a section with no weights (the ring mix uses only `hidden` and `window`).
+    fn mix_backend(hidden: usize, window: usize, nodes: usize) -> FixedBackend<'static> {
+        let s = TavrnnSection {
+            hidden: hidden as u16,
+            latent: 1,
+            phi: 1,
+            enc: 1,
+            window: window as u16,
+            window_bins: 1,
+            step_bins: 1,
+            theta_q30: 0,
+            top_k: 0,
+            top_k_intersection: false,
+            classes: 1,
+            phi_x_scale: 1.0,
+            enc_scale: 1.0,
+            mu_scale: 1.0,
+            phi_z_scale: 1.0,
+            query_scale: 1.0,
+            key_scale: 1.0,
+            score_scale: 1.0,
+            attn_mult: 0,
+            attn_shift: 0,
+            phi_x: &[],
+            encoder_hidden: NO_LAYER,
+            encoder_mu: NO_LAYER,
+            phi_z: NO_LAYER,
+            gru_input: NO_LAYER,
+            gru_hidden_ru: NO_LAYER,
+            gru_hidden_c: NO_LAYER,
+            query: NO_LAYER,
+            key: NO_LAYER,
+            value: NO_LAYER,
+            classifier: NO_LAYER,
+            class_names: "",
+            reference: None,
+        };
+        let d = s.dims(nodes.saturating_sub(1));
+        FixedBackend {
+            s,
+            d,
+            k: propagation_shift(d.nodes),
+        }
+    }
+
+    /// Ring bytes: any byte, or one of the extremes (steps `i16::MIN`/`i16::MAX`/`-1`/`0`,
+    /// nibbles `-8`, `7`, `-1`, `0`).
+    fn ring_byte() -> impl Strategy<Value = u8> {
+        prop_oneof![
+            any::<u8>(),
+            prop::sample::select(vec![0x00u8, 0xff, 0x7f, 0x80, 0x88, 0x77, 0x87, 0x78, 0x08]),
+        ]
+    }
+
+    /// Attention weights: any `i16`s, or the `softmax` of any scores (Q15, summing to about
+    /// 32768, as the step passes them).
+    fn alphas(window: usize) -> impl Strategy<Value = Vec<i16>> {
+        prop_oneof![
+            prop::collection::vec(any::<i16>(), 0..=window),
+            prop::collection::vec(any::<i16>(), 0..=window).prop_map(|scores| {
+                let mut alpha = vec![0i16; scores.len()];
+                FixedBackend::softmax(&scores, &mut alpha);
+                alpha
+            }),
+            prop::collection::vec(-3i16..=3, 0..=window).prop_map(|scores| {
+                let mut alpha = vec![0i16; scores.len()];
+                FixedBackend::softmax(&scores, &mut alpha);
+                alpha
+            }),
+        ]
+    }
+
+    /// One `mix_node` case: the backend's dimensions, the ring (possibly cut short), node
+    /// `j` (possibly past the ring), `alpha`, and the lengths and prior contents of `acc`
+    /// and `out`.
+    #[derive(Debug, Clone)]
+    struct MixCase {
+        hidden: usize,
+        window: usize,
+        nodes: usize,
+        ring: Vec<u8>,
+        j: usize,
+        alpha: Vec<i16>,
+        acc: Vec<i64>,
+        out: Vec<i16>,
+    }
+
+    fn mix_case() -> impl Strategy<Value = MixCase> {
+        let dims = (
+            prop_oneof![4 => prop::sample::select(vec![8usize, 16, 32]),
+                        1 => prop::sample::select(vec![2usize, 7, 9, 64])],
+            1usize..=crate::format::MAX_TAVRNN_WINDOW,
+            1usize..=6,
+        );
+        dims.prop_flat_map(|(hidden, window, nodes)| {
+            let full = ring_len(nodes, hidden, window);
+            let ring = prop_oneof![
+                3 => prop::collection::vec(ring_byte(), full),
+                1 => prop::collection::vec(ring_byte(), 0..=full),
+            ];
+            // `out`: the hidden width as the step passes it, or any other length (the
+            // fallback, or the fast path where `2 + out / 2` is still the row: odd `H`).
+            let out_len = prop_oneof![3 => Just(hidden), 1 => 0..=hidden + 3];
+            let lens = out_len.prop_flat_map(move |n| {
+                // `acc`: at least `out` (larger, as the step's `TMP` scratch), or shorter.
+                let acc_len = prop_oneof![3 => n..=n + 8, 1 => 0..=n];
+                acc_len.prop_flat_map(move |m| {
+                    (
+                        prop::collection::vec(-(1i64 << 40)..(1i64 << 40), m),
+                        prop::collection::vec(any::<i16>(), n),
+                    )
+                })
+            });
+            (
+                Just((hidden, window, nodes)),
+                ring,
+                0..nodes + 3,
+                alphas(window),
+                lens,
+            )
+        })
+        .prop_map(
+            |((hidden, window, nodes), ring, j, alpha, (acc, out))| MixCase {
+                hidden,
+                window,
+                nodes,
+                ring,
+                j,
+                alpha,
+                acc,
+                out,
+            },
+        )
+    }
+
     proptest! {
         /// `mul` and `blend` in `i32` are their former `i64` forms.
         #[test]
@@ -559,6 +709,30 @@ mod tests {
             if acc <= i64::MAX - (1 << (s - 1)) {
                 prop_assert_eq!(got, reference(acc, s));
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+        /// The fast `mix_node` of the fixed-point backend sums a node's ring rows as
+        /// `32 · Σ_s coef_s · q + Σ_s coef_s · centre_s` (one product a slot for the centres)
+        /// where the slot-by-slot `ring_mix` it replaced adds `coef_s · (32 q + centre_s)` per
+        /// element; the two must be the same integers, so the same `out`, exactly. Checked
+        /// against [`super::super::step::mix_node_by_slots`] on random and extreme ring bytes,
+        /// any and softmax `alpha`s, windows 1 to 16, hidden widths 8, 16, 32 (and odd or
+        /// other widths, the fallback), nodes whose rows lie partly or wholly past the end of
+        /// the ring (skipped by both), and `acc` / `out` lengths the fast path declines.
+        #[test]
+        fn mix_node_matches_slot_by_slot(c in mix_case()) {
+            let be = mix_backend(c.hidden, c.window, c.nodes);
+            let slot_cells = c.nodes * ring_row_bytes(c.hidden);
+            let (mut acc_fast, mut out_fast) = (c.acc.clone(), c.out.clone());
+            be.mix_node(&c.ring, slot_cells, c.j, &c.alpha, &mut acc_fast, &mut out_fast);
+            let (mut acc_ref, mut out_ref) = (c.acc.clone(), c.out.clone());
+            super::super::step::mix_node_by_slots(
+                &be, &c.ring, slot_cells, c.j, &c.alpha, &mut acc_ref, &mut out_ref,
+            );
+            prop_assert_eq!(out_fast, out_ref);
         }
     }
 }
