@@ -137,13 +137,13 @@ impl<const N: usize, const T: usize> WindowGraph<N, T> {
         self.build_packed(r, settings)
     }
 
-    /// The graph of the packed correlation triangle `r` (`i32`, or `i32` bits in `u32`).
     /// [`Self::build`] from packed correlations (the tests of other modules).
     #[cfg(test)]
     pub(crate) fn build_for_tests(&mut self, r: &[i32; T], settings: &GraphSettings) {
         self.build_packed(r, settings).unwrap();
     }
 
+    /// The graph of the packed correlation triangle `r` (`i32`, or `i32` bits in `u32`).
     fn build_packed<E: StoredQ30>(
         &mut self,
         r: &[E; T],

@@ -412,16 +412,16 @@ mod tests {
         /// done have its values, the first row not done needs `apply_wide`, the others are
         /// untouched; for any lengths of the parts, extremes included.
         #[test]
-        fn matches_reference(groups in 1usize..6, rows in 0usize..6, ext in any::<bool>(),
+        fn matches_reference(groups in 1usize..7, rows in 0usize..6, ext in any::<bool>(),
                              short in prop::collection::vec(0usize..2, 5),
-                             w in prop::collection::vec(any::<i16>(), 6 * 40),
-                             x in prop::collection::vec(any::<i16>(), 40),
+                             w in prop::collection::vec(any::<i16>(), 6 * 48),
+                             x in prop::collection::vec(any::<i16>(), 48),
                              mults in prop::collection::vec(any::<i32>(), 6),
                              shifts in prop::collection::vec(prop_oneof![-31i8..=-2, any::<i8>()], 6),
                              bias in prop::collection::vec(any::<i16>(), 6)) {
             let len = 8 * groups;
             let (w, x): (Vec<i16>, Vec<i16>) = if ext {
-                (vec![i16::MIN; 6 * 40], vec![i16::MIN; 40])
+                (vec![i16::MIN; 6 * 48], vec![i16::MIN; 48])
             } else {
                 (w, x)
             };

@@ -673,5 +673,43 @@ mod tests {
             let sum: Vec<i64> = start[..cols].iter().zip(&want).map(|(s, w)| s + w).collect();
             prop_assert_eq!(&got, &sum);
         }
+
+        /// The propagation rounded straight to `i16` ([`propagate_round_i16`] /
+        /// [`propagate_round_le`]): where it applies (one run, width 16 or 32, every row in
+        /// `x`, `s` in `2..=30`) `out[c]` is `sat_i16(floor((S_c + 2^(s-1)) / 2^s))` of the
+        /// plain `i64` sum; elsewhere it says so and leaves `out` as it was.
+        #[test]
+        fn round_matches_reference(width in prop::sample::select(vec![8usize, 16, 32]),
+                                   rows in 1usize..16, small in any::<bool>(), ext in any::<bool>(),
+                                   out_less in 0usize..2, s in 0u32..33,
+                                   nb in proptest::collection::vec((0u16..16, any::<i16>()), 0..40),
+                                   seed in proptest::collection::vec(any::<i16>(), 512)) {
+            let x: Vec<i16> = if ext { vec![i16::MIN; rows * width] } else { seed[..rows * width].to_vec() };
+            let nodes: Vec<u16> = nb.iter().map(|p| p.0).collect();
+            let a: Vec<i16> = nb.iter().map(|p| if small { p.1 >> 6 } else { p.1 }).collect();
+            let e = pack(&nodes, &a);
+            let list = Neighbors::new(&e);
+            let applies = list.one_run && width != 8 && out_less == 0
+                && list.rows <= rows && (2..=30).contains(&s);
+            let want: Vec<i16> = reference(&nodes, &a, &x, width, width)
+                .iter()
+                .map(|&v| (((v >> (s.max(1) - 1)) + 1) >> 1).clamp(i16::MIN as i64, i16::MAX as i64) as i16)
+                .collect();
+            let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+            for le in [false, true] {
+                let mut out = vec![7i16; width - out_less];
+                let did = if le {
+                    propagate_round_le(&list, &bytes, width, &mut out, s)
+                } else {
+                    propagate_round_i16(&list, &x, width, &mut out, s)
+                };
+                prop_assert_eq!(did, applies);
+                if did {
+                    prop_assert_eq!(&out, &want);
+                } else {
+                    prop_assert!(out.iter().all(|&v| v == 7));
+                }
+            }
+        }
     }
 }
