@@ -86,6 +86,13 @@ impl Default for LossWeights {
     }
 }
 
+/// How many of `k` expansion points the fixed-point term holds when `free` are asked to be
+/// free: the first `k - free`, and always at least one. The analysis marks the same regimes
+/// `pinned`.
+pub fn pinned_points(k: usize, free: usize) -> usize {
+    k.saturating_sub(free).max(1)
+}
+
 /// The loss and its parts (unweighted), as scalar tensors `[1]`.
 pub struct LossParts {
     /// Weighted sum, what is minimised.
@@ -114,8 +121,7 @@ pub fn poisson_nll(log_rate: Tensor<3>, counts: Tensor<3>) -> Tensor<1> {
 pub fn jslds_loss(model: &Jslds, roll: &Rollout, counts: Tensor<3>, w: &LossWeights) -> LossParts {
     let nll = poisson_nll(model.log_rates(roll.h.clone()), counts.clone());
     let nll_lin = poisson_nll(model.log_rates(roll.a.clone()), counts);
-    let k = model.regimes();
-    let pinned = k.saturating_sub(w.free_points).max(1);
+    let pinned = pinned_points(model.regimes(), w.free_points);
     let fixed_point = (roll.lin.f.clone() - model.points.val())
         .narrow(0, 0, pinned)
         .square()

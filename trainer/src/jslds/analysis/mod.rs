@@ -58,7 +58,7 @@ pub fn analyze(
     let view = View::new(inputs)?;
     let ho = &view.heldout;
     let occ = occupancy(&ho.regime, view.regimes.len());
-    let pinned = view.regimes.len().saturating_sub(inputs.free_points).max(1);
+    let pinned = crate::jslds::loss::pinned_points(view.regimes.len(), inputs.free_points);
     let regimes = view
         .regimes
         .iter()
