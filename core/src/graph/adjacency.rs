@@ -18,6 +18,106 @@ pub fn normalized_entry(d_i: u32, d_j: u32) -> i16 {
     isqrt_u32((1u32 << 30) / p).div_ceil(2) as i16
 }
 
+/// Largest degree `d` (self loop counted) of [`SCALE`]: a graph of up to 64 neurons with the
+/// history node has degrees up to 65 (the step's fast neighbour walk, `N <= 64`).
+pub(crate) const SCALE_MAX_DEGREE: usize = 66;
+
+/// `SCALE[d] = s(d) = ceil(2^15 / sqrt(d))` for `d = 1 ..= SCALE_MAX_DEGREE`: the smallest
+/// `s` with `s² d >= 2^30`, computed at compile time (134 B of flash). `SCALE[0]` is not
+/// used ([`EntryRow`] leaves a degree 0, which [`normalized_entry`] reads as 1, to it).
+pub(crate) const SCALE: [u16; SCALE_MAX_DEGREE + 1] = scale_table();
+
+const fn scale_table() -> [u16; SCALE_MAX_DEGREE + 1] {
+    let mut t = [0u16; SCALE_MAX_DEGREE + 1];
+    let mut d = 1;
+    while d <= SCALE_MAX_DEGREE {
+        // Binary search of the smallest s in 1 ..= 2^15 with s² d >= 2^30 (2^15 always is).
+        let (mut lo, mut hi) = (1u64, 1u64 << 15);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if mid * mid * (d as u64) >= 1 << 30 {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        t[d] = lo as u16;
+        d += 1;
+    }
+    t
+}
+
+/// The entries `Â_ij` = [`normalized_entry`]`(d_i, d_j)` of one row `i`, bit for bit, without
+/// a square root per entry where both degrees are in [`SCALE`] (up to [`SCALE_MAX_DEGREE`]:
+/// every degree of a graph of up to 64 neurons); [`normalized_entry`] itself otherwise.
+///
+/// Why: the TAVRNN step needs every non-zero of `Â` four times a window (1,241 at N = 64 on
+/// the bench graph); a root each (or a cache of them keyed by `d_i d_j`, 768 B of stack)
+/// cost about 46 instructions an entry on the Cortex-M4, this about 12.
+///
+/// How, exactly: with `s = ceil(2^15 / sqrt(d))` ([`SCALE`]), `x = 2^14 / sqrt(d_i d_j)` and
+/// `x' = s_i s_j / 2^16 >= x`, the excess `x' − x < (s_i + s_j + 1) / 2^16 <= 0.71` (a factor
+/// with `d = 1` is exact, `2^15`, and then the excess is below `1/2`; otherwise both are at
+/// most `2^15 / sqrt 2`). So the estimate `e = floor(x' + 1/2) = (s_i s_j + 2^15) >> 16` is
+/// the exact `v = floor(x + 1/2)` or `v + 1`, and one exact test settles it: `v` is the largest
+/// value with `(2v − 1)² d_i d_j <= 2^30`, i.e. `(2v − 1)² d_j <= floor(2^30 / d_i)`. All in
+/// `u32`: `s_i s_j <= 2^30`, and `(2e − 1)² d_j <= (2x + 2)² d_i d_j < 2^31` for degrees up to
+/// 66. The test `scaled_entries_are_exact` checks every pair of degrees up to twice that.
+#[derive(Clone, Copy)]
+pub(crate) struct EntryRow {
+    /// `s(d_i)`.
+    s_i: u32,
+    /// `floor(2^30 / d_i)`.
+    q_i: u32,
+}
+
+impl EntryRow {
+    /// The row of a node of degree `d_i`; `None` outside [`SCALE`] (0 or above
+    /// [`SCALE_MAX_DEGREE`]).
+    #[inline(always)]
+    pub(crate) fn new(d_i: u32) -> Option<Self> {
+        if d_i == 0 {
+            return None;
+        }
+        let s_i = u32::from(*SCALE.get(d_i as usize)?);
+        Some(EntryRow {
+            s_i,
+            q_i: (1u32 << 30) / d_i,
+        })
+    }
+
+    /// [`normalized_entry`]`(d_i, d_j)`; `None` outside [`SCALE`] (never taken where the
+    /// compiler sees `1 <= d_j <= SCALE_MAX_DEGREE`).
+    #[inline(always)]
+    pub(crate) fn entry(self, d_j: u32) -> Option<i16> {
+        if d_j == 0 {
+            return None;
+        }
+        let s_j = u32::from(*SCALE.get(d_j as usize)?);
+        let e = (self.s_i * s_j + (1 << 15)) >> 16;
+        let t = (2 * e).wrapping_sub(1);
+        let over = t.wrapping_mul(t).wrapping_mul(d_j) > self.q_i;
+        Some((e - u32::from(over)) as i16)
+    }
+}
+
+/// [`normalized_entry`] through [`EntryRow`] where the degrees are in [`SCALE`], else
+/// directly (graphs of more than 64 neurons, on the host).
+#[inline(always)]
+pub(crate) fn entry_of(row: Option<EntryRow>, d_i: u32, d_j: u32) -> i16 {
+    match row.and_then(|r| r.entry(d_j)) {
+        Some(v) => v,
+        None => entry_beyond_scale(d_i, d_j),
+    }
+}
+
+/// [`normalized_entry`] out of line.
+#[cold]
+#[inline(never)]
+fn entry_beyond_scale(d_i: u32, d_j: u32) -> i16 {
+    normalized_entry(d_i, d_j)
+}
+
 impl<const N: usize, const T: usize> WindowGraph<N, T> {
     /// `Â_ij` in Q1.14 ([`normalized_entry`] of the node degrees where `A + I` is 1, else 0);
     /// 0 for nodes that do not exist. Symmetric, exact, `0 < Â_ij <= Q14_ONE` on `A + I`.
@@ -127,6 +227,37 @@ mod tests {
                 let v = f64::from(normalized_entry(di, dj));
                 assert!(v - 0.5 <= x && x < v + 0.5, "{di} {dj}: {v} vs {x}");
             }
+        }
+    }
+
+    /// [`EntryRow`] is [`normalized_entry`] for every pair of degrees, in its table and
+    /// beyond it.
+    #[test]
+    fn scaled_entries_are_exact() {
+        let top = 2 * SCALE_MAX_DEGREE as u32;
+        for di in 0..=top {
+            let row = EntryRow::new(di);
+            assert_eq!(
+                row.is_some(),
+                (1..=SCALE_MAX_DEGREE).contains(&(di as usize))
+            );
+            for dj in 0..=top {
+                let want = normalized_entry(di, dj);
+                assert_eq!(entry_of(row, di, dj), want, "{di} {dj}");
+                if let Some(r) = row {
+                    let fast = r.entry(dj);
+                    let inside = (1..=SCALE_MAX_DEGREE).contains(&(dj as usize));
+                    assert_eq!(fast.is_some(), inside);
+                    assert!(fast.is_none_or(|v| v == want), "{di} {dj}");
+                }
+            }
+        }
+        for (d, &s) in SCALE.iter().enumerate().skip(1) {
+            let (s, d) = (u64::from(s), d as u64);
+            assert!(
+                s * s * d >= 1 << 30 && (s - 1) * (s - 1) * d < 1 << 30,
+                "{d}"
+            );
         }
     }
 }

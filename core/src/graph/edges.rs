@@ -241,6 +241,43 @@ impl<const N: usize, const T: usize> WindowGraph<N, T> {
         &self.flags
     }
 
+    /// The neurons' degrees among the neurons (`degree_i`, no self loop, no history node).
+    #[inline(always)]
+    pub(crate) fn neuron_degrees(&self) -> &[u16; N] {
+        &self.degree
+    }
+
+    /// Row `i` of `A + I` among the neurons as a bit set into `rows[i]`, for `i < N` and
+    /// `i < rows.len()`: bit `j` set where `j == i` or `i` and `j` are linked (`j < 64`;
+    /// the history node is not in it). `rows` must be zero on entry. One pass over the pair
+    /// flags (`T` bytes), so that a walk over a row's neighbours visits only them: the TAVRNN
+    /// step walks every row four times a window, and scanning the 64 candidate flags of a row
+    /// (half of them a column of the packed triangle) cost about 800 instructions each time
+    /// on the Cortex-M4. Once a window step.
+    pub(crate) fn neuron_masks(&self, rows: &mut [u64]) {
+        let mut start = 0usize;
+        for i in 0..N.min(rows.len()).min(64) {
+            let bi = 1u64 << i;
+            let len = N - i;
+            let row = self.flags.get(start + 1..start + len).unwrap_or(&[]);
+            let (head, tail) = rows.split_at_mut(i + 1);
+            if let Some(ri) = head.last_mut() {
+                // Bits j < i came from the rows before; the self loop; then j > i.
+                let mut mi = *ri | bi;
+                let mut bj = bi << 1;
+                for (&f, rj) in row.iter().zip(tail.iter_mut()) {
+                    if f & EDGE != 0 {
+                        mi |= bj;
+                        *rj |= bi;
+                    }
+                    bj <<= 1;
+                }
+                *ri = mi;
+            }
+            start += len;
+        }
+    }
+
     /// Whether neurons `i` and `j` (both `< N`) are linked. The history node's links are
     /// given by [`Self::linked`].
     pub fn contains(&self, i: usize, j: usize) -> bool {

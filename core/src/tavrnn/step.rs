@@ -4,12 +4,8 @@
 
 use super::error::TavrnnError;
 use crate::format::TavrnnDims;
-#[cfg(test)]
-use crate::graph::walk_row;
-use crate::graph::{normalized_entry, packed, WindowGraph};
-#[cfg(test)]
-use crate::kernels::pack_neighbor;
-use crate::kernels::Neighbors;
+use crate::graph::{entry_of, packed, EntryRow, WindowGraph};
+use crate::kernels::{pack_neighbor, Neighbors};
 
 /// The dense layers of the section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,98 +126,55 @@ struct Aligned<A>(A);
 /// `r h` and where its propagation goes, in GRU pass 2 ([`StepCore::step`]).
 type RhOut<'a, V> = Option<(&'a [V], &'a mut [V])>;
 
-/// Entries of the step's cache of `Â_ij` values ([`NormCache`]).
-const NORM_CACHE: usize = 128;
-
-/// The step's cache of `Â_ij` entries, keyed by the degree product `p = d_i d_j`: one per
-/// step, shared by all rows and all the step's propagation passes.
-///
-/// Why: the square root behind an entry ([`normalized_entry`], ~80 instructions and a
-/// division on a Cortex-M4) was recomputed for every neighbour of every row in each pass
-/// (0.49 M of the 9.16 M instructions of a step at N = 64); a per-row cache keyed by `d_j`
-/// cut that, but was itself reset for every row of every pass (a 64-byte `memset` each, 0.36 M
-/// instructions a step, measured under QEMU). The entry is a function of `p` alone
-/// (`normalized_entry(d_i, d_j) = normalized_entry(p, 1)`, both compute `isqrt(2^30 / p)`
-/// from the same `p`), and a graph has few distinct products, so one direct-mapped table
-/// per step returns the same values, computed by the same function, for nearly every edge
-/// after the first pass.
-pub(crate) struct NormCache {
-    /// Degree product of each slot; 0 = empty (products are at least 1).
-    keys: [u32; NORM_CACHE],
-    vals: [i16; NORM_CACHE],
-}
-
-impl NormCache {
-    pub(crate) fn new() -> Self {
-        NormCache {
-            keys: [0; NORM_CACHE],
-            vals: [0; NORM_CACHE],
-        }
-    }
-
-    /// [`normalized_entry`]`(d_i, d_j)`.
-    #[inline(always)]
-    fn entry(&mut self, d_i: u32, d_j: u32) -> i16 {
-        let p = d_i.max(1).saturating_mul(d_j.max(1));
-        let slot = p as usize % NORM_CACHE;
-        match (self.keys.get_mut(slot), self.vals.get_mut(slot)) {
-            (Some(k), Some(v)) => {
-                if *k != p {
-                    *k = p;
-                    *v = normalized_entry(p, 1);
-                }
-                *v
-            }
-            _ => normalized_entry(p, 1),
-        }
-    }
-}
-
 /// Calls `f(j, Â_ij)` for every `j` with `Â_ij != 0` (the self loop included), in increasing
-/// `j`, for a graph with the history node (node `N`). The values are those of
-/// [`WindowGraph::normalized_row`], through the step's [`NormCache`].
+/// `j`: the plain definition ([`WindowGraph::normalized`]) that the walk is tested against.
 #[cfg(test)]
 pub(crate) fn for_neighbors<const N: usize, const T: usize>(
     g: &WindowGraph<N, T>,
     i: usize,
-    cache: &mut NormCache,
     mut f: impl FnMut(usize, i16),
 ) {
-    let d_i = g.node_degree(i);
-    let mut entry = |d_j: u32| -> i16 { cache.entry(d_i, d_j) };
-    if i == N {
-        for j in 0..=N {
-            f(j, entry(g.node_degree(j)));
+    for j in 0..g.n_nodes() {
+        let a = g.normalized(i, j);
+        if a != 0 {
+            f(j, a);
         }
-        return;
     }
-    let flags = g.pair_flags();
-    walk_row(N, i, |j, at| {
-        if j == i || flags.get(at).is_some_and(|&fl| fl & 1 != 0) {
-            f(j, entry(g.node_degree(j)));
-        }
-    });
-    f(N, entry(g.node_degree(N)));
 }
 
 /// Neighbours gathered per call of [`for_neighbor_batches`]' consumer: the history node's
 /// row at N = 64 (65 neighbours) in one batch.
 const NB_BATCH: usize = 72;
 
-/// The step's neighbour-walk state: the [`NormCache`] and the batch buffer of
-/// [`for_neighbor_batches`], made once per step (zeroing the buffer for every row of every
-/// pass was a `memclr` of 288 bytes each time: 0.21 M instructions a step at N = 64).
+/// Neurons of the bit-set walk ([`masked_row`]): a neuron's neighbours among the neurons in
+/// one `u64`. Larger graphs (the host only) take the general walk.
+const MASK_NEURONS: usize = 64;
+
+/// The step's neighbour-walk state, made once per step: the batch buffer of
+/// [`for_neighbor_batches`] (zeroing it for every row of every pass was a `memclr` of 288
+/// bytes each time: 0.21 M instructions a step at N = 64), and, for `N <= 64`, each neuron's
+/// neighbours among the neurons as a bit set ([`WindowGraph::neuron_masks`], 512 B of stack;
+/// the cache of `Â` entries it replaced took 768 B).
 pub(crate) struct Walk {
-    norm: NormCache,
     /// The batch: packed neighbours ([`pack_neighbor`]).
     nb: [u32; NB_BATCH],
+    /// Row `i` of `A + I` among the neurons (bit `j`), for `N <= MASK_NEURONS`.
+    rows: [u64; MASK_NEURONS],
 }
 
 impl Walk {
     fn new() -> Self {
         Walk {
-            norm: NormCache::new(),
             nb: [0; NB_BATCH],
+            rows: [0; MASK_NEURONS],
+        }
+    }
+
+    /// Sets the bit sets up for graph `g` (nothing to do for `N > 64`).
+    fn load<const N: usize, const T: usize>(&mut self, g: &WindowGraph<N, T>) {
+        if N <= MASK_NEURONS {
+            self.rows = [0; MASK_NEURONS];
+            g.neuron_masks(&mut self.rows);
         }
     }
 }
@@ -230,9 +183,10 @@ impl Walk {
 type BatchFn<'f> = dyn FnMut(&Neighbors<'_>, bool, bool) + 'f;
 
 /// Calls `f(neighbours, first, last)` for the neighbours of row `i` ([`for_neighbors`], in
-/// order) in batches of up to [`NB_BATCH`]; `first` on the first batch, `last` on the last,
-/// and one empty first (and last) batch for a row without neighbours, so that the consumer
-/// always initialises and finishes its sums.
+/// order, with the same values) in batches of up to [`NB_BATCH`]; `first` on the first
+/// batch, `last` on the last, and one empty first (and last) batch for a row without
+/// neighbours, so that the consumer always initialises and finishes its sums. The graph
+/// must be the `walk`'s.
 ///
 /// Why batches: the propagation kernels walk the neighbour list once per block of columns
 /// and keep the block's sums in registers ([`crate::kernels::propagate_i16`]), which needs
@@ -249,18 +203,19 @@ fn for_neighbor_batches<const N: usize, const T: usize>(
     walk: &mut Walk,
     f: &mut BatchFn<'_>,
 ) {
-    let Walk { norm, nb } = walk;
+    if N <= MASK_NEURONS {
+        masked_row(g, i, walk, f);
+        return;
+    }
     let mut b = Batch {
-        nb,
-        norm,
+        nb: &mut walk.nb,
         len: 0,
         first: true,
     };
-    // The same neighbours, values and order as `for_neighbors`, in plain loops that only
-    // collect the nodes (`Batch::flush` adds the entries): through `walk_row` and a callback
-    // the walk took about 2,300 instructions a row and pass at N = 64 (the callback was out
-    // of line, called for each of the 64 candidates).
-    if i == N {
+    // The general walk (N > 64, the host): the same neighbours, values and order as
+    // `for_neighbors`, in plain loops over the pair flags that only collect the nodes
+    // (`Batch::flush` adds the entries).
+    if i == N && g.has_history_node() {
         for j in 0..=N {
             b.push(g, i, j, f);
         }
@@ -283,18 +238,82 @@ fn for_neighbor_batches<const N: usize, const T: usize>(
                 b.push(g, i, i + 1 + k, f);
             }
         }
-        b.push(g, i, N, f);
+        if g.has_history_node() {
+            b.push(g, i, N, f);
+        }
     }
     if b.len > 0 || b.first {
         b.flush(g, i, f, true);
     }
 }
 
-/// The batch being filled by [`for_neighbor_batches`]: nodes `j << 16` until
-/// [`Batch::flush`] writes their `Â_ij` in.
+/// [`for_neighbor_batches`] for `N <= 64` (the device), a row in one batch (at most 65
+/// neighbours): the neurons from the row's bit set in increasing order (count trailing
+/// zeros, then clear the lowest bit), then the history node, each packed with its entry from
+/// [`EntryRow`] as it is found.
+///
+/// Why: scanning the row's 64 flag bytes and then computing the entries through a cache
+/// keyed by `d_i d_j` cost about 90 instructions per neighbour (0.45 M a window step on the
+/// bench graph); the bit set visits only the neighbours, and [`EntryRow`] takes two
+/// multiplications and a test per entry.
+#[inline(always)]
+fn masked_row<const N: usize, const T: usize>(
+    g: &WindowGraph<N, T>,
+    i: usize,
+    walk: &mut Walk,
+    f: &mut BatchFn<'_>,
+) {
+    let history = g.has_history_node();
+    // `d = 1 + degree + [history]`: a neuron has at most N - 1 <= 63 neighbours among the
+    // neurons, so the `& 63` changes nothing, but lets the compiler see `d <= 65`, inside
+    // `SCALE` (no bounds check, no fallback in the loops).
+    let base = 1 + u32::from(history);
+    let deg = g.neuron_degrees();
+    let neuron = |d: u16| base + (u32::from(d) & (MASK_NEURONS as u32 - 1));
+    // The history node's degree, N + 1 (the clamp only shows the compiler the range; a node
+    // that does not exist has no neighbours, its degree is not used).
+    let d_n = g.node_degree(N).clamp(1, N as u32 + 1);
+    let d_i = deg.get(i).map_or(d_n, |&d| neuron(d));
+    let row = EntryRow::new(d_i);
+    let entry = |d_j: u32| entry_of(row, d_i, d_j);
+    let Walk { nb, rows } = walk;
+    let mut len = 0usize;
+    if i == N && history {
+        for (s, (j, &d)) in nb.iter_mut().zip(deg.iter().enumerate()) {
+            *s = pack_neighbor(j as u16, entry(neuron(d)));
+        }
+        len = N;
+    } else if i < N {
+        let m = rows.get(i).copied().unwrap_or(0);
+        if let Some((slots, _)) = nb.split_first_chunk_mut::<MASK_NEURONS>() {
+            // The two halves as `u32`: the Cortex-M4 has 32-bit registers. A `u64` has at
+            // most 64 bits set, so `len < 64` at every store (`& 63` changes nothing, and
+            // spares a bounds check per neighbour).
+            for (half, at) in [(m as u32, 0usize), ((m >> 32) as u32, 32)] {
+                let mut bits = half;
+                while bits != 0 {
+                    let j = at + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let a = entry(neuron(deg.get(j).copied().unwrap_or(0)));
+                    slots[len & (MASK_NEURONS - 1)] = pack_neighbor(j as u16, a);
+                    len += 1;
+                }
+            }
+        }
+    }
+    if history && i <= N {
+        if let Some(s) = nb.get_mut(len) {
+            *s = pack_neighbor(N as u16, entry(d_n));
+            len += 1;
+        }
+    }
+    f(&Neighbors::new(part(&nb[..], 0, len)), true, true);
+}
+
+/// The batch being filled by the general walk of [`for_neighbor_batches`]: nodes `j << 16`
+/// until [`Batch::flush`] writes their `Â_ij` in.
 struct Batch<'w> {
     nb: &'w mut [u32; NB_BATCH],
-    norm: &'w mut NormCache,
     len: usize,
     first: bool,
 }
@@ -318,7 +337,7 @@ impl Batch<'_> {
         }
     }
 
-    /// The entries `Â_ij` ([`NormCache::entry`]) of the batch's nodes, and `f` on them
+    /// The entries `Â_ij` ([`EntryRow`]) of the batch's nodes, and `f` on them
     /// (`last`: the row's last batch).
     #[inline(never)]
     fn flush<const N: usize, const T: usize>(
@@ -329,9 +348,9 @@ impl Batch<'_> {
         last: bool,
     ) {
         let d_i = g.node_degree(i);
-        let norm = &mut *self.norm;
+        let row = EntryRow::new(d_i);
         let nb = Neighbors::fill(part_mut(&mut self.nb[..], 0, self.len), |j| {
-            norm.entry(d_i, g.node_degree(j))
+            entry_of(row, d_i, g.node_degree(j))
         });
         f(&nb, self.first, last);
         self.first = false;
@@ -554,6 +573,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         // One accumulator area for every propagation; each row clears the part it uses.
         let mut acc = [B::Acc::default(); ACCS];
         let mut walk = Walk::new();
+        walk.load(g);
 
         // Encoder: E_i = ReLU((Â [phi_x || h])_i W_e + b_e) into `work`.
         for (i, e) in work.chunks_exact_mut(enc).enumerate().take(n) {
@@ -718,41 +738,59 @@ mod tests {
     use crate::graph::GraphSettings;
     use std::vec::Vec;
 
-    /// The batches of `for_neighbor_batches` are the neighbours of `for_neighbors`, in the
-    /// same order, with the same values, for graphs of every density (and the history node).
-    #[test]
-    fn batches_match_for_neighbors() {
-        const N: usize = 9;
-        const T: usize = N * (N + 1) / 2;
-        for seed in 0u32..40 {
+    /// The batches of `for_neighbor_batches` are the neighbours of `for_neighbors` (the plain
+    /// definition of `Â`), in the same order, with the same values, `first` on the first and
+    /// `last` on the last batch only, for graphs of every density (empty rows at
+    /// `theta = 1`, full rows at `theta = 0`) and the history node; at N = 9 and 64 through
+    /// the bit sets, at N = 80 through the general walk (the history node's row in two
+    /// batches).
+    fn batches_match<const N: usize, const T: usize>() {
+        for seed in 0u32..18 {
             let mut r = [0i32; T];
             let mut x = seed.wrapping_mul(2654435761).wrapping_add(12345);
             for v in r.iter_mut() {
                 x = x.wrapping_mul(1103515245).wrapping_add(12345);
-                *v = (x >> 1) as i32 % (1 << 30);
+                *v = ((x >> 1) as i32 % (1 << 30)) | 1;
             }
+            let theta_q30 = match seed % 9 {
+                8 => crate::graph::Q30_ONE,
+                k => (k << 27) as i32,
+            };
             let settings = GraphSettings {
-                theta_q30: ((seed % 8) << 27) as i32,
+                theta_q30,
                 top_k: None,
                 history_node: true,
             };
             let mut g = WindowGraph::<N, T>::new();
             g.build_for_tests(&r, &settings);
-            for i in 0..=N {
+            let mut walk = Walk::new();
+            walk.load(&g);
+            for i in 0..=N + 1 {
                 let mut want = Vec::new();
-                for_neighbors(&g, i, &mut NormCache::new(), |j, v| {
-                    want.push(pack_neighbor(j as u16, v))
-                });
+                for_neighbors(&g, i, |j, v| want.push(pack_neighbor(j as u16, v)));
                 let mut got = Vec::new();
-                let mut walk = Walk::new();
-                let mut firsts = Vec::new();
-                for_neighbor_batches(&g, i, &mut walk, &mut |nb, first, _last| {
+                let mut flags = Vec::new();
+                for_neighbor_batches(&g, i, &mut walk, &mut |nb, first, last| {
                     got.extend_from_slice(nb.entries());
-                    firsts.push(first);
+                    flags.push((first, last));
                 });
-                assert_eq!(got, want, "seed {seed} row {i}");
-                assert_eq!(firsts.first(), Some(&true));
+                assert_eq!(got, want, "N {N} seed {seed} row {i}");
+                let batches = flags.len();
+                assert!(batches >= 1);
+                for (k, &(first, last)) in flags.iter().enumerate() {
+                    assert_eq!((first, last), (k == 0, k + 1 == batches), "N {N} row {i}");
+                }
+                if i == N && N > NB_BATCH {
+                    assert!(batches > 1);
+                }
             }
         }
+    }
+
+    #[test]
+    fn batches_match_for_neighbors() {
+        batches_match::<9, 45>();
+        batches_match::<64, 2080>();
+        batches_match::<80, 3240>();
     }
 }
