@@ -47,6 +47,15 @@ const fn scale_table() -> [u16; SCALE_MAX_DEGREE + 1] {
     t
 }
 
+/// `s(d)` ([`SCALE`]) for `1 <= d <= SCALE_MAX_DEGREE`.
+#[inline(always)]
+pub(crate) fn scale(d: u32) -> Option<u16> {
+    if d == 0 {
+        return None;
+    }
+    SCALE.get(d as usize).copied()
+}
+
 /// The entries `Â_ij` = [`normalized_entry`]`(d_i, d_j)` of one row `i`, bit for bit, without
 /// a square root per entry where both degrees are in [`SCALE`] (up to [`SCALE_MAX_DEGREE`]:
 /// every degree of a graph of up to 64 neurons); [`normalized_entry`] itself otherwise.
@@ -76,10 +85,7 @@ impl EntryRow {
     /// [`SCALE_MAX_DEGREE`]).
     #[inline(always)]
     pub(crate) fn new(d_i: u32) -> Option<Self> {
-        if d_i == 0 {
-            return None;
-        }
-        let s_i = u32::from(*SCALE.get(d_i as usize)?);
+        let s_i = u32::from(scale(d_i)?);
         Some(EntryRow {
             s_i,
             q_i: (1u32 << 30) / d_i,
@@ -90,14 +96,18 @@ impl EntryRow {
     /// compiler sees `1 <= d_j <= SCALE_MAX_DEGREE`).
     #[inline(always)]
     pub(crate) fn entry(self, d_j: u32) -> Option<i16> {
-        if d_j == 0 {
-            return None;
-        }
-        let s_j = u32::from(*SCALE.get(d_j as usize)?);
-        let e = (self.s_i * s_j + (1 << 15)) >> 16;
+        let s_j = u32::from(scale(d_j)?);
+        Some(self.entry_scaled(s_j, d_j))
+    }
+
+    /// [`Self::entry`] with `s_j = SCALE[d_j]` already looked up (`1 <= d_j <=
+    /// SCALE_MAX_DEGREE`; other values give other numbers, never a panic).
+    #[inline(always)]
+    pub(crate) fn entry_scaled(self, s_j: u32, d_j: u32) -> i16 {
+        let e = (self.s_i.wrapping_mul(s_j).wrapping_add(1 << 15)) >> 16;
         let t = (2 * e).wrapping_sub(1);
         let over = t.wrapping_mul(t).wrapping_mul(d_j) > self.q_i;
-        Some((e - u32::from(over)) as i16)
+        e.wrapping_sub(u32::from(over)) as i16
     }
 }
 

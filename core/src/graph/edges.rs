@@ -241,12 +241,6 @@ impl<const N: usize, const T: usize> WindowGraph<N, T> {
         &self.flags
     }
 
-    /// The neurons' degrees among the neurons (`degree_i`, no self loop, no history node).
-    #[inline(always)]
-    pub(crate) fn neuron_degrees(&self) -> &[u16; N] {
-        &self.degree
-    }
-
     /// Row `i` of `A + I` among the neurons as a bit set into `rows[i]`, for `i < N` and
     /// `i < rows.len()`: bit `j` set where `j == i` or `i` and `j` are linked (`j < 64`;
     /// the history node is not in it). `rows` must be zero on entry. One pass over the pair
@@ -257,22 +251,34 @@ impl<const N: usize, const T: usize> WindowGraph<N, T> {
     pub(crate) fn neuron_masks(&self, rows: &mut [u64]) {
         let mut start = 0usize;
         for i in 0..N.min(rows.len()).min(64) {
-            let bi = 1u64 << i;
             let len = N - i;
-            let row = self.flags.get(start + 1..start + len).unwrap_or(&[]);
-            let (head, tail) = rows.split_at_mut(i + 1);
-            if let Some(ri) = head.last_mut() {
-                // Bits j < i came from the rows before; the self loop; then j > i.
-                let mut mi = *ri | bi;
-                let mut bj = bi << 1;
-                for (&f, rj) in row.iter().zip(tail.iter_mut()) {
-                    if f & EDGE != 0 {
-                        mi |= bj;
-                        *rj |= bi;
-                    }
-                    bj <<= 1;
+            // The flags of (i, j), j = i + 1 .. N, as bits 0, 1, .. of `up`, read four at a
+            // time from the end: the EDGE bits of four bytes, `w & 0x01010101`, times
+            // 0x10204080 put flag k at bit 28 + k (no two partial products meet, so nothing
+            // carries into bits 28..31).
+            let flags = self.flags.get(start + 1..start + len).unwrap_or(&[]);
+            let chunks = flags.chunks_exact(4);
+            let mut up = 0u64;
+            for &f in chunks.remainder().iter().rev() {
+                up = (up << 1) | u64::from(f & EDGE);
+            }
+            for c in chunks.rev() {
+                let w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) & 0x0101_0101;
+                up = (up << 4) | u64::from(w.wrapping_mul(0x1020_4080) >> 28);
+            }
+            let up = up.checked_shl(i as u32 + 1).unwrap_or(0);
+            let bi = 1u64 << i;
+            // Bits j < i came from the rows before; the self loop; then j > i, which also
+            // set bit i of the rows j.
+            if let Some(r) = rows.get_mut(i) {
+                *r |= bi | up;
+            }
+            let mut rest = up;
+            while rest != 0 {
+                if let Some(r) = rows.get_mut(rest.trailing_zeros() as usize) {
+                    *r |= bi;
                 }
-                *ri = mi;
+                rest &= rest - 1;
             }
             start += len;
         }

@@ -29,7 +29,7 @@ mod error;
 mod isqrt;
 mod sums;
 
-pub(crate) use adjacency::{entry_of, EntryRow};
+pub(crate) use adjacency::{entry_of, scale, EntryRow};
 pub use adjacency::{normalized_entry, Q14_ONE};
 pub use correlation::{WindowCorrelation, Q30_ONE};
 pub use edges::{GraphSettings, Symmetrise, TopK, WindowGraph};

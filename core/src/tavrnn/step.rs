@@ -4,7 +4,7 @@
 
 use super::error::TavrnnError;
 use crate::format::TavrnnDims;
-use crate::graph::{entry_of, packed, EntryRow, WindowGraph};
+use crate::graph::{entry_of, packed, scale, EntryRow, WindowGraph};
 use crate::kernels::{pack_neighbor, Neighbors};
 
 /// The dense layers of the section.
@@ -160,6 +160,11 @@ pub(crate) struct Walk {
     nb: [u32; NB_BATCH],
     /// Row `i` of `A + I` among the neurons (bit `j`), for `N <= MASK_NEURONS`.
     rows: [u64; MASK_NEURONS],
+    /// Node `j`'s `(SCALE[d_j] << 16) | d_j` ([`EntryRow::entry_scaled`]), for
+    /// `N <= MASK_NEURONS` (the history node last): one load per neighbour, and fewer
+    /// registers in the walk's loop than the degree, the table and their bounds (260 B of
+    /// stack for about 20,000 instructions a step).
+    nodes: [u32; MASK_NEURONS + 1],
 }
 
 impl Walk {
@@ -167,14 +172,22 @@ impl Walk {
         Walk {
             nb: [0; NB_BATCH],
             rows: [0; MASK_NEURONS],
+            nodes: [0; MASK_NEURONS + 1],
         }
     }
 
-    /// Sets the bit sets up for graph `g` (nothing to do for `N > 64`).
+    /// Sets the bit sets and the nodes' scales up for graph `g` (nothing to do for
+    /// `N > 64`).
     fn load<const N: usize, const T: usize>(&mut self, g: &WindowGraph<N, T>) {
         if N <= MASK_NEURONS {
             self.rows = [0; MASK_NEURONS];
             g.neuron_masks(&mut self.rows);
+            for (j, w) in self.nodes.iter_mut().enumerate() {
+                // At most N + 1 <= 65 for N <= 64 (inside SCALE); 0 for a node that does not
+                // exist (never walked).
+                let d = g.node_degree(j);
+                *w = scale(d).map_or(0, |s| (u32::from(s) << 16) | d);
+            }
         }
     }
 }
@@ -205,16 +218,25 @@ fn for_neighbor_batches<const N: usize, const T: usize>(
 ) {
     if N <= MASK_NEURONS {
         masked_row(g, i, walk, f);
-        return;
+    } else {
+        for_batches_general(g, i, &mut walk.nb, f);
     }
+}
+
+/// [`for_neighbor_batches`] in plain loops over the pair flags (N > 64, the host, and graphs
+/// without the history node): the same neighbours, values and order as `for_neighbors`; the
+/// loops only collect the nodes (`Batch::flush` adds the entries).
+fn for_batches_general<const N: usize, const T: usize>(
+    g: &WindowGraph<N, T>,
+    i: usize,
+    nb: &mut [u32; NB_BATCH],
+    f: &mut BatchFn<'_>,
+) {
     let mut b = Batch {
-        nb: &mut walk.nb,
+        nb,
         len: 0,
         first: true,
     };
-    // The general walk (N > 64, the host): the same neighbours, values and order as
-    // `for_neighbors`, in plain loops over the pair flags that only collect the nodes
-    // (`Batch::flush` adds the entries).
     if i == N && g.has_history_node() {
         for j in 0..=N {
             b.push(g, i, j, f);
@@ -264,46 +286,42 @@ fn masked_row<const N: usize, const T: usize>(
     f: &mut BatchFn<'_>,
 ) {
     let history = g.has_history_node();
-    // `d = 1 + degree + [history]`: a neuron has at most N - 1 <= 63 neighbours among the
-    // neurons, so the `& 63` changes nothing, but lets the compiler see `d <= 65`, inside
-    // `SCALE` (no bounds check, no fallback in the loops).
-    let base = 1 + u32::from(history);
-    let deg = g.neuron_degrees();
-    let neuron = |d: u16| base + (u32::from(d) & (MASK_NEURONS as u32 - 1));
-    // The history node's degree, N + 1 (the clamp only shows the compiler the range; a node
-    // that does not exist has no neighbours, its degree is not used).
-    let d_n = g.node_degree(N).clamp(1, N as u32 + 1);
-    let d_i = deg.get(i).map_or(d_n, |&d| neuron(d));
-    let row = EntryRow::new(d_i);
-    let entry = |d_j: u32| entry_of(row, d_i, d_j);
-    let Walk { nb, rows } = walk;
+    let Walk { nb, rows, nodes } = walk;
+    let node = |j: usize| nodes.get(j).copied().unwrap_or(0);
+    let w_i = node(i);
+    // Every neuron's degree is at most N + 1 <= 65, inside `SCALE`, so only a node that does
+    // not exist (i > N, or i = N without the history node) has no row: no neighbours.
+    let Some(row) = EntryRow::new(w_i & 0xffff) else {
+        f(&Neighbors::new(&[]), true, true);
+        return;
+    };
+    let entry = |w: u32| row.entry_scaled(w >> 16, w & 0xffff);
     let mut len = 0usize;
-    if i == N && history {
-        for (s, (j, &d)) in nb.iter_mut().zip(deg.iter().enumerate()) {
-            *s = pack_neighbor(j as u16, entry(neuron(d)));
+    if i == N {
+        for (j, (s, &w)) in nb.iter_mut().zip(nodes.iter()).enumerate().take(N) {
+            *s = pack_neighbor(j as u16, entry(w));
         }
         len = N;
-    } else if i < N {
-        let m = rows.get(i).copied().unwrap_or(0);
-        if let Some((slots, _)) = nb.split_first_chunk_mut::<MASK_NEURONS>() {
-            // The two halves as `u32`: the Cortex-M4 has 32-bit registers. A `u64` has at
-            // most 64 bits set, so `len < 64` at every store (`& 63` changes nothing, and
-            // spares a bounds check per neighbour).
-            for (half, at) in [(m as u32, 0usize), ((m >> 32) as u32, 32)] {
-                let mut bits = half;
-                while bits != 0 {
-                    let j = at + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    let a = entry(neuron(deg.get(j).copied().unwrap_or(0)));
-                    slots[len & (MASK_NEURONS - 1)] = pack_neighbor(j as u16, a);
-                    len += 1;
-                }
+    } else if let (Some(&m), Some((slots, _))) =
+        (rows.get(i), nb.split_first_chunk_mut::<MASK_NEURONS>())
+    {
+        // The two halves as `u32`: the Cortex-M4 has 32-bit registers. A `u64` has at most
+        // 64 bits set, so `len < 64` at every store (`& 63` changes nothing, and spares a
+        // bounds check per neighbour).
+        for (half, at) in [(m as u32, 0usize), ((m >> 32) as u32, 32)] {
+            let mut bits = half;
+            while bits != 0 {
+                let j = at + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let a = entry(node(j));
+                slots[len & (MASK_NEURONS - 1)] = pack_neighbor(j as u16, a);
+                len += 1;
             }
         }
     }
-    if history && i <= N {
+    if history {
         if let Some(s) = nb.get_mut(len) {
-            *s = pack_neighbor(N as u16, entry(d_n));
+            *s = pack_neighbor(N as u16, entry(node(N)));
             len += 1;
         }
     }
@@ -738,31 +756,39 @@ mod tests {
     use crate::graph::GraphSettings;
     use std::vec::Vec;
 
+    /// A graph from pseudo-random correlations (none zero), of a density set by `seed`: no
+    /// edge at `theta = 1` (`seed % 9 == 8`), every pair at `theta = 0`; with the history
+    /// node except where `seed % 7 == 6`.
+    fn graph<const N: usize, const T: usize>(seed: u32) -> WindowGraph<N, T> {
+        let mut r = [0i32; T];
+        let mut x = seed.wrapping_mul(2654435761).wrapping_add(12345);
+        for v in r.iter_mut() {
+            x = x.wrapping_mul(1103515245).wrapping_add(12345);
+            *v = ((x >> 1) as i32 % (1 << 30)) | 1;
+        }
+        let theta_q30 = match seed % 9 {
+            8 => crate::graph::Q30_ONE,
+            k => (k << 27) as i32,
+        };
+        let settings = GraphSettings {
+            theta_q30,
+            top_k: None,
+            history_node: seed % 7 != 6,
+        };
+        let mut g = WindowGraph::<N, T>::new();
+        g.build_for_tests(&r, &settings);
+        g
+    }
+
     /// The batches of `for_neighbor_batches` are the neighbours of `for_neighbors` (the plain
     /// definition of `Â`), in the same order, with the same values, `first` on the first and
     /// `last` on the last batch only, for graphs of every density (empty rows at
-    /// `theta = 1`, full rows at `theta = 0`) and the history node; at N = 9 and 64 through
+    /// `theta = 1`, full rows at `theta = 0`), with and without the history node; at N = 9 and 64 through
     /// the bit sets, at N = 80 through the general walk (the history node's row in two
     /// batches).
     fn batches_match<const N: usize, const T: usize>() {
         for seed in 0u32..18 {
-            let mut r = [0i32; T];
-            let mut x = seed.wrapping_mul(2654435761).wrapping_add(12345);
-            for v in r.iter_mut() {
-                x = x.wrapping_mul(1103515245).wrapping_add(12345);
-                *v = ((x >> 1) as i32 % (1 << 30)) | 1;
-            }
-            let theta_q30 = match seed % 9 {
-                8 => crate::graph::Q30_ONE,
-                k => (k << 27) as i32,
-            };
-            let settings = GraphSettings {
-                theta_q30,
-                top_k: None,
-                history_node: true,
-            };
-            let mut g = WindowGraph::<N, T>::new();
-            g.build_for_tests(&r, &settings);
+            let g = graph::<N, T>(seed);
             let mut walk = Walk::new();
             walk.load(&g);
             for i in 0..=N + 1 {
@@ -780,11 +806,35 @@ mod tests {
                 for (k, &(first, last)) in flags.iter().enumerate() {
                     assert_eq!((first, last), (k == 0, k + 1 == batches), "N {N} row {i}");
                 }
-                if i == N && N > NB_BATCH {
+                if i == N && N >= NB_BATCH && g.has_history_node() {
                     assert!(batches > 1);
                 }
             }
         }
+    }
+
+    /// `WindowGraph::neuron_masks` is row i of `A + I` among the neurons, bit for bit.
+    fn masks_match<const N: usize, const T: usize>() {
+        for seed in 0u32..18 {
+            let g = graph::<N, T>(seed);
+            let mut walk = Walk::new();
+            walk.load(&g);
+            for i in 0..N {
+                for j in 0..N {
+                    let bit = walk.rows[i] >> j & 1 != 0;
+                    assert_eq!(bit, i == j || g.contains(i, j), "N {N} seed {seed} {i} {j}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn neuron_masks_are_the_rows() {
+        masks_match::<1, 1>();
+        masks_match::<5, 15>();
+        masks_match::<9, 45>();
+        masks_match::<63, 2016>();
+        masks_match::<64, 2080>();
     }
 
     #[test]
