@@ -122,9 +122,20 @@ mod imp {
         // element of `out`; `n` rows exist in each (the `min` above, `w` holding
         // `n · 2 · x.len()` bytes). `n` and `groups` are in `1..=65535`, as it needs. It
         // writes nothing else but `job`, and saves the callee-saved registers it uses.
-        let kernel = match (groups, w.as_ptr() as usize & 3 == 0) {
-            (4, true) => nl_dense_rows_x32a,
-            (4, false) => nl_dense_rows_x32,
+        let aligned = w.as_ptr() as usize & 3 == 0;
+        if groups == 4 {
+            let pairs = if aligned {
+                nl_dense_pairs_x32a
+            } else {
+                nl_dense_pairs_x32
+            };
+            // SAFETY: as below, for 32 columns (`x` of 16 words), the rows two at a time
+            // (`n` of them; an odd last row is left to the caller): `LDM` of `w` only when
+            // it is word aligned (`nl_dense_pairs_x32a`), single `LDR`s otherwise.
+            let left = unsafe { pairs(&mut job, w.as_ptr(), x.as_ptr(), n) };
+            return n.saturating_sub(left);
+        }
+        let kernel = match (groups, aligned) {
             (6, true) => nl_dense_rows_x48a,
             (2, true) => nl_dense_rows_x16a,
             (1, true) => nl_dense_rows_x8a,
@@ -217,55 +228,6 @@ mod imp {
         "uxth r10, r3",
         "sub r2, r2, r10, lsl #4"
     );
-    // 32 columns (4 groups; most of the TAVRNN's rows), unrolled: no loop counter, and
-    // with registers left for the row pointers (no `LDM`/`STM` of the job a row): mult in
-    // r0, shift in r10, bias in r12, out in lr.
-    core::arch::global_asm!(
-        ".section .text.nl_dense_rows_x32,\"ax\",%progbits",
-        ".syntax unified",
-        ".thumb",
-        ".p2align 2",
-        ".global nl_dense_rows_x32",
-        ".type nl_dense_rows_x32,%function",
-        ".thumb_func",
-        // Arguments and result as `dense_rows!`.
-        "nl_dense_rows_x32:",
-        "push {{r4-r11, lr}}",
-        "ldm r0, {{r0, r10, r12, lr}}",
-        "2:",
-        "mov r8, #0",
-        "mov r9, #0",
-        group!(),
-        group!(),
-        group!(),
-        group!(),
-        "sub r2, r2, #64",
-        "ldrsb r4, [r10], #1",
-        "mvn r4, r4",
-        "subs r4, #1",
-        "cmp r4, #29",
-        "bhi 3f",
-        "cmp r9, r8, asr #31",
-        "bne 3f",
-        "ldr r11, [r0], #4",
-        "smmul r11, r8, r11",
-        "asr r11, r11, r4",
-        "adds r11, #1",
-        "ldrsh r5, [r12], #2",
-        "add r5, r5, r11, asr #1",
-        "ssat r5, #16, r5",
-        "strh r5, [lr], #2",
-        "subs r3, r3, #0x10000",
-        "bhs 2b",
-        "movs r0, #0",
-        "pop {{r4-r11, pc}}",
-        "3:",
-        "lsrs r0, r3, #16",
-        "adds r0, #1",
-        "pop {{r4-r11, pc}}",
-        ".size nl_dense_rows_x32, . - nl_dense_rows_x32",
-    );
-
     /// 8 columns of word-aligned weights: one `LDM` of each operand and 4 `SMLALD`.
     macro_rules! group_aligned {
         () => {
@@ -280,16 +242,151 @@ mod imp {
         };
     }
 
-    // 32 columns of word-aligned weights (the rows of a layer whose blob lies at a word
-    // boundary): 6 instructions for 8 multiply-accumulates.
-    dense_rows!(
-        "nl_dense_rows_x32a",
-        group_aligned!(),
-        group_aligned!(),
-        group_aligned!(),
-        group_aligned!(),
-        "sub r2, r2, #64"
-    );
+    /// 8 columns of two rows: `LDM` of 4 words of `x` (r4-r7), then for row A (`w` in r1,
+    /// sum in r3) and row B (r2, sum in r12) 4 weight words (`$load`) and 4 `SMLAD`s
+    /// (`$first`: `SMUAD`, the group that sets the sums).
+    macro_rules! pair_group {
+        ($load:ident, $op:ident) => {
+            concat!(
+                "ldm r0!, {{r4-r7}}\n",
+                $load!("r1"),
+                pair_group!(@mac $op, "r3"),
+                $load!("r2"),
+                pair_group!(@mac $op, "r12"),
+            )
+        };
+        (@mac smuad, $acc:literal) => {
+            concat!(
+                "smuad ", $acc, ", r4, r8\n",
+                "smlad ", $acc, ", r5, r9, ", $acc, "\n",
+                "smlad ", $acc, ", r6, r10, ", $acc, "\n",
+                "smlad ", $acc, ", r7, r11, ", $acc, "\n",
+            )
+        };
+        (@mac smlad, $acc:literal) => {
+            concat!(
+                "smlad ", $acc, ", r4, r8, ", $acc, "\n",
+                "smlad ", $acc, ", r5, r9, ", $acc, "\n",
+                "smlad ", $acc, ", r6, r10, ", $acc, "\n",
+                "smlad ", $acc, ", r7, r11, ", $acc, "\n",
+            )
+        };
+    }
+    /// 4 weight words of word-aligned rows: one `LDM`.
+    macro_rules! load_ldm {
+        ($w:literal) => {
+            concat!("ldm ", $w, "!, {{r8-r11}}\n")
+        };
+    }
+    /// 4 weight words at any alignment: 4 `LDR`s (unaligned word loads are allowed).
+    macro_rules! load_ldr {
+        ($w:literal) => {
+            concat!(
+                "ldr r8, [", $w, "], #4\n",
+                "ldr r9, [", $w, "], #4\n",
+                "ldr r10, [", $w, "], #4\n",
+                "ldr r11, [", $w, "], #4\n",
+            )
+        };
+    }
+    /// The requantisation of one row (sum in `$acc`, pointers mult r4, shift r5, bias r6,
+    /// out r7): stop at `$stop` unless `k = -2 - shift` is in `0..=29` (the shift byte
+    /// read unsigned: `k = 254 - byte`), else `out = ssat16(bias + (((acc · mult) >> 32 >>
+    /// k) + 1) >> 1)`.
+    macro_rules! pair_requant {
+        ($acc:literal, $stop:literal) => {
+            concat!(
+                "ldrb r8, [r5], #1\n",
+                "rsb r8, r8, #254\n",
+                "cmp r8, #29\n",
+                "bhi ", $stop, "\n",
+                "ldr r9, [r4], #4\n",
+                "smmul r9, ", $acc, ", r9\n",
+                "asr r9, r9, r8\n",
+                "adds r9, #1\n",
+                "ldrsh r10, [r6], #2\n",
+                "add r10, r10, r9, asr #1\n",
+                "ssat r10, #16, r10\n",
+                "strh r10, [r7], #2\n",
+            )
+        };
+    }
+    /// The 32-column kernels (most of the TAVRNN's rows), two rows a pass: the vector's
+    /// words are loaded once for both, the sums are 32-bit (`SMUAD`/`SMLAD`, one register
+    /// each), whose overflow sets the sticky Q flag, checked once a pass (the `SSAT`s,
+    /// which set it too, come after the check, and Q is cleared at the end of the pass);
+    /// the row pointers live on the stack (one `LDM`/`STM` a pass).
+    ///
+    /// r0 = job, r1 = w (rows of 64 bytes back to back), r2 = x (word aligned, 16 words),
+    /// r3 = rows. Returns in r0 the rows not done: the odd last row, or from the row whose
+    /// sum overflowed 32 bits or whose shift `apply_narrow` does not cover.
+    macro_rules! dense_pairs {
+        ($name:literal, $load:ident) => {
+            core::arch::global_asm!(
+                concat!(".section .text.", $name, ",\"ax\",%progbits"),
+                ".syntax unified",
+                ".thumb",
+                ".p2align 2",
+                concat!(".global ", $name),
+                concat!(".type ", $name, ",%function"),
+                ".thumb_func",
+                concat!($name, ":"),
+                "push {{r3-r11, lr}}",
+                "ldm r0, {{r4-r7}}",
+                "push {{r4-r7}}",
+                "mov r0, r2",
+                "add r2, r1, #64",
+                "lsrs lr, r3, #1",
+                "beq 8f",
+                "msr APSR_nzcvq, lr",
+                "1:",
+                pair_group!($load, smuad),
+                pair_group!($load, smlad),
+                pair_group!($load, smlad),
+                pair_group!($load, smlad),
+                "sub r0, r0, #64",
+                "mov r1, r2",
+                "add r2, r2, #64",
+                // Q (bit 27) into N: a sum overflowed.
+                "mrs r8, APSR",
+                "lsls r8, r8, #4",
+                "bmi 3f",
+                "ldm sp, {{r4-r7}}",
+                pair_requant!("r3", "3f"),
+                pair_requant!("r12", "4f"),
+                "stm sp, {{r4-r7}}",
+                // Clear Q (lr is below 2^15: bit 27 clear).
+                "msr APSR_nzcvq, lr",
+                "subs lr, lr, #1",
+                "bne 1b",
+                "8:",
+                // Done but an odd last row: rows & 1 left.
+                "ldr r0, [sp, #16]",
+                "and r0, r0, #1",
+                "add sp, #16",
+                "pop {{r3-r11, pc}}",
+                "3:",
+                // Stopped at the pass's first row: 2 lr + (rows & 1) left.
+                "ldr r0, [sp, #16]",
+                "and r0, r0, #1",
+                "add r0, r0, lr, lsl #1",
+                "add sp, #16",
+                "pop {{r3-r11, pc}}",
+                "4:",
+                // At its second row.
+                "ldr r0, [sp, #16]",
+                "and r0, r0, #1",
+                "add r0, r0, lr, lsl #1",
+                "subs r0, #1",
+                "add sp, #16",
+                "pop {{r3-r11, pc}}",
+                concat!(".size ", $name, ", . - ", $name),
+            );
+        };
+    }
+    dense_pairs!("nl_dense_pairs_x32a", load_ldm);
+    dense_pairs!("nl_dense_pairs_x32", load_ldr);
+
     // The other widths of the TAVRNN's layers (48: encoder, 16: mu, 8: phi_z), word-aligned
     // weights, unrolled (no register is left for a loop counter).
     dense_rows!(
@@ -318,20 +415,11 @@ mod imp {
             x: *const i16,
             rows_groups: usize,
         ) -> usize;
-        /// `nl_dense_rows_x8` for 4 groups (32 columns).
-        fn nl_dense_rows_x32(
-            job: &mut Job,
-            w: *const u8,
-            x: *const i16,
-            rows_groups: usize,
-        ) -> usize;
-        /// `nl_dense_rows_x32` for word-aligned weights.
-        fn nl_dense_rows_x32a(
-            job: &mut Job,
-            w: *const u8,
-            x: *const i16,
-            rows_groups: usize,
-        ) -> usize;
+        /// See `dense_pairs!` above: 32 columns, weights at any alignment.
+        fn nl_dense_pairs_x32(job: &mut Job, w: *const u8, x: *const i16, rows: usize) -> usize;
+        /// `nl_dense_pairs_x32` for word-aligned weights.
+        fn nl_dense_pairs_x32a(job: &mut Job, w: *const u8, x: *const i16, rows: usize)
+            -> usize;
         /// 48 columns of word-aligned weights.
         fn nl_dense_rows_x48a(
             job: &mut Job,
