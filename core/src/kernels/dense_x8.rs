@@ -16,6 +16,21 @@
 //! A row that `apply_narrow` does not cover (a 64-bit sum or a shift above -2) stops the
 //! kernel; the caller computes that row the general way and resumes after it.
 //!
+//! The 32-column rows (most of the TAVRNN's: GRU gates, candidate, value, key, query) take
+//! two rows a pass (`nl_dense_pairs_x32a` / `nl_dense_pairs_x32`): the vector's 4 `LDM`s
+//! serve both rows, and the sums are 32-bit (`SMUAD` then `SMLAD`, one register each, where
+//! `SMLALD` needed two and their clearing), so the row pointers stay in registers or on the
+//! stack (one `LDM`/`STM` a pass) and the loop is counted once per two rows: about 40
+//! instructions a row (1.27 a multiply-accumulate) with word-aligned weights, where the
+//! one-row kernel took 47, and 53 with single `LDR`s of unaligned weights (was 59). A
+//! 32-bit sum can overflow where the exact one would not: `SMLAD` then sets the sticky Q
+//! flag, which the kernel reads once a pass (before the `SSAT`s, which set it too, and
+//! clears it after them); a pass whose sums overflowed stops the kernel at its first row,
+//! which the caller computes the general way (the same value: the caller's path is exact);
+//! so does a pass with a shift outside `apply_narrow`'s range in either row.
+//! So on the Cortex-M4 the kernel may stop at a row that `apply_narrow` covers, and it
+//! leaves an odd last row to the caller; the values are those of the portable twin.
+//!
 //! # Exactness
 //! `SMLALD` adds two `i16 × i16` products to a 64-bit accumulator (wrapping modulo `2^64`,
 //! as the `wrapping_add` chain of [`super::dot_i16`]); with `|w·x| <= 2^30` and fewer than
@@ -60,9 +75,12 @@ fn aligned(x: &[i16]) -> bool {
 /// For `i = 0, 1, …` over the rows that `w` (rows of `2 · x.len()` bytes, `i16` LE),
 /// `mult` (`i32` LE), `shift`, `bias` (`i16` LE) and `out` all have: while row `i`'s
 /// requantisation [`Requant::apply_narrow`](crate::fixed::Requant::apply_narrow) applies to its sum `acc_i = Σ_c W[i][c]·x[c]`,
-/// `out[i] = sat_i16(apply_narrow(acc_i) + bias[i])`. Returns the number of rows done: the
-/// row after them, if it exists, needs [`Requant::apply_wide`](crate::fixed::Requant::apply_wide) (its output is left as it
-/// was). `apply_narrow` applies to the rows of the device models, so one call does a layer.
+/// `out[i] = sat_i16(apply_narrow(acc_i) + bias[i])`. Returns the number of rows done; the
+/// row after them, if it exists, is left as it was for the caller: it needs
+/// [`Requant::apply_wide`](crate::fixed::Requant::apply_wide) or, on the Cortex-M4 only,
+/// its 32-bit sum overflowed along the way or it is the odd last row of the two-row
+/// 32-column kernel (see the module documentation). `apply_narrow` applies to the rows of
+/// the device models, so one call does a layer.
 #[inline(always)]
 pub fn dense_rows_narrow(
     w: &[u8],
@@ -113,9 +131,8 @@ mod imp {
             bias: bias.as_ptr(),
             out: out.as_mut_ptr(),
         };
-        // SAFETY: `nl_dense_rows_x8` (and the unrolled kernels for their `groups`: `x32`
-        // for 4, and `x8a`, `x16a`, `x32a`, `x48a` for 1, 2, 4, 6 with `w` word aligned, as
-        // their `LDM`s need) reads, for each of at most `n` rows, `16 · groups`
+        // SAFETY: `nl_dense_rows_x8` (and the unrolled kernels for their `groups`: `x8a`,
+        // `x16a`, `x48a` for 1, 2, 6 with `w` word aligned, as their `LDM`s need) reads, for each of at most `n` rows, `16 · groups`
         // bytes of `w` (in order, from its start), `8 · groups` elements of `x` (from its
         // start, with `LDM`: `x` is word aligned and `x.len() = 8 · groups`, both checked by
         // `VecX8::new`), one element of `mult`, `shift`, `bias` through `job`, and writes one
@@ -129,9 +146,12 @@ mod imp {
             } else {
                 nl_dense_pairs_x32
             };
-            // SAFETY: as below, for 32 columns (`x` of 16 words), the rows two at a time
-            // (`n` of them; an odd last row is left to the caller): `LDM` of `w` only when
-            // it is word aligned (`nl_dense_pairs_x32a`), single `LDR`s otherwise.
+            // SAFETY: as above, for 32 columns (`x` of 16 words), the rows two at a time
+            // (at most `n`; an odd last row is left to the caller): `LDM` of `w` only when
+            // it is word aligned (`nl_dense_pairs_x32a`), single `LDR`s otherwise. `n` is
+            // below 2^16, so the pass count the kernel keeps in lr leaves the Q bit (27) of
+            // the value it writes to the APSR clear. It writes the 16 bytes it pushes on
+            // the stack, nothing else.
             let left = unsafe { pairs(&mut job, w.as_ptr(), x.as_ptr(), n) };
             return n.saturating_sub(left);
         }
@@ -282,27 +302,34 @@ mod imp {
     macro_rules! load_ldr {
         ($w:literal) => {
             concat!(
-                "ldr r8, [", $w, "], #4\n",
-                "ldr r9, [", $w, "], #4\n",
-                "ldr r10, [", $w, "], #4\n",
-                "ldr r11, [", $w, "], #4\n",
+                "ldr r8, [",
+                $w,
+                "], #4\n",
+                "ldr r9, [",
+                $w,
+                "], #4\n",
+                "ldr r10, [",
+                $w,
+                "], #4\n",
+                "ldr r11, [",
+                $w,
+                "], #4\n",
             )
         };
     }
-    /// The requantisation of one row (sum in `$acc`, pointers mult r4, shift r5, bias r6,
-    /// out r7): stop at `$stop` unless `k = -2 - shift` is in `0..=29` (the shift byte
-    /// read unsigned: `k = 254 - byte`), else `out = ssat16(bias + (((acc · mult) >> 32 >>
-    /// k) + 1) >> 1)`.
+    /// The requantisation of one row (sum in `$acc`, `k = -2 - shift` in `$k`, checked to
+    /// be in `0..=29`; pointers mult r4, bias r6, out r7):
+    /// `out = ssat16(bias + (((acc · mult) >> 32 >> k) + 1) >> 1)`.
     macro_rules! pair_requant {
-        ($acc:literal, $stop:literal) => {
+        ($acc:literal, $k:literal) => {
             concat!(
-                "ldrb r8, [r5], #1\n",
-                "rsb r8, r8, #254\n",
-                "cmp r8, #29\n",
-                "bhi ", $stop, "\n",
                 "ldr r9, [r4], #4\n",
-                "smmul r9, ", $acc, ", r9\n",
-                "asr r9, r9, r8\n",
+                "smmul r9, ",
+                $acc,
+                ", r9\n",
+                "asr r9, r9, ",
+                $k,
+                "\n",
                 "adds r9, #1\n",
                 "ldrsh r10, [r6], #2\n",
                 "add r10, r10, r9, asr #1\n",
@@ -352,8 +379,18 @@ mod imp {
                 "lsls r8, r8, #4",
                 "bmi 3f",
                 "ldm sp, {{r4-r7}}",
-                pair_requant!("r3", "3f"),
-                pair_requant!("r12", "4f"),
+                // k = -2 - shift of both rows (the shift byte read unsigned: 254 - byte);
+                // either outside 0..=29 stops the pass at its first row.
+                "ldrb r8, [r5], #1",
+                "rsb r8, r8, #254",
+                "ldrb r11, [r5], #1",
+                "rsb r11, r11, #254",
+                "cmp r8, #30",
+                "it lo",
+                "cmplo r11, #30",
+                "bhs 3f",
+                pair_requant!("r3", "r8"),
+                pair_requant!("r12", "r11"),
                 "stm sp, {{r4-r7}}",
                 // Clear Q (lr is below 2^15: bit 27 clear).
                 "msr APSR_nzcvq, lr",
@@ -370,14 +407,6 @@ mod imp {
                 "ldr r0, [sp, #16]",
                 "and r0, r0, #1",
                 "add r0, r0, lr, lsl #1",
-                "add sp, #16",
-                "pop {{r3-r11, pc}}",
-                "4:",
-                // At its second row.
-                "ldr r0, [sp, #16]",
-                "and r0, r0, #1",
-                "add r0, r0, lr, lsl #1",
-                "subs r0, #1",
                 "add sp, #16",
                 "pop {{r3-r11, pc}}",
                 concat!(".size ", $name, ", . - ", $name),
@@ -418,8 +447,7 @@ mod imp {
         /// See `dense_pairs!` above: 32 columns, weights at any alignment.
         fn nl_dense_pairs_x32(job: &mut Job, w: *const u8, x: *const i16, rows: usize) -> usize;
         /// `nl_dense_pairs_x32` for word-aligned weights.
-        fn nl_dense_pairs_x32a(job: &mut Job, w: *const u8, x: *const i16, rows: usize)
-            -> usize;
+        fn nl_dense_pairs_x32a(job: &mut Job, w: *const u8, x: *const i16, rows: usize) -> usize;
         /// 48 columns of word-aligned weights.
         fn nl_dense_rows_x48a(
             job: &mut Job,

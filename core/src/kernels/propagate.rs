@@ -3,15 +3,18 @@
 //!
 //! The TAVRNN step propagates several node matrices (`phi_x`, `h`, `E`, `phi_z`, `r h`) along
 //! the rows of `Â`. The neighbours come as a [`Neighbors`] list of packed entries
-//! `(j << 16) | a` (node `j`, weight `a` as `u16`), built once per row and shared by all
-//! the matrices, and checked once (its largest node and `Σ |a|`).
+//! `(j << 21) | a` (node `j`, weight `a` as `u16`), built once per row and shared by all
+//! the matrices, and checked once (its largest node, `Σ |a|` and the signs).
 //!
 //! On the Cortex-M4 the list is walked once per block of 8 columns, with the block's eight
 //! sums in `i32` registers: per neighbour one `LDR` of the entry, the row address from it
-//! (`LSR` + `ADD` with a shifted operand), and per pair of columns one `LDR` of the row's
-//! word and `SMLABB` + `SMLATB` (the weight is the entry's low half): 14 instructions for 8
-//! multiply-accumulates, and the loop's `CMP`/`BNE` once per two neighbours; the first
-//! neighbour sets the sums (`SMULBB`/`SMULTB`). LLVM's 4-column blocks (`SMLABB`/`SMLABT` on
+//! (one `ADD` with a shifted operand: `x + (e >> 16)` for rows of 16 columns, `x + (e >> 15)`
+//! for 32 when no weight is negative), the block's 4 words (two `LDRD`s for a word-aligned
+//! `x`, else four `LDR`s) and per pair of columns `SMLABB` + `SMLATB` (the weight is the
+//! entry's low half): 12 (or 14) instructions for 8 multiply-accumulates, and the loop's
+//! `LDR` of the end (no register is left for it) + `CMP`/`BNE` once per two neighbours
+//! (the entry was `(j << 16) | a`: `LSR` + `ADD` for the address and four `LDR`s, 15); the
+//! first neighbour sets the sums (`SMULBB`/`SMULTB`). LLVM's 4-column blocks (`SMLABB`/`SMLABT` on
 //! word loads, bounds checks per neighbour) took 4.7 instructions a multiply-accumulate. The
 //! block's sums are then added to (or stored as) the `i64` accumulators, or, for a row in one
 //! run, rounded straight to `i16` ([`propagate_round_i16`]), in the same kernel. Elsewhere
@@ -282,12 +285,12 @@ mod arm {
         acc: &mut [i64],
         first: bool,
     ) -> bool {
-        let kernel: unsafe extern "C" fn(*const u32, *const u32, *const u8, usize) =
-            if width == 16 {
-                nl_prop8_r32
-            } else {
-                nl_prop8_r64
-            };
+        let kernel: unsafe extern "C" fn(*const u32, *const u32, *const u8, usize) = if width == 16
+        {
+            nl_prop8_r32
+        } else {
+            nl_prop8_r64
+        };
         if acc.len() != width || nb.rows > len / width || !takes(nb, x, width) {
             return false;
         }
