@@ -154,8 +154,10 @@ pub fn propagate_le(nb: &Neighbors<'_>, x: &[u8], width: usize, acc: &mut [i64],
 /// for `c < width`, `S_c = Σ_k a_k · x[j_k · width + c]`, i.e. `floor((S_c + 2^(s−1)) / 2^s)`
 /// saturated (the 32-bit path of the TAVRNN's conversion of its propagated sums), when the
 /// kernel applies: `nb` is one run (so every `S_c` fits in an `i32`), `width` is 16 or 32,
-/// `out.len() == width`, every row `nb` names lies in `x`, and `s` is in `2..=30`. Returns
-/// whether it did (otherwise `out` is left as it was).
+/// `out.len() == width`, every row `nb` names lies in `x`, and `s` is in `2..=30` (and on
+/// the Cortex-M4, for width 32, `x` word aligned and no weight negative). Returns whether
+/// it did (otherwise `out` is left as it was, for the caller's general path, which gives
+/// the same values).
 ///
 /// Why: a row's sums were written to `i64`s and converted back in a second loop; here, on
 /// the Cortex-M4, the kernel rounds its eight register sums and stores them as `i16` (4
@@ -673,7 +675,17 @@ mod tests {
         let nb = Neighbors::new(&e);
         assert_eq!((nb.rows, nb.one_run), (10, false));
         let nb = Neighbors::new(&e[..2]);
-        assert_eq!((nb.rows, nb.one_run), (10, true));
+        assert_eq!((nb.rows, nb.one_run, nb.nonneg), (10, true, false));
+        let nb = Neighbors::new(&e[1..]);
+        assert_eq!((nb.rows, nb.one_run, nb.nonneg), (10, true, true));
+        // `fill` packs as `pack_neighbor` and finds the same flags as `new`.
+        let mut f = [3u32 << 16, 9 << 16, 2 << 16];
+        let w = [-30000i16, 30000, 10000];
+        let nb = Neighbors::fill(&mut f, |j| {
+            w[[3, 9, 2].iter().position(|&v| v == j).unwrap()]
+        });
+        assert_eq!((nb.rows, nb.one_run, nb.nonneg), (10, false, false));
+        assert_eq!(nb.entries(), &e[..]);
         assert_eq!(Neighbors::new(&[]).rows, 0);
     }
 
