@@ -16,6 +16,21 @@
 //! A row that `apply_narrow` does not cover (a 64-bit sum or a shift above -2) stops the
 //! kernel; the caller computes that row the general way and resumes after it.
 //!
+//! The 32-column rows (most of the TAVRNN's: GRU gates, candidate, value, key, query) take
+//! two rows a pass (`nl_dense_pairs_x32a` / `nl_dense_pairs_x32`): the vector's 4 `LDM`s
+//! serve both rows, and the sums are 32-bit (`SMUAD` then `SMLAD`, one register each, where
+//! `SMLALD` needed two and their clearing), so the row pointers stay in registers or on the
+//! stack (one `LDM`/`STM` a pass) and the loop is counted once per two rows: about 40
+//! instructions a row (1.27 a multiply-accumulate) with word-aligned weights, where the
+//! one-row kernel took 47, and 53 with single `LDR`s of unaligned weights (was 59). A
+//! 32-bit sum can overflow where the exact one would not: `SMLAD` then sets the sticky Q
+//! flag, which the kernel reads once a pass (before the `SSAT`s, which set it too, and
+//! clears it after them); a pass whose sums overflowed stops the kernel at its first row,
+//! which the caller computes the general way (the same value: the caller's path is exact);
+//! so does a pass with a shift outside `apply_narrow`'s range in either row.
+//! So on the Cortex-M4 the kernel may stop at a row that `apply_narrow` covers, and it
+//! leaves an odd last row to the caller; the values are those of the portable twin.
+//!
 //! # Exactness
 //! `SMLALD` adds two `i16 × i16` products to a 64-bit accumulator (wrapping modulo `2^64`,
 //! as the `wrapping_add` chain of [`super::dot_i16`]); with `|w·x| <= 2^30` and fewer than
@@ -60,9 +75,12 @@ fn aligned(x: &[i16]) -> bool {
 /// For `i = 0, 1, …` over the rows that `w` (rows of `2 · x.len()` bytes, `i16` LE),
 /// `mult` (`i32` LE), `shift`, `bias` (`i16` LE) and `out` all have: while row `i`'s
 /// requantisation [`Requant::apply_narrow`](crate::fixed::Requant::apply_narrow) applies to its sum `acc_i = Σ_c W[i][c]·x[c]`,
-/// `out[i] = sat_i16(apply_narrow(acc_i) + bias[i])`. Returns the number of rows done: the
-/// row after them, if it exists, needs [`Requant::apply_wide`](crate::fixed::Requant::apply_wide) (its output is left as it
-/// was). `apply_narrow` applies to the rows of the device models, so one call does a layer.
+/// `out[i] = sat_i16(apply_narrow(acc_i) + bias[i])`. Returns the number of rows done; the
+/// row after them, if it exists, is left as it was for the caller: it needs
+/// [`Requant::apply_wide`](crate::fixed::Requant::apply_wide) or, on the Cortex-M4 only,
+/// its 32-bit sum overflowed along the way or it is the odd last row of the two-row
+/// 32-column kernel (see the module documentation). `apply_narrow` applies to the rows of
+/// the device models, so one call does a layer.
 #[inline(always)]
 pub fn dense_rows_narrow(
     w: &[u8],
@@ -113,18 +131,31 @@ mod imp {
             bias: bias.as_ptr(),
             out: out.as_mut_ptr(),
         };
-        // SAFETY: `nl_dense_rows_x8` (and the unrolled kernels for their `groups`: `x32`
-        // for 4, and `x8a`, `x16a`, `x32a`, `x48a` for 1, 2, 4, 6 with `w` word aligned, as
-        // their `LDM`s need) reads, for each of at most `n` rows, `16 · groups`
+        // SAFETY: `nl_dense_rows_x8` (and the unrolled kernels for their `groups`: `x8a`,
+        // `x16a`, `x48a` for 1, 2, 6 with `w` word aligned, as their `LDM`s need) reads, for each of at most `n` rows, `16 · groups`
         // bytes of `w` (in order, from its start), `8 · groups` elements of `x` (from its
         // start, with `LDM`: `x` is word aligned and `x.len() = 8 · groups`, both checked by
         // `VecX8::new`), one element of `mult`, `shift`, `bias` through `job`, and writes one
         // element of `out`; `n` rows exist in each (the `min` above, `w` holding
         // `n · 2 · x.len()` bytes). `n` and `groups` are in `1..=65535`, as it needs. It
         // writes nothing else but `job`, and saves the callee-saved registers it uses.
-        let kernel = match (groups, w.as_ptr() as usize & 3 == 0) {
-            (4, true) => nl_dense_rows_x32a,
-            (4, false) => nl_dense_rows_x32,
+        let aligned = w.as_ptr() as usize & 3 == 0;
+        if groups == 4 {
+            let pairs = if aligned {
+                nl_dense_pairs_x32a
+            } else {
+                nl_dense_pairs_x32
+            };
+            // SAFETY: as above, for 32 columns (`x` of 16 words), the rows two at a time
+            // (at most `n`; an odd last row is left to the caller): `LDM` of `w` only when
+            // it is word aligned (`nl_dense_pairs_x32a`), single `LDR`s otherwise. `n` is
+            // below 2^16, so the pass count the kernel keeps in lr leaves the Q bit (27) of
+            // the value it writes to the APSR clear. It writes the 16 bytes it pushes on
+            // the stack, nothing else.
+            let left = unsafe { pairs(&mut job, w.as_ptr(), x.as_ptr(), n) };
+            return n.saturating_sub(left);
+        }
+        let kernel = match (groups, aligned) {
             (6, true) => nl_dense_rows_x48a,
             (2, true) => nl_dense_rows_x16a,
             (1, true) => nl_dense_rows_x8a,
@@ -217,55 +248,6 @@ mod imp {
         "uxth r10, r3",
         "sub r2, r2, r10, lsl #4"
     );
-    // 32 columns (4 groups; most of the TAVRNN's rows), unrolled: no loop counter, and
-    // with registers left for the row pointers (no `LDM`/`STM` of the job a row): mult in
-    // r0, shift in r10, bias in r12, out in lr.
-    core::arch::global_asm!(
-        ".section .text.nl_dense_rows_x32,\"ax\",%progbits",
-        ".syntax unified",
-        ".thumb",
-        ".p2align 2",
-        ".global nl_dense_rows_x32",
-        ".type nl_dense_rows_x32,%function",
-        ".thumb_func",
-        // Arguments and result as `dense_rows!`.
-        "nl_dense_rows_x32:",
-        "push {{r4-r11, lr}}",
-        "ldm r0, {{r0, r10, r12, lr}}",
-        "2:",
-        "mov r8, #0",
-        "mov r9, #0",
-        group!(),
-        group!(),
-        group!(),
-        group!(),
-        "sub r2, r2, #64",
-        "ldrsb r4, [r10], #1",
-        "mvn r4, r4",
-        "subs r4, #1",
-        "cmp r4, #29",
-        "bhi 3f",
-        "cmp r9, r8, asr #31",
-        "bne 3f",
-        "ldr r11, [r0], #4",
-        "smmul r11, r8, r11",
-        "asr r11, r11, r4",
-        "adds r11, #1",
-        "ldrsh r5, [r12], #2",
-        "add r5, r5, r11, asr #1",
-        "ssat r5, #16, r5",
-        "strh r5, [lr], #2",
-        "subs r3, r3, #0x10000",
-        "bhs 2b",
-        "movs r0, #0",
-        "pop {{r4-r11, pc}}",
-        "3:",
-        "lsrs r0, r3, #16",
-        "adds r0, #1",
-        "pop {{r4-r11, pc}}",
-        ".size nl_dense_rows_x32, . - nl_dense_rows_x32",
-    );
-
     /// 8 columns of word-aligned weights: one `LDM` of each operand and 4 `SMLALD`.
     macro_rules! group_aligned {
         () => {
@@ -280,16 +262,160 @@ mod imp {
         };
     }
 
-    // 32 columns of word-aligned weights (the rows of a layer whose blob lies at a word
-    // boundary): 6 instructions for 8 multiply-accumulates.
-    dense_rows!(
-        "nl_dense_rows_x32a",
-        group_aligned!(),
-        group_aligned!(),
-        group_aligned!(),
-        group_aligned!(),
-        "sub r2, r2, #64"
-    );
+    /// 8 columns of two rows: `LDM` of 4 words of `x` (r4-r7), then for row A (`w` in r1,
+    /// sum in r3) and row B (r2, sum in r12) 4 weight words (`$load`) and 4 `SMLAD`s
+    /// (`$first`: `SMUAD`, the group that sets the sums).
+    macro_rules! pair_group {
+        ($load:ident, $op:ident) => {
+            concat!(
+                "ldm r0!, {{r4-r7}}\n",
+                $load!("r1"),
+                pair_group!(@mac $op, "r3"),
+                $load!("r2"),
+                pair_group!(@mac $op, "r12"),
+            )
+        };
+        (@mac smuad, $acc:literal) => {
+            concat!(
+                "smuad ", $acc, ", r4, r8\n",
+                "smlad ", $acc, ", r5, r9, ", $acc, "\n",
+                "smlad ", $acc, ", r6, r10, ", $acc, "\n",
+                "smlad ", $acc, ", r7, r11, ", $acc, "\n",
+            )
+        };
+        (@mac smlad, $acc:literal) => {
+            concat!(
+                "smlad ", $acc, ", r4, r8, ", $acc, "\n",
+                "smlad ", $acc, ", r5, r9, ", $acc, "\n",
+                "smlad ", $acc, ", r6, r10, ", $acc, "\n",
+                "smlad ", $acc, ", r7, r11, ", $acc, "\n",
+            )
+        };
+    }
+    /// 4 weight words of word-aligned rows: one `LDM`.
+    macro_rules! load_ldm {
+        ($w:literal) => {
+            concat!("ldm ", $w, "!, {{r8-r11}}\n")
+        };
+    }
+    /// 4 weight words at any alignment: 4 `LDR`s (unaligned word loads are allowed).
+    macro_rules! load_ldr {
+        ($w:literal) => {
+            concat!(
+                "ldr r8, [",
+                $w,
+                "], #4\n",
+                "ldr r9, [",
+                $w,
+                "], #4\n",
+                "ldr r10, [",
+                $w,
+                "], #4\n",
+                "ldr r11, [",
+                $w,
+                "], #4\n",
+            )
+        };
+    }
+    /// The requantisation of one row (sum in `$acc`, `k = -2 - shift` in `$k`, checked to
+    /// be in `0..=29`; pointers mult r4, bias r6, out r7):
+    /// `out = ssat16(bias + (((acc · mult) >> 32 >> k) + 1) >> 1)`.
+    macro_rules! pair_requant {
+        ($acc:literal, $k:literal) => {
+            concat!(
+                "ldr r9, [r4], #4\n",
+                "smmul r9, ",
+                $acc,
+                ", r9\n",
+                "asr r9, r9, ",
+                $k,
+                "\n",
+                "adds r9, #1\n",
+                "ldrsh r10, [r6], #2\n",
+                "add r10, r10, r9, asr #1\n",
+                "ssat r10, #16, r10\n",
+                "strh r10, [r7], #2\n",
+            )
+        };
+    }
+    /// The 32-column kernels (most of the TAVRNN's rows), two rows a pass: the vector's
+    /// words are loaded once for both, the sums are 32-bit (`SMUAD`/`SMLAD`, one register
+    /// each), whose overflow sets the sticky Q flag, checked once a pass (the `SSAT`s,
+    /// which set it too, come after the check, and Q is cleared at the end of the pass);
+    /// the row pointers live on the stack (one `LDM`/`STM` a pass).
+    ///
+    /// r0 = job, r1 = w (rows of 64 bytes back to back), r2 = x (word aligned, 16 words),
+    /// r3 = rows. Returns in r0 the rows not done: the odd last row, or from the row whose
+    /// sum overflowed 32 bits or whose shift `apply_narrow` does not cover.
+    macro_rules! dense_pairs {
+        ($name:literal, $load:ident) => {
+            core::arch::global_asm!(
+                concat!(".section .text.", $name, ",\"ax\",%progbits"),
+                ".syntax unified",
+                ".thumb",
+                ".p2align 2",
+                concat!(".global ", $name),
+                concat!(".type ", $name, ",%function"),
+                ".thumb_func",
+                concat!($name, ":"),
+                "push {{r3-r11, lr}}",
+                "ldm r0, {{r4-r7}}",
+                "push {{r4-r7}}",
+                "mov r0, r2",
+                "add r2, r1, #64",
+                "lsrs lr, r3, #1",
+                "beq 8f",
+                "msr APSR_nzcvq, lr",
+                "1:",
+                pair_group!($load, smuad),
+                pair_group!($load, smlad),
+                pair_group!($load, smlad),
+                pair_group!($load, smlad),
+                "sub r0, r0, #64",
+                "mov r1, r2",
+                "add r2, r2, #64",
+                // Q (bit 27) into N: a sum overflowed.
+                "mrs r8, APSR",
+                "lsls r8, r8, #4",
+                "bmi 3f",
+                "ldm sp, {{r4-r7}}",
+                // k = -2 - shift of both rows (the shift byte read unsigned: 254 - byte);
+                // either outside 0..=29 stops the pass at its first row.
+                "ldrb r8, [r5], #1",
+                "rsb r8, r8, #254",
+                "ldrb r11, [r5], #1",
+                "rsb r11, r11, #254",
+                "cmp r8, #30",
+                "it lo",
+                "cmplo r11, #30",
+                "bhs 3f",
+                pair_requant!("r3", "r8"),
+                pair_requant!("r12", "r11"),
+                "stm sp, {{r4-r7}}",
+                // Clear Q (lr is below 2^15: bit 27 clear).
+                "msr APSR_nzcvq, lr",
+                "subs lr, lr, #1",
+                "bne 1b",
+                "8:",
+                // Done but an odd last row: rows & 1 left.
+                "ldr r0, [sp, #16]",
+                "and r0, r0, #1",
+                "add sp, #16",
+                "pop {{r3-r11, pc}}",
+                "3:",
+                // Stopped at the pass's first row: 2 lr + (rows & 1) left.
+                "ldr r0, [sp, #16]",
+                "and r0, r0, #1",
+                "add r0, r0, lr, lsl #1",
+                "add sp, #16",
+                "pop {{r3-r11, pc}}",
+                concat!(".size ", $name, ", . - ", $name),
+            );
+        };
+    }
+    dense_pairs!("nl_dense_pairs_x32a", load_ldm);
+    dense_pairs!("nl_dense_pairs_x32", load_ldr);
+
     // The other widths of the TAVRNN's layers (48: encoder, 16: mu, 8: phi_z), word-aligned
     // weights, unrolled (no register is left for a loop counter).
     dense_rows!(
@@ -318,20 +444,10 @@ mod imp {
             x: *const i16,
             rows_groups: usize,
         ) -> usize;
-        /// `nl_dense_rows_x8` for 4 groups (32 columns).
-        fn nl_dense_rows_x32(
-            job: &mut Job,
-            w: *const u8,
-            x: *const i16,
-            rows_groups: usize,
-        ) -> usize;
-        /// `nl_dense_rows_x32` for word-aligned weights.
-        fn nl_dense_rows_x32a(
-            job: &mut Job,
-            w: *const u8,
-            x: *const i16,
-            rows_groups: usize,
-        ) -> usize;
+        /// See `dense_pairs!` above: 32 columns, weights at any alignment.
+        fn nl_dense_pairs_x32(job: &mut Job, w: *const u8, x: *const i16, rows: usize) -> usize;
+        /// `nl_dense_pairs_x32` for word-aligned weights.
+        fn nl_dense_pairs_x32a(job: &mut Job, w: *const u8, x: *const i16, rows: usize) -> usize;
         /// 48 columns of word-aligned weights.
         fn nl_dense_rows_x48a(
             job: &mut Job,

@@ -44,23 +44,25 @@
 //! * [`dense_rows_narrow`]: a dense layer's rows, dot product, `apply_narrow`
 //!   requantisation (`SMMUL`), bias and `SSAT` in one loop, the vector read with `LDM`
 //!   (word aligned: [`VecX8`]), the weights with `LDM` where the layer's blob is word
-//!   aligned, else with unaligned `LDR`s, two `i16` products per `SMLALD`;
+//!   aligned, else with unaligned `LDR`s, two `i16` products per `SMLALD` (32 columns: two
+//!   rows a pass, 32-bit sums, `SMUAD`/`SMLAD`);
 //! * [`propagate_i16`] / [`propagate_le`] / [`propagate_round_i16`] / [`propagate_round_le`]:
 //!   8-column blocks of `Σ_k a_k X[j_k]` with the block's sums in registers, `SMULxB` /
-//!   `SMLAxB` on packed neighbour entries (`(j << 16) | a`), the sums added to `i64`s or,
+//!   `SMLAxB` on packed neighbour entries (`(j << 21) | a`), the sums added to `i64`s or,
 //!   for a row in one run, rounded straight to `i16`;
 //! * [`round_shift_narrow`]: the rounding of `i64` sums that fit in 32 bits.
 //!
 //! Measured (`scripts/firmware-profile.sh`, windows 3 and 4 of the bench's model, N = 64,
-//! H = 32, 2026-11-27), per multiply-accumulate, requantisation, bias and saturation (dense)
+//! H = 32, 2026-11-28), per multiply-accumulate, requantisation, bias and saturation (dense)
 //! or rounding (propagation) included:
 //!
 //! | kernel | instructions / MAC |
 //! | --- | --- |
-//! | dense, 32 columns, word-aligned weights (`LDM` + `LDM` + 4 `SMLALD` per 8) | 1.44 (46 a row) |
-//! | dense, 32 columns, other weights (`LDM` + 4 × (`LDR` + `SMLALD`) per 8) | 1.77 (57 a row) |
+//! | dense, 32 columns, word-aligned weights (two rows: `LDM` of `x` + 2 × (`LDM` + 4 `SMLAD`) per 8) | 1.24 (40 a row; was 1.44 with one row and `SMLALD`) |
+//! | dense, 32 columns, other weights (two rows: `LDM` + 2 × 4 × (`LDR` + `SMLAD`) per 8) | 1.65 (53 a row; was 1.77) |
 //! | dense, 48 / 16 / 8 columns, word-aligned weights | 1.21 / 2.15 / 3.5 |
-//! | propagation (14 instructions per neighbour and 8 columns + the loop's 2 per two neighbours), block set-up and rounding included | 2.02 |
+//! | propagation, 32 columns (12 instructions per neighbour and 8 columns: `LDRD`s + the loop's 3 per two neighbours), block set-up and rounding included | 1.72 (was 2.02) |
+//! | propagation, 16 columns (14 per neighbour: `LDR`s, as the `phi_x` table of the bench's model is not word aligned) | 1.98 |
 //!
 //! The alignment of a layer's weights is the model file's (postcard packs the blobs at any
 //! offset): in the bench's model 5 of the 7 dense layers of 32 or more columns are word

@@ -3,15 +3,18 @@
 //!
 //! The TAVRNN step propagates several node matrices (`phi_x`, `h`, `E`, `phi_z`, `r h`) along
 //! the rows of `Â`. The neighbours come as a [`Neighbors`] list of packed entries
-//! `(j << 16) | a` (node `j`, weight `a` as `u16`), built once per row and shared by all
-//! the matrices, and checked once (its largest node and `Σ |a|`).
+//! `(j << 21) | a` (node `j`, weight `a` as `u16`), built once per row and shared by all
+//! the matrices, and checked once (its largest node, `Σ |a|` and the signs).
 //!
 //! On the Cortex-M4 the list is walked once per block of 8 columns, with the block's eight
 //! sums in `i32` registers: per neighbour one `LDR` of the entry, the row address from it
-//! (`LSR` + `ADD` with a shifted operand), and per pair of columns one `LDR` of the row's
-//! word and `SMLABB` + `SMLATB` (the weight is the entry's low half): 14 instructions for 8
-//! multiply-accumulates, and the loop's `CMP`/`BNE` once per two neighbours; the first
-//! neighbour sets the sums (`SMULBB`/`SMULTB`). LLVM's 4-column blocks (`SMLABB`/`SMLABT` on
+//! (one `ADD` with a shifted operand: `x + (e >> 16)` for rows of 16 columns, `x + (e >> 15)`
+//! for 32 when no weight is negative), the block's 4 words (two `LDRD`s for a word-aligned
+//! `x`, else four `LDR`s) and per pair of columns `SMLABB` + `SMLATB` (the weight is the
+//! entry's low half): 12 (or 14) instructions for 8 multiply-accumulates, and the loop's
+//! `LDR` of the end (no register is left for it) + `CMP`/`BNE` once per two neighbours
+//! (the entry was `(j << 16) | a`: `LSR` + `ADD` for the address and four `LDR`s, 15); the
+//! first neighbour sets the sums (`SMULBB`/`SMULTB`). LLVM's 4-column blocks (`SMLABB`/`SMLABT` on
 //! word loads, bounds checks per neighbour) took 4.7 instructions a multiply-accumulate. The
 //! block's sums are then added to (or stored as) the `i64` accumulators, or, for a row in one
 //! run, rounded straight to `i16` ([`propagate_round_i16`]), in the same kernel. Elsewhere
@@ -31,22 +34,29 @@
 /// Largest `Σ |a_k|` of a run summed in `i32` (see the module documentation).
 const RUN_BOUND: u32 = 65_535;
 
-/// Packs neighbour `j` (below `2^16`) with weight `a`: `(j << 16) | (a as u16)`.
+/// Packs neighbour `j` (modulo `2^11`; the graphs have at most `MAX_NEURONS + 1 = 1025`
+/// nodes) with weight `a`: `(j << 21) | (a as u16)`.
+///
+/// Why `j << 21`: the high half is then `32 j`, the byte offset of row `j` of a 16-column
+/// `i16` matrix, and `e >> 15` is `64 j` (that of a 32-column row) when `a >= 0`: the
+/// Cortex-M4 kernel forms a row's address in one `ADD` with a shifted operand (it took
+/// `LSR` + `ADD` with `j << 16`).
 #[inline(always)]
 pub fn pack_neighbor(j: u16, a: i16) -> u32 {
-    ((j as u32) << 16) | a as u16 as u32
+    ((j as u32) << 21) | a as u16 as u32
 }
 
 /// Neighbour `j` and weight `a` of a packed entry.
 #[inline(always)]
 pub fn unpack_neighbor(e: u32) -> (usize, i16) {
-    ((e >> 16) as usize, e as u16 as i16)
+    ((e >> 21) as usize, e as u16 as i16)
 }
 
 /// A list of packed neighbours ([`pack_neighbor`]), with what the kernel checks once: the
-/// rows it reads (largest node + 1) and whether all of it is one run (`Σ |a| <= 65,535`).
+/// rows it reads (largest node + 1), whether all of it is one run (`Σ |a| <= 65,535`) and
+/// whether no weight is negative (the 32-column kernel's one-instruction row address).
 #[derive(Clone, Copy)]
-// `rows` and `one_run` serve the Cortex-M4 kernel (and the tests).
+// `rows`, `one_run` and `nonneg` serve the Cortex-M4 kernel (and the tests).
 #[cfg_attr(
     not(all(target_arch = "arm", target_feature = "dsp")),
     allow(dead_code)
@@ -55,6 +65,7 @@ pub struct Neighbors<'a> {
     e: &'a [u32],
     rows: usize,
     one_run: bool,
+    nonneg: bool,
 }
 
 impl<'a> Neighbors<'a> {
@@ -63,37 +74,45 @@ impl<'a> Neighbors<'a> {
     pub fn new(e: &'a [u32]) -> Self {
         let mut max = 0u32;
         let mut sum = 0u32;
+        let mut signs = 0u32;
         for &v in e {
-            max = max.max(v >> 16);
+            max = max.max(v >> 21);
             sum = sum.saturating_add((v as u16 as i16).unsigned_abs() as u32);
+            signs |= v;
         }
         Neighbors {
             e,
             rows: if e.is_empty() { 0 } else { max as usize + 1 },
             one_run: sum <= RUN_BOUND,
+            nonneg: signs & 0x8000 == 0,
         }
     }
 
     /// The list `e` of nodes (`j << 16`, low halves ignored) with their weights
     /// `weight(j)` written in: `e[k] = pack_neighbor(j_k, weight(j_k))`, in the same pass
-    /// that [`Self::new`] makes.
+    /// that [`Self::new`] makes. (A `j` of `2^11` or more, which no graph has, would be
+    /// kept modulo `2^11`, the same on every target; the rows checked are then more than
+    /// those read, never fewer.)
     #[inline(always)]
     pub fn fill(e: &'a mut [u32], mut weight: impl FnMut(usize) -> i16) -> Self {
         let mut max = 0u32;
         let mut sum = 0u32;
+        let mut signs = 0u32;
         // Up to 2^16 entries `sum` cannot wrap (`2^16 · 2^15`); a longer list is never
         // taken as one run (only slower, never wrong).
         let short = e.len() <= 1 << 16;
         for v in e.iter_mut() {
             let j = *v >> 16;
             let a = weight(j as usize);
-            *v = (j << 16) | a as u16 as u32;
+            *v = (j << 21) | a as u16 as u32;
             max = max.max(j);
             sum = sum.wrapping_add(a.unsigned_abs() as u32);
+            signs |= *v;
         }
         Neighbors {
             rows: if e.is_empty() { 0 } else { max as usize + 1 },
             one_run: short && sum <= RUN_BOUND,
+            nonneg: signs & 0x8000 == 0,
             e,
         }
     }
@@ -135,8 +154,10 @@ pub fn propagate_le(nb: &Neighbors<'_>, x: &[u8], width: usize, acc: &mut [i64],
 /// for `c < width`, `S_c = Σ_k a_k · x[j_k · width + c]`, i.e. `floor((S_c + 2^(s−1)) / 2^s)`
 /// saturated (the 32-bit path of the TAVRNN's conversion of its propagated sums), when the
 /// kernel applies: `nb` is one run (so every `S_c` fits in an `i32`), `width` is 16 or 32,
-/// `out.len() == width`, every row `nb` names lies in `x`, and `s` is in `2..=30`. Returns
-/// whether it did (otherwise `out` is left as it was).
+/// `out.len() == width`, every row `nb` names lies in `x`, and `s` is in `2..=30` (and on
+/// the Cortex-M4, for width 32, `x` word aligned and no weight negative). Returns whether
+/// it did (otherwise `out` is left as it was, for the caller's general path, which gives
+/// the same values).
 ///
 /// Why: a row's sums were written to `i64`s and converted back in a second loop; here, on
 /// the Cortex-M4, the kernel rounds its eight register sums and stores them as `i16` (4
@@ -153,10 +174,12 @@ pub fn propagate_round_i16(
         return false;
     }
     #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
-    arm::round_blocks(nb, x.as_ptr().cast(), width, out, s);
+    return arm::round_blocks(nb, x.as_ptr().cast(), width, out, s);
     #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
-    round_portable(nb.e, width, out, s, |at| x.get(at).copied());
-    true
+    {
+        round_portable(nb.e, width, out, s, |at| x.get(at).copied());
+        true
+    }
 }
 
 /// [`propagate_round_i16`] over rows of little-endian `i16` bytes.
@@ -172,13 +195,15 @@ pub fn propagate_round_le(
         return false;
     }
     #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
-    arm::round_blocks(nb, x.as_ptr(), width, out, s);
+    return arm::round_blocks(nb, x.as_ptr(), width, out, s);
     #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
-    round_portable(nb.e, width, out, s, |at| {
-        let p = x.get(at.wrapping_mul(2)..)?.first_chunk::<2>()?;
-        Some(i16::from_le_bytes(*p))
-    });
-    true
+    {
+        round_portable(nb.e, width, out, s, |at| {
+            let p = x.get(at.wrapping_mul(2)..)?.first_chunk::<2>()?;
+            Some(i16::from_le_bytes(*p))
+        });
+        true
+    }
 }
 
 /// The conditions of [`propagate_round_i16`], `len` the elements of `x`.
@@ -241,7 +266,16 @@ fn scalar(
 mod arm {
     use super::{Neighbors, RUN_BOUND};
 
-    /// The sums through the assembly kernel, when `width` is 16 or 32, `acc.len() == width`
+    /// Whether a kernel takes `x` with rows of `width` elements: 16 (single `LDR`s: any
+    /// `x`, the `phi_x` table in the model blob included), or 32 when `x` is word aligned
+    /// (`LDRD`) and no weight is negative (the row address is `x + (e >> 15)`, see
+    /// [`super::pack_neighbor`]); the others take the portable path.
+    #[inline(always)]
+    fn takes(nb: &Neighbors<'_>, x: *const u8, width: usize) -> bool {
+        width == 16 || (width == 32 && x as usize & 3 == 0 && nb.nonneg)
+    }
+
+    /// The sums through the assembly kernel, when [`takes`] holds, `acc.len() == width`
     /// and every row the list names lies in `x` (`len` elements from `x`); `false`
     /// (nothing done) otherwise.
     #[inline(always)]
@@ -253,12 +287,13 @@ mod arm {
         acc: &mut [i64],
         first: bool,
     ) -> bool {
-        let kernel: unsafe extern "C" fn(*const u32, *const u32, *const u8, usize) = match width {
-            16 => nl_prop8_r32,
-            32 => nl_prop8_r64,
-            _ => return false,
+        let kernel: unsafe extern "C" fn(*const u32, *const u32, *const u8, usize) = if width == 16
+        {
+            nl_prop8_r32
+        } else {
+            nl_prop8_r64
         };
-        if acc.len() != width || nb.rows > len / width {
+        if acc.len() != width || nb.rows > len / width || !takes(nb, x, width) {
             return false;
         }
         let e = nb.e;
@@ -275,8 +310,10 @@ mod arm {
             let range = run.as_ptr_range();
             for (b, out) in acc.as_chunks_mut::<8>().0.iter_mut().enumerate() {
                 // SAFETY: the kernel reads the entries `range.start .. range.end` of `run`
-                // (none when empty), and for each entry `(j << 16) | a` the 16 bytes at
-                // `x + 2 (j · width + 8 b)`: `j < nb.rows <= len / width`, so
+                // (none when empty), and for each entry `(j << 21) | a` the 16 bytes at
+                // `x + 2 (j · width + 8 b)` (for width 32 word aligned, as `LDRD` needs, and
+                // the address `x + 16 b + (e >> 15)` has no bit of `a`, `a >= 0`: `takes`):
+                // `j < nb.rows <= len / width`, so
                 // `j · width + 8 b + 8 <= (j + 1) · width <= len` elements lie in `x`
                 // (`8 b + 8 <= acc.len() = width`). It writes the 64 bytes of `out` (8-byte
                 // aligned `i64`s; bit 0 of the address carries `first`), and saves the
@@ -298,7 +335,9 @@ mod arm {
         }
     }
 
-    /// [`super::propagate_round_i16`] once its conditions hold (checked by the caller).
+    /// [`super::propagate_round_i16`] once its conditions hold (checked by the caller),
+    /// when [`takes`] gives a kernel; `false` (nothing done) otherwise (then the caller's
+    /// general path gives the same values).
     #[inline(always)]
     pub(super) fn round_blocks(
         nb: &Neighbors<'_>,
@@ -306,7 +345,10 @@ mod arm {
         width: usize,
         out: &mut [i16],
         s: u32,
-    ) {
+    ) -> bool {
+        if !takes(nb, x, width) {
+            return false;
+        }
         let kernel: unsafe extern "C" fn(*const u32, *const u32, *const u8, *mut i16, u32) =
             if width == 16 {
                 nl_prop8_round_r32
@@ -316,8 +358,9 @@ mod arm {
         let range = nb.e.as_ptr_range();
         for (b, o) in out.as_chunks_mut::<8>().0.iter_mut().enumerate() {
             // SAFETY: as in `blocks` (the caller checked `width` in {16, 32},
-            // `nb.rows <= len / width` and `out.len() == width`): the entries of `nb` and
-            // 16 bytes of each row they name are read; the 8 `i16`s of `o` are written.
+            // `nb.rows <= len / width` and `out.len() == width`; `takes` the alignment and
+            // the address): the entries of `nb` and 16 bytes of each row they name are read;
+            // the 8 `i16`s of `o` are written.
             // `nb` is one run, so the kernel's `i32` sums are exact; `s - 1` is in `1..=29`.
             unsafe {
                 kernel(
@@ -329,6 +372,7 @@ mod arm {
                 )
             };
         }
+        true
     }
 
     /// End of the run that starts at `start`: the longest with `Σ |a| <= RUN_BOUND`, at
@@ -347,38 +391,50 @@ mod arm {
         end
     }
 
-    /// One neighbour: r3 = its entry `(j << 16) | a`, lr = the block of row `j`, and
-    /// `SMLABB`/`SMLATB` of `a` with the block's 4 words into the 8 sums.
+    /// One neighbour: r2 = its entry `(j << 21) | a`, r3 = the block of row `j` (`x` + the
+    /// entry's high bits: `$shift` 16 for rows of 32 bytes, 15 for rows of 64), its 4 words
+    /// in two `LDRD`s, and `SMLABB`/`SMLATB` of `a` with them into the 8 sums: 12
+    /// instructions for 8 multiply-accumulates.
     macro_rules! neighbor {
-        ($shift:literal) => {
+        ($shift:literal, $ld:ident) => {
             concat!(
-                "ldr r3, [r0], #4\n",
-                "lsr lr, r3, #16\n",
-                "add lr, r2, lr, lsl #",
+                "ldr r2, [r0], #4\n",
+                "add r3, r1, r2, lsr #",
                 $shift,
                 "\n",
-                "ldr r12, [lr]\n",
-                "smlabb r4, r12, r3, r4\n",
-                "smlatb r5, r12, r3, r5\n",
-                "ldr r12, [lr, #4]\n",
-                "smlabb r6, r12, r3, r6\n",
-                "smlatb r7, r12, r3, r7\n",
-                "ldr r12, [lr, #8]\n",
-                "smlabb r8, r12, r3, r8\n",
-                "smlatb r9, r12, r3, r9\n",
-                "ldr r12, [lr, #12]\n",
-                "smlabb r10, r12, r3, r10\n",
-                "smlatb r11, r12, r3, r11"
+                $ld!("0", "4"),
+                "smlabb r4, r12, r2, r4\n",
+                "smlatb r5, r12, r2, r5\n",
+                "smlabb r6, lr, r2, r6\n",
+                "smlatb r7, lr, r2, r7\n",
+                $ld!("8", "12"),
+                "smlabb r8, r12, r2, r8\n",
+                "smlatb r9, r12, r2, r9\n",
+                "smlabb r10, lr, r2, r10\n",
+                "smlatb r11, lr, r2, r11"
             )
         };
     }
 
-    /// One kernel per row length (32 or 64 bytes: the shift that turns `j` into the row's
-    /// offset) and per exit (`$exit`: what is done with the 8 sums in r4-r11, the 4th
-    /// argument at `[sp]`). r0 = first entry, r1 = end of the entries, r2 = `x` + the
-    /// block's byte offset.
+    /// Two words of the row block at r3 + `$a` into r12 and lr: one `LDRD` (word-aligned
+    /// `x`) or two `LDR`s (any `x`: for a table in the model blob).
+    macro_rules! ld_d {
+        ($a:literal, $b:literal) => {
+            concat!("ldrd r12, lr, [r3, #", $a, "]\n")
+        };
+    }
+    macro_rules! ld_w {
+        ($a:literal, $b:literal) => {
+            concat!("ldr r12, [r3, #", $a, "]\n", "ldr lr, [r3, #", $b, "]\n")
+        };
+    }
+
+    /// One kernel per row length (`$shift`: 16 for 32 bytes, 15 for 64, see `neighbor!`)
+    /// and per exit (`$exit`: what is done with the 8 sums in r4-r11, the 4th argument
+    /// in r3). r0 = first entry, r1 = end of the entries (kept at `[sp]`: no register is
+    /// left), r2 = `x` + the block's byte offset (word aligned; kept in r1).
     macro_rules! prop8 {
-        ($name:literal, $shift:literal, $($exit:tt)*) => {
+        ($name:literal, $shift:literal, $ld:ident, $($exit:tt)*) => {
             core::arch::global_asm!(
                 concat!(".section .text.", $name, ",\"ax\",%progbits"),
                 ".syntax unified",
@@ -388,8 +444,9 @@ mod arm {
                 concat!(".type ", $name, ",%function"),
                 ".thumb_func",
                 concat!($name, ":"),
-                "push {{r3-r11, lr}}",
+                "push {{r1, r3-r11, lr}}",
                 "cmp r0, r1",
+                "mov r1, r2",
                 "bne 5f",
                 // No neighbours: zero sums.
                 "movs r4, #0",
@@ -403,37 +460,36 @@ mod arm {
                 "b 2f",
                 // The first neighbour sets the sums (`SMULxB`, no clearing).
                 "5:",
-                "ldr r3, [r0], #4",
-                "lsr lr, r3, #16",
-                concat!("add lr, r2, lr, lsl #", $shift),
-                "ldr r12, [lr]",
-                "smulbb r4, r12, r3",
-                "smultb r5, r12, r3",
-                "ldr r12, [lr, #4]",
-                "smulbb r6, r12, r3",
-                "smultb r7, r12, r3",
-                "ldr r12, [lr, #8]",
-                "smulbb r8, r12, r3",
-                "smultb r9, r12, r3",
-                "ldr r12, [lr, #12]",
-                "smulbb r10, r12, r3",
-                "smultb r11, r12, r3",
-                "cmp r0, r1",
+                "ldr r2, [r0], #4",
+                concat!("add r3, r1, r2, lsr #", $shift),
+                $ld!("0", "4"),
+                "smulbb r4, r12, r2",
+                "smultb r5, r12, r2",
+                "smulbb r6, lr, r2",
+                "smultb r7, lr, r2",
+                $ld!("8", "12"),
+                "smulbb r8, r12, r2",
+                "smultb r9, r12, r2",
+                "smulbb r10, lr, r2",
+                "smultb r11, lr, r2",
+                "ldr r12, [sp]",
+                "subs r12, r12, r0",
                 "beq 2f",
                 // An odd number left: one neighbour, then two an iteration.
-                "sub r12, r1, r0",
                 "tst r12, #4",
                 "beq 1f",
-                neighbor!($shift),
-                "cmp r0, r1",
+                neighbor!($shift, $ld),
+                "ldr r12, [sp]",
+                "cmp r0, r12",
                 "beq 2f",
                 "1:",
-                neighbor!($shift),
-                neighbor!($shift),
-                "cmp r0, r1",
+                neighbor!($shift, $ld),
+                neighbor!($shift, $ld),
+                "ldr r12, [sp]",
+                "cmp r0, r12",
                 "bne 1b",
                 "2:",
-                "ldr r3, [sp]",
+                "ldr r3, [sp, #4]",
                 $($exit)*,
                 concat!(".size ", $name, ", . - ", $name),
             );
@@ -479,7 +535,7 @@ mod arm {
                 "adds r0, r0, r11\n",
                 "adc r1, r1, r11, asr #31\n",
                 "strd r0, r1, [r3, #56]\n",
-                "pop {{r3-r11, pc}}\n",
+                "pop {{r1, r3-r11, pc}}\n",
                 "3:\n",
                 // First: store the sums sign-extended (r3 - 1 = the i64s).
                 "sub r3, r3, #1\n",
@@ -499,17 +555,17 @@ mod arm {
                 "strd r10, r0, [r3, #48]\n",
                 "asr r0, r11, #31\n",
                 "strd r11, r0, [r3, #56]\n",
-                "pop {{r3-r11, pc}}"
+                "pop {{r1, r3-r11, pc}}"
             )
         };
     }
 
     /// Exit of the rounding kernels: r3 = 8 `i16` outputs, the 5th argument (at
-    /// `[sp, #40]` after the `push`) = `s - 1`; `out = ssat16(((sum >> (s - 1)) + 1) >> 1)`.
+    /// `[sp, #44]` after the `push`) = `s - 1`; `out = ssat16(((sum >> (s - 1)) + 1) >> 1)`.
     macro_rules! exit_round {
         () => {
             concat!(
-                "ldr r12, [sp, #40]\n",
+                "ldr r12, [sp, #44]\n",
                 "asr r4, r4, r12\n",
                 "adds r4, #1\n",
                 "ssat r4, #16, r4, asr #1\n",
@@ -542,7 +598,7 @@ mod arm {
                 "adds r11, #1\n",
                 "ssat r11, #16, r11, asr #1\n",
                 "strh r11, [r3, #14]\n",
-                "pop {{r3-r11, pc}}"
+                "pop {{r1, r3-r11, pc}}"
             )
         };
     }
@@ -551,20 +607,22 @@ mod arm {
     // 32-byte kernels' (-312 B of flash, one branch a block).
     prop8!(
         "nl_prop8_r32",
-        "5",
+        "16",
+        ld_w,
         ".global nl_prop8_exit_i64",
         "nl_prop8_exit_i64:",
         exit_i64!()
     );
-    prop8!("nl_prop8_r64", "6", "b.w nl_prop8_exit_i64");
+    prop8!("nl_prop8_r64", "15", ld_d, "b.w nl_prop8_exit_i64");
     prop8!(
         "nl_prop8_round_r32",
-        "5",
+        "16",
+        ld_w,
         ".global nl_prop8_exit_round",
         "nl_prop8_exit_round:",
         exit_round!()
     );
-    prop8!("nl_prop8_round_r64", "6", "b.w nl_prop8_exit_round");
+    prop8!("nl_prop8_round_r64", "15", ld_d, "b.w nl_prop8_exit_round");
 
     extern "C" {
         /// The block kernel for rows of 32 bytes (16 columns).
@@ -610,14 +668,24 @@ mod tests {
 
     #[test]
     fn packing() {
-        for (j, a) in [(0u16, 0i16), (1, -1), (65535, i16::MIN), (64, i16::MAX)] {
+        for (j, a) in [(0u16, 0i16), (1, -1), (2047, i16::MIN), (64, i16::MAX)] {
             assert_eq!(unpack_neighbor(pack_neighbor(j, a)), (j as usize, a));
         }
         let e = pack(&[3, 9, 2], &[-30000, 30000, 10000]);
         let nb = Neighbors::new(&e);
         assert_eq!((nb.rows, nb.one_run), (10, false));
         let nb = Neighbors::new(&e[..2]);
-        assert_eq!((nb.rows, nb.one_run), (10, true));
+        assert_eq!((nb.rows, nb.one_run, nb.nonneg), (10, true, false));
+        let nb = Neighbors::new(&e[1..]);
+        assert_eq!((nb.rows, nb.one_run, nb.nonneg), (10, true, true));
+        // `fill` packs as `pack_neighbor` and finds the same flags as `new`.
+        let mut f = [3u32 << 16, 9 << 16, 2 << 16];
+        let w = [-30000i16, 30000, 10000];
+        let nb = Neighbors::fill(&mut f, |j| {
+            w[[3, 9, 2].iter().position(|&v| v == j).unwrap()]
+        });
+        assert_eq!((nb.rows, nb.one_run, nb.nonneg), (10, false, false));
+        assert_eq!(nb.entries(), &e[..]);
         assert_eq!(Neighbors::new(&[]).rows, 0);
     }
 
