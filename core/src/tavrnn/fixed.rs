@@ -395,7 +395,7 @@ impl Backend for FixedBackend<'_> {
         let hd = out.len();
         let row = ring_row_bytes(self.d.hidden);
         // A short `acc` goes slot by slot too, which then writes only `acc.len()` values.
-        if hd % 8 != 0
+        if hd & 7 != 0
             || row != 2 + hd / 2
             || acc.len() < hd
             || !mix_node_words(self.d.window, ring, slot_cells, j * row, alpha, out)
