@@ -122,6 +122,98 @@ pub(crate) fn ring_offset(slot: usize, window: usize) -> i32 {
     ((32 * (2 * slot.min(w - 1) + 1)) / (2 * w)) as i32
 }
 
+/// Bound `B` on `Σ_s |coef_s|` up to which [`mix_node_words`] sums in `i32`: `1.5 · 2^27`.
+/// The step's rows stay far inside: `alpha` from `softmax` sums to at most `32768 + w / 2`
+/// and a ring row's step is at most `ceil(32768 / 7) = 4682`, so `Σ |coef| < 1.54 · 10^8`.
+const MIX_I32_BOUND: u64 = 3 << 26;
+
+/// [`Backend::mix_node`] of the fixed-point backend for a hidden width that is a multiple of
+/// 8 (`out.len()`), in `i32`, eight elements (one 32-bit word of nibbles) at a time with the
+/// eight sums in registers and the slots in the inner loop; `false` (nothing written) where
+/// the slots' `Σ |coef|` exceeds [`MIX_I32_BOUND`] or `alpha` is longer than a window can be,
+/// and the caller sums in `i64`.
+///
+/// Why: the `i64` path keeps its 32 sums in memory (a load and a store of 8 bytes per
+/// element and slot, 5.5 instructions an element-slot and a 256-byte clear per node),
+/// 0.13 M instructions a window step at 8 attended states (N = 64, H = 32); here an
+/// element-slot is one `SBFX` and one `MLA`.
+///
+/// The same integers, with `B = Σ_s |coef_s| <= MIX_I32_BOUND`, nibbles `q` in `-8..=7`
+/// and `centre_s = 16 − o_s` in `-15..=16`: every partial sum of `a = Σ_s coef_s q_s` is at
+/// most `8 B < 1.62 · 10^9 < 2^31`; `mix_finish(32 a + K)`, `K = Σ_s coef_s centre_s`, is
+/// `floor((32 a + K') / 2^20)` saturated, `K' = K + 2^19`, and with
+/// `K' = 32 floor(K' / 32) + r`, `0 <= r < 32`, that is
+/// `floor(floor((32 a + K') / 32) / 2^15) = floor((a + floor(K' / 32)) / 2^15)`; `K` is
+/// summed in `i64` (`|K| <= 16 B`), `floor(K' / 32)` fits in `i32`, and
+/// `|a + floor(K' / 32)| <= (272 B + 2^19) / 32 + 1 < 1.72 · 10^9 < 2^31`
+/// (`|32 q + centre| <= 272`). `mix_node_matches_slot_by_slot` and
+/// `mix_node_words_is_exact` check it against the slot-by-slot sums.
+fn mix_node_words(
+    window: usize,
+    ring: &[u8],
+    slot_cells: usize,
+    node_at: usize,
+    alpha: &[i16],
+    out: &mut [i16],
+) -> bool {
+    const W: usize = crate::format::MAX_TAVRNN_WINDOW;
+    let hd = out.len();
+    let row = 2 + hd / 2;
+    if alpha.len() > W {
+        return false;
+    }
+    // Per slot in the ring: its coefficient and where its nibbles start.
+    let mut coefs = [0i32; W];
+    let mut starts = [0usize; W];
+    let mut used = 0;
+    let (mut k, mut bound) = (0i64, 0u64);
+    for (slot, &a) in alpha.iter().enumerate() {
+        let at = slot * slot_cells + node_at;
+        let Some(cells) = ring.get(at..at.saturating_add(row)) else {
+            continue; // as `ring_mix` of no cells: nothing added
+        };
+        let coef = a as i32 * blob::i16_at(cells, 0) as i32;
+        k += coef as i64 * (16 - ring_offset(slot, window)) as i64;
+        bound += coef.unsigned_abs() as u64;
+        if let (Some(c), Some(s)) = (coefs.get_mut(used), starts.get_mut(used)) {
+            (*c, *s) = (coef, at + 2);
+            used += 1;
+        }
+    }
+    if bound > MIX_I32_BOUND {
+        return false;
+    }
+    let kk = ((k + (1 << 19)) >> 5) as i32;
+    let (coefs, starts) = (part(&coefs, used), part(&starts, used));
+    for (g, o) in out.chunks_exact_mut(8).enumerate() {
+        let mut s = [0i32; 8];
+        for (&coef, &st) in coefs.iter().zip(starts) {
+            let at = st + 4 * g;
+            let w = match ring.get(at..at + 4) {
+                Some(&[b0, b1, b2, b3]) => u32::from_le_bytes([b0, b1, b2, b3]),
+                _ => 0, // never: the row was checked above
+            };
+            // Nibble `e` of the word is element `8 g + e` (even elements in low nibbles).
+            s[0] += coef * (((w << 28) as i32) >> 28);
+            s[1] += coef * (((w << 24) as i32) >> 28);
+            s[2] += coef * (((w << 20) as i32) >> 28);
+            s[3] += coef * (((w << 16) as i32) >> 28);
+            s[4] += coef * (((w << 12) as i32) >> 28);
+            s[5] += coef * (((w << 8) as i32) >> 28);
+            s[6] += coef * (((w << 4) as i32) >> 28);
+            s[7] += coef * ((w as i32) >> 28);
+        }
+        for (o, &a) in o.iter_mut().zip(&s) {
+            *o = sat_i16((a + kk) >> 15);
+        }
+    }
+    true
+}
+
+fn part<T>(s: &[T], len: usize) -> &[T] {
+    s.get(..len).unwrap_or(s)
+}
+
 /// A model's TAVRNN section that fits a [`Tavrnn`] with capacities `RING` and `KEYS`
 /// ([`Tavrnn::check`]); only [`Tavrnn::from_checked`] consumes it.
 #[derive(Debug, Clone, Copy)]
@@ -220,8 +312,17 @@ impl Backend for FixedBackend<'_> {
     /// Q15 × Q15, round half up: `floor((a b + 2^14) / 2^15)`, saturated. In `i32`:
     /// `|a b| <= 2^30`.
     #[inline(always)]
+    ///
+    /// The only product whose rounded quotient leaves `i16` is `(-32768)^2 = 2^30` (32768):
+    /// every other `|a b| <= 32768 · 32767`, so `floor((a b + 2^14) / 2^15)` lies in
+    /// `-32768..=32767`. Tested for that one product instead of clamped (measured: 16 B of
+    /// flash and 160 instructions a window step less at N = 64).
     fn mul(a: i16, b: i16) -> i16 {
-        sat_i16((a as i32 * b as i32).wrapping_add(1 << 14) >> 15)
+        let p = a as i32 * b as i32;
+        if p == 1 << 30 {
+            return i16::MAX;
+        }
+        ((p + (1 << 14)) >> 15) as i16
     }
     /// `c + floor((u (h − c) + 2^14) / 2^15)`, saturated. In `i32` (it was `i64`, a
     /// 64-bit multiply and shift per element): `|h − c| <= 65,535`, so
@@ -235,15 +336,25 @@ impl Backend for FixedBackend<'_> {
     }
     /// `step = ceil(max|v| / 7)` (at least 1), `q = floor(v / step + o_s / 32)` clamped to
     /// ±7, with the slot's rounding offset `o_s` ([`ring_offset`]).
+    ///
+    /// Computed as `q + 8 = floor((32 v + (o_s + 256) step) / (32 step))` by an unsigned
+    /// division (adding `8 · 32 step` to the numerator adds exactly 8): `|v| <= m <= 7 step`,
+    /// so the numerator is at least `(o_s + 32) step > 0` and `q + 8` lies in `1..=15`
+    /// (`q <= floor((224 + 31) / 32) = 7`, `q >= -7`) and the clamp never binds; the nibble,
+    /// `q & 0xf`, is `(q + 8) ^ 8`. The `div_euclid` of signed values and the clamp to ±7 it
+    /// replaces took about 17 instructions a value (2,080 values a window step at N = 64);
+    /// `ring_store_matches_div_euclid` checks the bytes against it. All values fit in
+    /// `i32`: `step <= ceil(32768 / 7) = 4682`, `(o_s + 256) step < 1.4 · 10^6`.
     fn ring_store(&self, slot: usize, cells: &mut [u8], row: &[i16]) {
         let m = row.iter().map(|&v| (v as i32).abs()).max().unwrap_or(0);
         let step = ((m + LEVELS - 1) / LEVELS).max(1);
         let o = ring_offset(slot, self.d.window);
         let (head, nib) = cells.split_at_mut(2.min(cells.len()));
         head.copy_from_slice(&(step as i16).to_le_bytes()[..head.len()]);
+        let (base, div) = ((o + 8 * 32) * step, (32 * step) as u32);
         let level = |v: i16| -> u8 {
-            let q = (32 * v as i32 + o * step).div_euclid(32 * step);
-            (q.clamp(-LEVELS, LEVELS) as i8 as u8) & 0x0f
+            let q8 = ((32 * v as i32 + base) as u32 / div).clamp(1, 15);
+            q8 as u8 ^ 8
         };
         for (b, pair) in nib.iter_mut().zip(row.chunks(2)) {
             let lo = pair.first().map_or(0, |&v| level(v));
@@ -275,11 +386,12 @@ impl Backend for FixedBackend<'_> {
             *a += term((b << 4) as i8 >> 4);
         }
     }
-    /// The slots' `Σ_s coef_s (32 q + centre_s)` of [`Backend::ring_mix`] written as
-    /// `32 Σ_s coef_s q + K`, `K = Σ_s coef_s centre_s` (one product a slot instead of an
-    /// add an element): the same integers (every term and sum is exact in `i64`:
-    /// `|coef| <= 2^30`, `|32 q + centre| <= 271`), so the same values, for an even hidden
-    /// width (every element then has its nibble; an odd width goes slot by slot).
+    /// [`mix_node_words`] (the same values in `i32`, a word of nibbles at a time) where the
+    /// hidden width is a multiple of 8 and the slots' coefficients are within its bound
+    /// (always, for the step's `alpha` and rows); otherwise slot by slot
+    /// ([`super::step::mix_node_by_slots`]). The `i64` fast path that summed
+    /// `32 Σ_s coef_s q + Σ_s coef_s centre_s` for any even width is gone (544 B of flash
+    /// for a case no trained model reaches: hidden widths are multiples of 8).
     fn mix_node(
         &self,
         ring: &[u8],
@@ -291,27 +403,13 @@ impl Backend for FixedBackend<'_> {
     ) {
         let hd = out.len();
         let row = ring_row_bytes(self.d.hidden);
-        if hd & 1 != 0 || row != 2 + hd / 2 || acc.len() < hd {
-            return super::step::mix_node_by_slots(self, ring, slot_cells, j, alpha, acc, out);
-        }
-        let acc = acc.get_mut(..hd).unwrap_or(&mut []);
-        acc.fill(0);
-        let mut k = 0i64;
-        for (slot, &a) in alpha.iter().enumerate() {
-            let at = slot * slot_cells + j * row;
-            let Some(cells) = ring.get(at..at.saturating_add(row)) else {
-                continue; // as `ring_mix` of no cells: nothing added
-            };
-            let coef = a as i32 * blob::i16_at(cells, 0) as i32;
-            k += coef as i64 * (16 - ring_offset(slot, self.d.window)) as i64;
-            let nib = cells.get(2..).unwrap_or(&[]);
-            for (pair, &b) in acc.as_chunks_mut::<2>().0.iter_mut().zip(nib) {
-                pair[0] += coef as i64 * ((b << 4) as i8 >> 4) as i64;
-                pair[1] += coef as i64 * (b as i8 >> 4) as i64;
-            }
-        }
-        for (o, &a) in out.iter_mut().zip(acc.iter()) {
-            *o = Self::mix_finish((a << 5) + k);
+        // A short `acc` goes slot by slot too, which then writes only `acc.len()` values.
+        if hd & 7 != 0
+            || row != 2 + hd / 2
+            || acc.len() < hd
+            || !mix_node_words(self.d.window, ring, slot_cells, j * row, alpha, out)
+        {
+            super::step::mix_node_by_slots(self, ring, slot_cells, j, alpha, acc, out);
         }
     }
     /// Q15 weights × Q15 units × 2^-5: back to Q15, round half up.
@@ -734,5 +832,123 @@ mod tests {
             );
             prop_assert_eq!(out_fast, out_ref);
         }
+
+        /// The `i32` path on rows as the step has them (steps up to `ceil(32768 / 7)`,
+        /// `alpha` from `softmax`, where its bound always holds): taken, and the same `out`
+        /// as the slot-by-slot `i64` sums, for hidden widths 8 to 64 and windows 1 to 16.
+        #[test]
+        fn mix_node_words_is_exact(
+            (hidden, window, nodes, ring, j, alpha) in (
+                prop::sample::select(vec![8usize, 16, 32, 64]),
+                1usize..=crate::format::MAX_TAVRNN_WINDOW,
+                1usize..=4,
+            ).prop_flat_map(|(hidden, window, nodes)| {
+                let rows = window * nodes;
+                let step = prop_oneof![-4682i16..=4682, Just(4682i16), Just(-4682i16)];
+                (
+                    Just((hidden, window, nodes)),
+                    prop::collection::vec(ring_byte(), ring_len(nodes, hidden, window)),
+                    prop::collection::vec(step, rows),
+                    0..nodes,
+                    prop_oneof![
+                        prop::collection::vec(any::<i16>(), 0..=window),
+                        prop::collection::vec(-3i16..=3, 0..=window),
+                    ],
+                )
+            }).prop_map(|((hidden, window, nodes), mut ring, steps, j, scores)| {
+                let row = ring_row_bytes(hidden);
+                for (r, st) in ring.chunks_exact_mut(row).zip(steps) {
+                    r[..2].copy_from_slice(&st.to_le_bytes());
+                }
+                let mut alpha = vec![0i16; scores.len()];
+                FixedBackend::softmax(&scores, &mut alpha);
+                (hidden, window, nodes, ring, j, alpha)
+            })
+        ) {
+            let be = mix_backend(hidden, window, nodes);
+            let row = ring_row_bytes(hidden);
+            let slot_cells = nodes * row;
+            let mut out_fast = vec![0x5a5ai16; hidden];
+            prop_assert!(mix_node_words(window, &ring, slot_cells, j * row, &alpha, &mut out_fast));
+            let (mut acc, mut out_ref) = (vec![0i64; hidden], vec![0i16; hidden]);
+            super::super::step::mix_node_by_slots(
+                &be, &ring, slot_cells, j, &alpha, &mut acc, &mut out_ref,
+            );
+            prop_assert_eq!(out_fast, out_ref);
+        }
+    }
+
+    /// The ring's bytes as `ring_store` wrote them with a signed `div_euclid` and a clamp.
+    fn ring_store_div_euclid(slot: usize, window: usize, cells: &mut [u8], row: &[i16]) {
+        let m = row.iter().map(|&v| (v as i32).abs()).max().unwrap_or(0);
+        let step = ((m + LEVELS - 1) / LEVELS).max(1);
+        let o = ring_offset(slot, window);
+        let (head, nib) = cells.split_at_mut(2.min(cells.len()));
+        head.copy_from_slice(&(step as i16).to_le_bytes()[..head.len()]);
+        let level = |v: i16| -> u8 {
+            let q = (32 * v as i32 + o * step).div_euclid(32 * step);
+            (q.clamp(-LEVELS, LEVELS) as i8 as u8) & 0x0f
+        };
+        for (b, pair) in nib.iter_mut().zip(row.chunks(2)) {
+            let lo = pair.first().map_or(0, |&v| level(v));
+            let hi = pair.get(1).map_or(0, |&v| level(v));
+            *b = lo | (hi << 4);
+        }
+    }
+
+    proptest! {
+        /// `ring_store` by the unsigned division writes the bytes of the signed one, for any
+        /// row (extremes included), slot and window.
+        #[test]
+        fn ring_store_matches_div_euclid(
+            row in prop::collection::vec(prop_oneof![
+                any::<i16>(),
+                prop::sample::select(vec![i16::MIN, i16::MIN + 1, -7, -1, 0, 1, 7, i16::MAX]),
+                -100i16..=100,
+            ], 1..=64),
+            window in 1usize..=crate::format::MAX_TAVRNN_WINDOW,
+            slot in 0usize..crate::format::MAX_TAVRNN_WINDOW,
+        ) {
+            let be = mix_backend(row.len(), window, 2);
+            let len = ring_row_bytes(row.len()) + (row.len() & 1);
+            let (mut got, mut want) = (vec![0u8; len], vec![0u8; len]);
+            be.ring_store(slot, &mut got, &row);
+            ring_store_div_euclid(slot, window, &mut want, &row);
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    /// Above the bound the `i32` path declines (and `mix_node` sums in `i64`).
+    #[test]
+    fn mix_node_words_declines_large_coefficients() {
+        let (hidden, window, nodes) = (8, 2, 1);
+        let row = ring_row_bytes(hidden);
+        let mut ring = vec![0x77u8; ring_len(nodes, hidden, window)];
+        for r in ring.chunks_exact_mut(row) {
+            r[..2].copy_from_slice(&i16::MAX.to_le_bytes());
+        }
+        let mut out = vec![0i16; hidden];
+        let alpha = [i16::MAX, i16::MAX];
+        assert!(!mix_node_words(
+            window,
+            &ring,
+            nodes * row,
+            0,
+            &alpha,
+            &mut out
+        ));
+        let be = mix_backend(hidden, window, nodes);
+        let (mut acc, mut out_ref) = (vec![0i64; hidden], vec![0i16; hidden]);
+        be.mix_node(&ring, nodes * row, 0, &alpha, &mut acc, &mut out);
+        super::super::step::mix_node_by_slots(
+            &be,
+            &ring,
+            nodes * row,
+            0,
+            &alpha,
+            &mut acc,
+            &mut out_ref,
+        );
+        assert_eq!(out, out_ref);
     }
 }
