@@ -183,8 +183,8 @@ impl Walk {
             self.rows = [0; MASK_NEURONS];
             g.neuron_masks(&mut self.rows);
             for (j, w) in self.nodes.iter_mut().enumerate() {
-                // At most N + 1 <= 65 for N <= 64 (inside SCALE); 0 for a node that does not
-                // exist (never walked).
+                // At most N + 1 <= 65 for N <= 64 (inside SCALE), so the 0 is only ever
+                // stored for a node that does not exist (never walked).
                 let d = g.node_degree(j);
                 *w = scale(d).map_or(0, |s| (u32::from(s) << 16) | d);
             }
@@ -223,8 +223,8 @@ fn for_neighbor_batches<const N: usize, const T: usize>(
     }
 }
 
-/// [`for_neighbor_batches`] in plain loops over the pair flags (N > 64, the host, and graphs
-/// without the history node): the same neighbours, values and order as `for_neighbors`; the
+/// [`for_neighbor_batches`] in plain loops over the pair flags, for N > 64 (the host; not
+/// compiled for the device): the same neighbours, values and order as `for_neighbors`; the
 /// loops only collect the nodes (`Batch::flush` adds the entries).
 fn for_batches_general<const N: usize, const T: usize>(
     g: &WindowGraph<N, T>,
