@@ -170,13 +170,7 @@ mod imp {
     macro_rules! dense_rows {
         ($name:literal, $($dot:tt)*) => {
             core::arch::global_asm!(
-                concat!(".section .text.", $name, ",\"ax\",%progbits"),
-                ".syntax unified",
-                ".thumb",
-                ".p2align 2",
-                concat!(".global ", $name),
-                concat!(".type ", $name, ",%function"),
-                ".thumb_func",
+                crate::kernels::thumb_fn!($name),
                 // r0 = job {mult, shift, bias, out}, r1 = w (rows back to back, any
                 // alignment), r2 = x (word aligned), r3 = (rows - 1) << 16 | groups of 8
                 // (rows and groups >= 1). Returns in r0 the rows not done (0, or the row
@@ -350,13 +344,7 @@ mod imp {
     macro_rules! dense_pairs {
         ($name:literal, $load:ident) => {
             core::arch::global_asm!(
-                concat!(".section .text.", $name, ",\"ax\",%progbits"),
-                ".syntax unified",
-                ".thumb",
-                ".p2align 2",
-                concat!(".global ", $name),
-                concat!(".type ", $name, ",%function"),
-                ".thumb_func",
+                crate::kernels::thumb_fn!($name),
                 concat!($name, ":"),
                 "push {{r3-r11, lr}}",
                 "ldm r0, {{r4-r7}}",

@@ -92,6 +92,32 @@
 //! without the `SXTB16` intrinsic (unstable and `unsafe`), so on this core `int16` weights
 //! are the fast choice and `int8` the small one.
 
+/// The assembler header of one Cortex-M4 kernel function `$name` (its own section,
+/// Thumb-2, global, typed as a function), as one template string for `global_asm!`: the
+/// kernels of `dense_x8` and `propagate` share it instead of repeating its seven lines.
+#[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+macro_rules! thumb_fn {
+    ($name:literal) => {
+        concat!(
+            ".section .text.",
+            $name,
+            ",\"ax\",%progbits\n",
+            ".syntax unified\n",
+            ".thumb\n",
+            ".p2align 2\n",
+            ".global ",
+            $name,
+            "\n",
+            ".type ",
+            $name,
+            ",%function\n",
+            ".thumb_func"
+        )
+    };
+}
+#[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+pub(crate) use thumb_fn;
+
 mod argmin;
 mod dense_x8;
 mod dot_i16;

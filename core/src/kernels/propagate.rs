@@ -446,13 +446,7 @@ mod arm {
     macro_rules! prop8 {
         ($name:literal, $shift:literal, $ld:ident, $($exit:tt)*) => {
             core::arch::global_asm!(
-                concat!(".section .text.", $name, ",\"ax\",%progbits"),
-                ".syntax unified",
-                ".thumb",
-                ".p2align 2",
-                concat!(".global ", $name),
-                concat!(".type ", $name, ",%function"),
-                ".thumb_func",
+                crate::kernels::thumb_fn!($name),
                 concat!($name, ":"),
                 "push {{r1, r3-r11, lr}}",
                 "cmp r0, r1",
