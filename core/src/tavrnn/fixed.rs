@@ -334,6 +334,27 @@ impl Backend for FixedBackend<'_> {
         let mixed = (u as i32 * diff).wrapping_add(1 << 14) >> 15;
         sat_i16((c as i32).wrapping_add(mixed))
     }
+    /// `mul(sigmoid(a + b), h)` without `mul`'s test for `(-32768)^2`: the sigmoid is never
+    /// negative (table entries in `0..=32767`, and an interpolation lies between two
+    /// entries), so `|s h| <= 32767 · 32768` and `floor((s h + 2^14) / 2^15)` lies in
+    /// `-32767..=32767`. 4 instructions a value less (2,048 a window step at N = 64);
+    /// `gates_match_their_parts` checks the values.
+    #[inline(always)]
+    fn reset_mul(a: i16, b: i16, h: i16) -> i16 {
+        let s = Self::sigmoid(a, b) as i32;
+        ((s * h as i32 + (1 << 14)) >> 15) as i16
+    }
+    /// `blend(tanh(xc + hc), sigmoid(xu + hu), h)` without `blend`'s saturation: with
+    /// `0 <= u <= 32767` (as in `reset_mul`), `|u (h − c)| / 2^15 < |h − c|`, so the rounded
+    /// quotient `q` has `|q| <= |h − c|` and the sign of `h − c`, and `c + q` lies between
+    /// `c` and `h`: an `i16`. `gates_match_their_parts` checks the values.
+    #[inline(always)]
+    fn update(xu: i16, hu: i16, xc: i16, hc: i16, h: i16) -> i16 {
+        let c = Self::tanh(xc, hc) as i32;
+        let u = Self::sigmoid(xu, hu) as i32;
+        let mixed = (u * (h as i32 - c) + (1 << 14)) >> 15;
+        (c + mixed) as i16
+    }
     #[inline(always)]
     fn magnitude(v: i16) -> u32 {
         (v as i32).unsigned_abs()
@@ -793,6 +814,31 @@ mod tests {
                 out,
             },
         )
+    }
+
+    /// `reset_mul` and `update` are `mul` and `blend` of the gates, at the extremes and
+    /// over a grid of pre-activations (the sigmoid's full range, both signs of `h − c`).
+    #[test]
+    fn gates_match_their_parts() {
+        let mut vals: Vec<i16> = (-32768i32..=32767).step_by(997).map(|v| v as i16).collect();
+        vals.extend([i16::MIN, i16::MIN + 1, -1, 0, 1, i16::MAX - 1, i16::MAX]);
+        for &a in &vals {
+            for &h in &vals {
+                let b = a.wrapping_mul(7);
+                let want = FixedBackend::mul(FixedBackend::sigmoid(a, b), h);
+                assert_eq!(FixedBackend::reset_mul(a, b, h), want, "{a} {b} {h}");
+                for xc in [i16::MIN, -20000, -1, 0, 3, 20000, i16::MAX] {
+                    let c = FixedBackend::tanh(xc, a);
+                    let u = FixedBackend::sigmoid(h, b);
+                    let want = FixedBackend::blend(c, u, a);
+                    assert_eq!(
+                        FixedBackend::update(h, b, xc, a, a),
+                        want,
+                        "{a} {b} {h} {xc}"
+                    );
+                }
+            }
+        }
     }
 
     proptest! {

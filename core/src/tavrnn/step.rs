@@ -90,6 +90,18 @@ pub(crate) trait Backend {
     fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// `c + u (h − c)`.
     fn blend(c: Self::V, u: Self::V, h: Self::V) -> Self::V;
+    /// GRU pass 1's `r h`: [`Backend::mul`] of `sigmoid(a + b)` and `h`. A backend may
+    /// compute the same value another way.
+    #[inline(always)]
+    fn reset_mul(a: Self::V, b: Self::V, h: Self::V) -> Self::V {
+        Self::mul(Self::sigmoid(a, b), h)
+    }
+    /// GRU pass 2's output: [`Backend::blend`] of `c = tanh(xc + hc)`, `u = sigmoid(xu + hu)`
+    /// and `h`. A backend may compute the same value another way.
+    #[inline(always)]
+    fn update(xu: Self::V, hu: Self::V, xc: Self::V, hc: Self::V, h: Self::V) -> Self::V {
+        Self::blend(Self::tanh(xc, hc), Self::sigmoid(xu, hu), h)
+    }
     /// `|v|`, as [`Backend::ring_store`]'s `max_abs` sums it up.
     fn magnitude(v: Self::V) -> u32;
     /// Stores one node's GRU output row into its ring cells of ring slot `slot`; `max_abs`
@@ -681,7 +693,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             );
             be.dense(Layer::GruRu, 0, part(&*z, 0, hd), part_mut(&mut gh, 0, hd));
             for (((o, &a), &b), &hv) in rh.iter_mut().zip(&gx).zip(&gh).zip(part(h, i * hd, hd)) {
-                *o = B::mul(B::sigmoid(a, b), hv);
+                *o = B::reset_mul(a, b, hv);
             }
         }
         let rh: &[B::V] = work;
@@ -716,9 +728,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 .zip(ghu)
                 .zip(gxc.iter().zip(ghc))
             {
-                let u = B::sigmoid(xu, hu);
-                let c = B::tanh(xc, hc);
-                let v = B::blend(c, u, hv);
+                let v = B::update(xu, hu, xc, hc, hv);
                 max_abs = max_abs.max(B::magnitude(v));
                 *o = v;
             }
