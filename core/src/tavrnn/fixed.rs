@@ -334,32 +334,62 @@ impl Backend for FixedBackend<'_> {
         let mixed = (u as i32 * diff).wrapping_add(1 << 14) >> 15;
         sat_i16((c as i32).wrapping_add(mixed))
     }
+    /// `mul(sigmoid(a + b), h)` without `mul`'s test for `(-32768)^2`: the sigmoid is never
+    /// negative (table entries in `0..=32767`, and an interpolation lies between two
+    /// entries), so `|s h| <= 32767 · 32768` and `floor((s h + 2^14) / 2^15)` lies in
+    /// `-32767..=32767`. 4 instructions a value less (2,048 a window step at N = 64);
+    /// `gates_match_their_parts` checks the values.
+    #[inline(always)]
+    fn reset_mul(a: i16, b: i16, h: i16) -> i16 {
+        let s = Self::sigmoid(a, b) as i32;
+        ((s * h as i32 + (1 << 14)) >> 15) as i16
+    }
+    /// `blend(tanh(xc + hc), sigmoid(xu + hu), h)` without `blend`'s saturation: with
+    /// `0 <= u <= 32767` (as in `reset_mul`), `|u (h − c)| / 2^15 < |h − c|`, so the rounded
+    /// quotient `q` has `|q| <= |h − c|` and the sign of `h − c`, and `c + q` lies between
+    /// `c` and `h`: an `i16`. `gates_match_their_parts` checks the values.
+    #[inline(always)]
+    fn update(xu: i16, hu: i16, xc: i16, hc: i16, h: i16) -> i16 {
+        let c = Self::tanh(xc, hc) as i32;
+        let u = Self::sigmoid(xu, hu) as i32;
+        let mixed = (u * (h as i32 - c) + (1 << 14)) >> 15;
+        (c + mixed) as i16
+    }
+    #[inline(always)]
+    fn magnitude(v: i16) -> u32 {
+        (v as i32).unsigned_abs()
+    }
     /// `step = ceil(max|v| / 7)` (at least 1), `q = floor(v / step + o_s / 32)` clamped to
-    /// ±7, with the slot's rounding offset `o_s` ([`ring_offset`]).
+    /// ±7, with the slot's rounding offset `o_s` ([`ring_offset`]); `max|v|` is the caller's
+    /// `max_abs` (the step takes it in the loop that makes the row: a separate pass over the
+    /// row cost about 9 instructions a value, 2,048 values a window step at N = 64).
     ///
     /// Computed as `q + 8 = floor((32 v + (o_s + 256) step) / (32 step))` by an unsigned
     /// division (adding `8 · 32 step` to the numerator adds exactly 8): `|v| <= m <= 7 step`,
     /// so the numerator is at least `(o_s + 32) step > 0` and `q + 8` lies in `1..=15`
     /// (`q <= floor((224 + 31) / 32) = 7`, `q >= -7`) and the clamp never binds; the nibble,
-    /// `q & 0xf`, is `(q + 8) ^ 8`. The `div_euclid` of signed values and the clamp to ±7 it
-    /// replaces took about 17 instructions a value (2,080 values a window step at N = 64);
-    /// `ring_store_matches_div_euclid` checks the bytes against it. All values fit in
-    /// `i32`: `step <= ceil(32768 / 7) = 4682`, `(o_s + 256) step < 1.4 · 10^6`.
-    fn ring_store(&self, slot: usize, cells: &mut [u8], row: &[i16]) {
-        let m = row.iter().map(|&v| (v as i32).abs()).max().unwrap_or(0);
+    /// `q & 0xf`, is `(q + 8) ^ 8`, and a byte's two, `(lo + 8 | (hi + 8) << 4) ^ 0x88`
+    /// (no clamp and no mask per value: about 12 instructions a value less than the
+    /// `div_euclid`, the clamp and the per-value `Option`s it replaces). A `max_abs` below
+    /// the row's largest `|v|` (never passed) would give other nibbles, never a panic
+    /// (`32 step >= 32`). `ring_store_matches_div_euclid` checks the bytes against the
+    /// signed division with the clamp. All values fit in `i32`:
+    /// `step <= ceil(32768 / 7) = 4682`, `(o_s + 256) step < 1.4 · 10^6`.
+    fn ring_store(&self, slot: usize, cells: &mut [u8], row: &[i16], max_abs: u32) {
+        let m = max_abs.min(1 << 15) as i32;
         let step = ((m + LEVELS - 1) / LEVELS).max(1);
         let o = ring_offset(slot, self.d.window);
         let (head, nib) = cells.split_at_mut(2.min(cells.len()));
         head.copy_from_slice(&(step as i16).to_le_bytes()[..head.len()]);
         let (base, div) = ((o + 8 * 32) * step, (32 * step) as u32);
-        let level = |v: i16| -> u8 {
-            let q8 = ((32 * v as i32 + base) as u32 / div).clamp(1, 15);
-            q8 as u8 ^ 8
-        };
-        for (b, pair) in nib.iter_mut().zip(row.chunks(2)) {
-            let lo = pair.first().map_or(0, |&v| level(v));
-            let hi = pair.get(1).map_or(0, |&v| level(v));
-            *b = lo | (hi << 4);
+        let level = |v: i16| -> u32 { (32 * v as i32 + base) as u32 / div };
+        let (pairs, rest) = row.as_chunks::<2>();
+        for (b, &[lo, hi]) in nib.iter_mut().zip(pairs) {
+            *b = ((level(lo) | level(hi) << 4) ^ 0x88) as u8;
+        }
+        // An odd width: the last value alone in the low nibble of its byte.
+        if let (Some(&v), Some(b)) = (rest.first(), nib.get_mut(pairs.len())) {
+            *b = (level(v) ^ 8) as u8 & 0x0f;
         }
     }
     /// Adds `alpha · step · (32 q + 16 − o_s)`: the level's value `(q + 1/2 − o_s / 32) ·
@@ -786,6 +816,31 @@ mod tests {
         )
     }
 
+    /// `reset_mul` and `update` are `mul` and `blend` of the gates, at the extremes and
+    /// over a grid of pre-activations (the sigmoid's full range, both signs of `h − c`).
+    #[test]
+    fn gates_match_their_parts() {
+        let mut vals: Vec<i16> = (-32768i32..=32767).step_by(997).map(|v| v as i16).collect();
+        vals.extend([i16::MIN, i16::MIN + 1, -1, 0, 1, i16::MAX - 1, i16::MAX]);
+        for &a in &vals {
+            for &h in &vals {
+                let b = a.wrapping_mul(7);
+                let want = FixedBackend::mul(FixedBackend::sigmoid(a, b), h);
+                assert_eq!(FixedBackend::reset_mul(a, b, h), want, "{a} {b} {h}");
+                for xc in [i16::MIN, -20000, -1, 0, 3, 20000, i16::MAX] {
+                    let c = FixedBackend::tanh(xc, a);
+                    let u = FixedBackend::sigmoid(h, b);
+                    let want = FixedBackend::blend(c, u, a);
+                    assert_eq!(
+                        FixedBackend::update(h, b, xc, a, a),
+                        want,
+                        "{a} {b} {h} {xc}"
+                    );
+                }
+            }
+        }
+    }
+
     proptest! {
         /// `mul` and `blend` in `i32` are their former `i64` forms.
         #[test]
@@ -912,7 +967,8 @@ mod tests {
             let be = mix_backend(row.len(), window, 2);
             let len = ring_row_bytes(row.len()) + (row.len() & 1);
             let (mut got, mut want) = (vec![0u8; len], vec![0u8; len]);
-            be.ring_store(slot, &mut got, &row);
+            let m = row.iter().map(|&v| FixedBackend::magnitude(v)).max().unwrap_or(0);
+            be.ring_store(slot, &mut got, &row, m);
             ring_store_div_euclid(slot, window, &mut want, &row);
             prop_assert_eq!(got, want);
         }

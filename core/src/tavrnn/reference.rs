@@ -173,7 +173,11 @@ impl Backend for FloatBackend<'_> {
     fn blend(c: f32, u: f32, h: f32) -> f32 {
         c + u * (h - c)
     }
-    fn ring_store(&self, _slot: usize, cells: &mut [f32], row: &[f32]) {
+    /// Unused: the `f32` ring keeps the values themselves, no scale.
+    fn magnitude(_v: f32) -> u32 {
+        0
+    }
+    fn ring_store(&self, _slot: usize, cells: &mut [f32], row: &[f32], _max_abs: u32) {
         for (c, &v) in cells.iter_mut().zip(row) {
             *c = v;
         }

@@ -90,8 +90,23 @@ pub(crate) trait Backend {
     fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// `c + u (h − c)`.
     fn blend(c: Self::V, u: Self::V, h: Self::V) -> Self::V;
-    /// Stores one node's GRU output row into its ring cells of ring slot `slot`.
-    fn ring_store(&self, slot: usize, cells: &mut [Self::Cell], row: &[Self::V]);
+    /// GRU pass 1's `r h`: [`Backend::mul`] of `sigmoid(a + b)` and `h`. A backend may
+    /// compute the same value another way.
+    #[inline(always)]
+    fn reset_mul(a: Self::V, b: Self::V, h: Self::V) -> Self::V {
+        Self::mul(Self::sigmoid(a, b), h)
+    }
+    /// GRU pass 2's output: [`Backend::blend`] of `c = tanh(xc + hc)`, `u = sigmoid(xu + hu)`
+    /// and `h`. A backend may compute the same value another way.
+    #[inline(always)]
+    fn update(xu: Self::V, hu: Self::V, xc: Self::V, hc: Self::V, h: Self::V) -> Self::V {
+        Self::blend(Self::tanh(xc, hc), Self::sigmoid(xu, hu), h)
+    }
+    /// `|v|`, as [`Backend::ring_store`]'s `max_abs` sums it up.
+    fn magnitude(v: Self::V) -> u32;
+    /// Stores one node's GRU output row into its ring cells of ring slot `slot`; `max_abs`
+    /// is the largest [`Backend::magnitude`] of the row (taken in the loop that makes it).
+    fn ring_store(&self, slot: usize, cells: &mut [Self::Cell], row: &[Self::V], max_abs: u32);
     /// `out += alpha · row` of one ring row of slot `slot` into accumulators (one per hidden
     /// unit).
     fn ring_mix(&self, slot: usize, cells: &[Self::Cell], alpha: Self::V, acc: &mut [Self::Acc]);
@@ -678,7 +693,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             );
             be.dense(Layer::GruRu, 0, part(&*z, 0, hd), part_mut(&mut gh, 0, hd));
             for (((o, &a), &b), &hv) in rh.iter_mut().zip(&gx).zip(&gh).zip(part(h, i * hd, hd)) {
-                *o = B::mul(B::sigmoid(a, b), hv);
+                *o = B::reset_mul(a, b, hv);
             }
         }
         let rh: &[B::V] = work;
@@ -705,6 +720,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             be.dense(Layer::GruC, 0, part(&*p, 0, hd), part_mut(&mut gh, hd, hd));
             let (gxu, gxc) = gx.split_at(hd);
             let (ghu, ghc) = gh.split_at(hd);
+            let mut max_abs = 0u32;
             for ((((o, &hv), &xu), &hu), (&xc, &hc)) in ht
                 .iter_mut()
                 .zip(part(h, i * hd, hd))
@@ -712,13 +728,13 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 .zip(ghu)
                 .zip(gxc.iter().zip(ghc))
             {
-                let u = B::sigmoid(xu, hu);
-                let c = B::tanh(xc, hc);
-                *o = B::blend(c, u, hv);
+                let v = B::update(xu, hu, xc, hc, hv);
+                max_abs = max_abs.max(B::magnitude(v));
+                *o = v;
             }
             let ht = part(&*ht, 0, hd);
             let at = (slot * n + i) * row_cells;
-            be.ring_store(slot, part_mut(&mut self.ring, at, row_cells), ht);
+            be.ring_store(slot, part_mut(&mut self.ring, at, row_cells), ht, max_abs);
             if i == n - 1 {
                 // The history node: this state's key, and the query of the newest state.
                 let mut k = [B::V::default(); TMP];
