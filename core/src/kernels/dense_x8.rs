@@ -17,12 +17,15 @@
 //! kernel; the caller computes that row the general way and resumes after it.
 //!
 //! The 32-column rows (most of the TAVRNN's: GRU gates, candidate, value, key, query) take
-//! two rows a pass (`nl_dense_pairs_x32a` / `nl_dense_pairs_x32`): the vector's 4 `LDM`s
+//! two rows a pass (`nl_dense_pairs_x32a`, word-aligned weights): the vector's 4 `LDM`s
 //! serve both rows, and the sums are 32-bit (`SMUAD` then `SMLAD`, one register each, where
 //! `SMLALD` needed two and their clearing), so the row pointers stay in registers or on the
 //! stack (one `LDM`/`STM` a pass) and the loop is counted once per two rows: about 40
 //! instructions a row (1.27 a multiply-accumulate) with word-aligned weights, where the
-//! one-row kernel took 47, and 53 with single `LDR`s of unaligned weights (was 59). A
+//! one-row kernel took 47. (A twin with single `LDR`s for unaligned weights took 53 a row;
+//! it went, 452 B of flash, once the exporter word-aligned every `i16` weight blob,
+//! docs/FORMAT.md §2: unaligned weights, from an older exporter, take the one-row kernel
+//! `nl_dense_rows_x8` above, same values.) A
 //! 32-bit sum can overflow where the exact one would not: `SMLAD` then sets the sticky Q
 //! flag, which the kernel reads once a pass (before the `SSAT`s, which set it too, and
 //! clears it after them); a pass whose sums overflowed stops the kernel at its first row,
@@ -140,19 +143,14 @@ mod imp {
         // `n · 2 · x.len()` bytes). `n` and `groups` are in `1..=65535`, as it needs. It
         // writes nothing else but `job`, and saves the callee-saved registers it uses.
         let aligned = w.as_ptr() as usize & 3 == 0;
-        if groups == 4 {
-            let pairs = if aligned {
-                nl_dense_pairs_x32a
-            } else {
-                nl_dense_pairs_x32
-            };
+        if groups == 4 && aligned {
             // SAFETY: as above, for 32 columns (`x` of 16 words), the rows two at a time
-            // (at most `n`; an odd last row is left to the caller): `LDM` of `w` only when
-            // it is word aligned (`nl_dense_pairs_x32a`), single `LDR`s otherwise. `n` is
+            // (at most `n`; an odd last row is left to the caller), `LDM` of `w`, which is
+            // word aligned (checked just above). `n` is
             // below 2^16, so the pass count the kernel keeps in lr leaves the Q bit (27) of
             // the value it writes to the APSR clear. It writes the 16 bytes it pushes on
             // the stack, nothing else.
-            let left = unsafe { pairs(&mut job, w.as_ptr(), x.as_ptr(), n) };
+            let left = unsafe { nl_dense_pairs_x32a(&mut job, w.as_ptr(), x.as_ptr(), n) };
             return n.saturating_sub(left);
         }
         let kernel = match (groups, aligned) {
@@ -292,25 +290,6 @@ mod imp {
             concat!("ldm ", $w, "!, {{r8-r11}}\n")
         };
     }
-    /// 4 weight words at any alignment: 4 `LDR`s (unaligned word loads are allowed).
-    macro_rules! load_ldr {
-        ($w:literal) => {
-            concat!(
-                "ldr r8, [",
-                $w,
-                "], #4\n",
-                "ldr r9, [",
-                $w,
-                "], #4\n",
-                "ldr r10, [",
-                $w,
-                "], #4\n",
-                "ldr r11, [",
-                $w,
-                "], #4\n",
-            )
-        };
-    }
     /// The requantisation of one row (sum in `$acc`, `k = -2 - shift` in `$k`, checked to
     /// be in `0..=29`; pointers mult r4, bias r6, out r7):
     /// `out = ssat16(bias + (((acc · mult) >> 32 >> k) + 1) >> 1)`.
@@ -402,7 +381,6 @@ mod imp {
         };
     }
     dense_pairs!("nl_dense_pairs_x32a", load_ldm);
-    dense_pairs!("nl_dense_pairs_x32", load_ldr);
 
     // The other widths of the TAVRNN's layers (48: encoder, 16: mu, 8: phi_z), word-aligned
     // weights, unrolled (no register is left for a loop counter).
@@ -432,9 +410,7 @@ mod imp {
             x: *const i16,
             rows_groups: usize,
         ) -> usize;
-        /// See `dense_pairs!` above: 32 columns, weights at any alignment.
-        fn nl_dense_pairs_x32(job: &mut Job, w: *const u8, x: *const i16, rows: usize) -> usize;
-        /// `nl_dense_pairs_x32` for word-aligned weights.
+        /// See `dense_pairs!` above: 32 columns of word-aligned weights.
         fn nl_dense_pairs_x32a(job: &mut Job, w: *const u8, x: *const i16, rows: usize) -> usize;
         /// 48 columns of word-aligned weights.
         fn nl_dense_rows_x48a(

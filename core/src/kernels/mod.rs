@@ -59,14 +59,16 @@
 //! | kernel | instructions / MAC |
 //! | --- | --- |
 //! | dense, 32 columns, word-aligned weights (two rows: `LDM` of `x` + 2 × (`LDM` + 4 `SMLAD`) per 8) | 1.24 (40 a row; was 1.44 with one row and `SMLALD`) |
-//! | dense, 32 columns, other weights (two rows: `LDM` + 2 × 4 × (`LDR` + `SMLAD`) per 8) | 1.65 (53 a row; was 1.77) |
+//! | dense, 32 columns, other weights (were two rows: `LDM` + 2 × 4 × (`LDR` + `SMLAD`) per 8; now the one-row `nl_dense_rows_x8`, as exported weights are word aligned) | 1.65 (53 a row; was 1.77) |
 //! | dense, 48 / 16 / 8 columns, word-aligned weights | 1.21 / 2.15 / 3.5 |
 //! | propagation, 32 columns (12 instructions per neighbour and 8 columns: `LDRD`s + the loop's 3 per two neighbours), block set-up and rounding included | 1.72 (was 2.02) |
-//! | propagation, 16 columns (14 per neighbour: `LDR`s, as the `phi_x` table of the bench's model is not word aligned) | 1.98 |
+//! | propagation, 16 columns (14 per neighbour with `LDR`s while the `phi_x` table of the bench's model was not word aligned; 12 with `LDRD`s now) | 1.98 (before the alignment) |
 //!
-//! The alignment of a layer's weights is the model file's (postcard packs the blobs at any
-//! offset): in the bench's model 5 of the 7 dense layers of 32 or more columns are word
-//! aligned.
+//! The alignment of a layer's weights and of `phi_x` is the model file's: postcard packs
+//! the blobs at any offset, so the exporter pads varints to put every `i16` weight blob and
+//! `phi_x` at a file offset 0 mod 4 (docs/FORMAT.md §2), and the firmware embeds the file
+//! word aligned. (Before, 5 of the 7 dense layers of 32 or more columns of the bench's model
+//! were word aligned.)
 //!
 //! Observed while narrowing `i64` arithmetic to `i32` where bounds allow it: LLVM forms a
 //! 32 × 32 → 64-bit product from `i64` factors only when it can see both are sign-extended

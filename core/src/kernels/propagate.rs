@@ -9,9 +9,12 @@
 //! On the Cortex-M4 the list is walked once per block of 8 columns, with the block's eight
 //! sums in `i32` registers: per neighbour one `LDR` of the entry, the row address from it
 //! (one `ADD` with a shifted operand: `x + (e >> 16)` for rows of 16 columns, `x + (e >> 15)`
-//! for 32 when no weight is negative), the block's 4 words (two `LDRD`s for a word-aligned
-//! `x`, else four `LDR`s) and per pair of columns `SMLABB` + `SMLATB` (the weight is the
-//! entry's low half): 12 (or 14) instructions for 8 multiply-accumulates, and the loop's
+//! for 32 when no weight is negative), the block's 4 words (two `LDRD`s: `x` must be word
+//! aligned, the `phi_x` table in the model file included, which the exporter aligns,
+//! docs/FORMAT.md §2; an unaligned `x` takes the portable path) and per pair of columns
+//! `SMLABB` + `SMLATB` (the weight is the entry's low half): 12 instructions for 8
+//! multiply-accumulates (14 with four `LDR`s, when the model's `phi_x` could lie at any
+//! offset), and the loop's
 //! `LDR` of the end (no register is left for it) + `CMP`/`BNE` once per two neighbours
 //! (the entry was `(j << 16) | a`: `LSR` + `ADD` for the address and four `LDR`s, 15); the
 //! first neighbour sets the sums (`SMULBB`/`SMULTB`). LLVM's 4-column blocks (`SMLABB`/`SMLABT` on
@@ -276,13 +279,13 @@ fn scalar(
 mod arm {
     use super::{Neighbors, RUN_BOUND};
 
-    /// Whether a kernel takes `x` with rows of `width` elements: 16 (single `LDR`s: any
-    /// `x`, the `phi_x` table in the model blob included), or 32 when `x` is word aligned
-    /// (`LDRD`) and no weight is negative (the row address is `x + (e >> 15)`, see
+    /// Whether a kernel takes `x` with rows of `width` elements: `x` word aligned (`LDRD`;
+    /// the `phi_x` table of an exported model is, docs/FORMAT.md §2), and 16 columns, or 32
+    /// when no weight is negative (the row address is `x + (e >> 15)`, see
     /// [`super::pack_neighbor`]); the others take the portable path.
     #[inline(always)]
     fn takes(nb: &Neighbors<'_>, x: *const u8, width: usize) -> bool {
-        width == 16 || (width == 32 && x as usize & 3 == 0 && nb.nonneg)
+        x as usize & 3 == 0 && (width == 16 || (width == 32 && nb.nonneg))
     }
 
     /// The sums through the assembly kernel, when [`takes`] holds, `acc.len() == width`
@@ -321,7 +324,7 @@ mod arm {
             for (b, out) in acc.as_chunks_mut::<8>().0.iter_mut().enumerate() {
                 // SAFETY: the kernel reads the entries `range.start .. range.end` of `run`
                 // (none when empty), and for each entry `(j << 21) | a` the 16 bytes at
-                // `x + 2 (j · width + 8 b)` (for width 32 word aligned, as `LDRD` needs, and
+                // `x + 2 (j · width + 8 b)` (word aligned, as `LDRD` needs, and for width 32
                 // the address `x + 16 b + (e >> 15)` has no bit of `a`, `a >= 0`: `takes`):
                 // `j < nb.rows <= len / width`, so
                 // `j · width + 8 b + 8 <= (j + 1) · width <= len` elements lie in `x`
@@ -426,16 +429,12 @@ mod arm {
         };
     }
 
-    /// Two words of the row block at r3 + `$a` into r12 and lr: one `LDRD` (word-aligned
-    /// `x`) or two `LDR`s (any `x`: for a table in the model blob).
+    /// Two words of the row block at r3 + `$a` into r12 and lr: one `LDRD` (`x` word
+    /// aligned: [`takes`]). (Two `LDR`s took any `x`, for a `phi_x` table at any offset of
+    /// the model file, before the exporter aligned it: 2 instructions more a neighbour.)
     macro_rules! ld_d {
         ($a:literal, $b:literal) => {
             concat!("ldrd r12, lr, [r3, #", $a, "]\n")
-        };
-    }
-    macro_rules! ld_w {
-        ($a:literal, $b:literal) => {
-            concat!("ldr r12, [r3, #", $a, "]\n", "ldr lr, [r3, #", $b, "]\n")
         };
     }
 
@@ -612,7 +611,7 @@ mod arm {
     prop8!(
         "nl_prop8_r32",
         "16",
-        ld_w,
+        ld_d,
         ".global nl_prop8_exit_i64",
         "nl_prop8_exit_i64:",
         exit_i64!()
@@ -621,7 +620,7 @@ mod arm {
     prop8!(
         "nl_prop8_round_r32",
         "16",
-        ld_w,
+        ld_d,
         ".global nl_prop8_exit_round",
         "nl_prop8_exit_round:",
         exit_round!()

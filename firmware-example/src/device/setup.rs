@@ -33,8 +33,9 @@ pub type Tav = Tavrnn<'static, RING, KEYS>;
 pub fn load_model() -> Result<Model<'static>, ModelError> {
     // The model is read where it lies in flash: `from_bytes` borrows, never copies. The
     // compiler must not see its bytes (it would fold the parser for this one file, and the
-    // flash figure would not be the firmware's): `black_box` hides them.
-    let bytes: &'static [u8] = core::hint::black_box(&NEUROLOOP_MODEL[..]);
+    // flash figure would not be the firmware's): `black_box` hides them. The static is word
+    // aligned, so the exporter's word-aligned blobs are too (build.rs).
+    let bytes: &'static [u8] = core::hint::black_box(&NEUROLOOP_MODEL.0[..]);
     Model::from_bytes(bytes)
 }
 

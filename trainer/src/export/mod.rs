@@ -16,7 +16,8 @@
 //!    rule and the budget).
 //!    The offsets get the bias correction of the rounded weights (`corrected_offsets` in
 //!    `jslds.rs`), from each regime's mean state and input in the calibration run.
-//! 3. The model is encoded with `encode_model`, parsed back, and the fixed-point estimator is
+//! 3. The model is encoded with `encode_model`, its `i16` weight blobs word aligned by
+//!    padding varints (`align`, docs/FORMAT.md §2), parsed back, and the fixed-point estimator is
 //!    run against the reference over the calibration data; the agreement goes into the
 //!    report. A nearest-point system is also tried with its rule written as the equivalent
 //!    gate, kept when that reproduces more calibration bins ([`quantize_jslds`]).
@@ -26,6 +27,7 @@
 //! JSLDS checkpoints) produce a [`SwitchingLinear`] or their own section and reuse the same
 //! tensor quantiser and writer.
 
+mod align;
 mod host;
 mod jslds;
 pub mod replay;
@@ -186,6 +188,7 @@ fn scale_for(range: f64) -> f64 {
     range.max(1e-6) / 32767.0
 }
 
+/// The file of `sec`, its `i16` weight blobs word aligned ([`align::align_blobs`]).
 fn encode(sec: &OwnedJslds, meta: Meta<'_>, with_reference: bool) -> Result<Vec<u8>> {
     let body = ModelBody {
         meta,
@@ -195,7 +198,7 @@ fn encode(sec: &OwnedJslds, meta: Meta<'_>, with_reference: bool) -> Result<Vec<
     let mut out = vec![0u8; len];
     let n = encode_model(&body, &mut out).map_err(|e| anyhow!("encoding the model: {e}"))?;
     out.truncate(n);
-    Ok(out)
+    align::align_blobs(&out)
 }
 
 /// Quantises `sys`, calibrating its activation scales on `calibration` (module docs).

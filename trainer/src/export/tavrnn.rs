@@ -456,7 +456,8 @@ impl OwnedTavrnn {
     }
 }
 
-/// `body` (any 1.0 body: JSLDS or none) with `tavrnn` appended, as a complete file.
+/// `body` (any 1.0 body: JSLDS or none) with `tavrnn` appended, as a complete file, its `i16`
+/// weight blobs and `phi_x` word aligned (`align::align_blobs`).
 pub fn encode_with_tavrnn(body: &ModelBody<'_>, tavrnn: &TavrnnSection<'_>) -> Result<Vec<u8>> {
     let len =
         encoded_len_with(body, Some(tavrnn)).map_err(|e| anyhow!("encoding the model: {e}"))?;
@@ -464,7 +465,7 @@ pub fn encode_with_tavrnn(body: &ModelBody<'_>, tavrnn: &TavrnnSection<'_>) -> R
     let n = encode_model_with(body, Some(tavrnn), &mut out)
         .map_err(|e| anyhow!("encoding the model: {e}"))?;
     out.truncate(n);
-    Ok(out)
+    super::align::align_blobs(&out)
 }
 
 /// What one window gave on the host.
@@ -1256,6 +1257,103 @@ mod tests {
         assert!(
             lost.iter().all(|&l| l < 0.02 * median),
             "windows lost at margins {lost:?} (median {median})"
+        );
+    }
+
+    /// Every `i16` weight matrix and `phi_x` of an exported file (JSLDS and TAVRNN sections)
+    /// starts at a file offset 0 mod 4, and the file reads back, by the core and by postcard,
+    /// to the values of the unpadded file; with model names of 1 to 4 bytes, which move every
+    /// blob after them through the four residues.
+    #[test]
+    fn exported_blobs_are_word_aligned_and_read_back_alike() {
+        use crate::slds::{simulate, SimConfig};
+        use neuroloop_core::{Selection, WeightType};
+        let (counts, labels) = session();
+        let (owned, _) =
+            quantize_tavrnn(&weights(), &counts, &labels, &ExportOptions::default()).unwrap();
+        let sim = simulate(
+            &SimConfig {
+                neurons: N,
+                bin_s: BIN_S,
+                n_bins: 3000,
+                selection: crate::slds::SelectionKind::Gate,
+                ..SimConfig::default()
+            },
+            5,
+        )
+        .unwrap();
+        let opts = ExportOptions {
+            force_weights: Some(WeightType::I16),
+            ..ExportOptions::default()
+        };
+        let base = crate::export::quantize_jslds(&sim.system, &sim.counts, &opts).unwrap();
+        let aligned_blobs = |file: &[u8]| -> Vec<usize> {
+            let m = Model::from_bytes(file).unwrap();
+            let at = |b: &[u8]| b.as_ptr() as usize - file.as_ptr() as usize;
+            let j = m.jslds().unwrap();
+            let mut v = Vec::new();
+            if let Selection::Gate { weights, .. } = j.selection {
+                v.push(weights);
+            }
+            v.extend([j.dynamics, j.input_gain, j.readout]);
+            let t = m.tavrnn().unwrap();
+            v.extend(t.layers().iter().map(|(_, l)| l.weights));
+            let mut offs: Vec<usize> = v
+                .iter()
+                .filter(|q| q.wtype == WeightType::I16)
+                .map(|q| at(q.data))
+                .collect();
+            offs.push(at(t.phi_x));
+            offs
+        };
+        let mut residues = [0usize; 4];
+        for name in ["a", "ab", "abc", "abcd"] {
+            for with_reference in [false, true] {
+                let file =
+                    combine(Some(&base.bytes), &owned, with_reference, name, 10_000).unwrap();
+                let m = Model::from_bytes(&file).unwrap();
+                let body = ModelBody {
+                    meta: Meta { name, ..*m.meta() },
+                    jslds: m.body.jslds,
+                };
+                let plain = {
+                    let t = m.tavrnn().unwrap();
+                    let mut out = vec![0u8; encoded_len_with(&body, Some(t)).unwrap()];
+                    let n = encode_model_with(&body, Some(t), &mut out).unwrap();
+                    out.truncate(n);
+                    out
+                };
+                let padded = super::super::align::align_blobs(&plain).unwrap();
+                let offs = aligned_blobs(&padded);
+                // The gate and the three JSLDS matrices (forced to i16), phi_x, the layers.
+                assert!(offs.len() >= 5, "{offs:?}");
+                assert!(offs.iter().all(|o| o % 4 == 0), "{offs:?}");
+                aligned_blobs(&plain)
+                    .iter()
+                    .for_each(|o| residues[o % 4] += 1);
+                let (p, q) = (
+                    Model::from_bytes(&plain).unwrap(),
+                    Model::from_bytes(&padded).unwrap(),
+                );
+                assert_eq!((p.body, p.tavrnn), (q.body, q.tavrnn));
+                assert_eq!(q.meta().name, name);
+                // postcard reads the padded body to the same values.
+                let rest = &padded[neuroloop_core::format::HEADER_LEN..];
+                let (b, rest): (ModelBody, &[u8]) = postcard::take_from_bytes(rest).unwrap();
+                let (t, rest): (Option<TavrnnSection>, &[u8]) =
+                    postcard::take_from_bytes(rest).unwrap();
+                assert!(rest.is_empty());
+                assert_eq!((b, t), (q.body, q.tavrnn));
+                // What the exporter writes is the padded file.
+                if name == "a" {
+                    let exported = combine(Some(&plain), &owned, with_reference, name, 10_000);
+                    assert_eq!(exported.unwrap(), padded);
+                }
+            }
+        }
+        assert!(
+            residues.iter().all(|&r| r > 0),
+            "residues of the unpadded files {residues:?}"
         );
     }
 
