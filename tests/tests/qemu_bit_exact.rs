@@ -16,7 +16,9 @@
 //!   session (hidden 32, latent 8, attention window 8, windows of 1 s), whose behaviour class
 //!   per window and window embeddings (CRC-32) must equal the host replay's
 //!   (`neuroloop replay`'s code: neuroloop-core's graph encoder and TAVRNN on x86); prints the
-//!   window step's instructions and multiply-accumulates.
+//!   window step's instructions and multiply-accumulates;
+//! * the same two models with windows overlapping by half, and the same file re-encoded
+//!   without the exporter's alignment padding (an older file: the device's unaligned paths).
 //!
 //! Needs `qemu-system-arm` and Debian's Rust toolchain; without them it fails with the
 //! `apt-get install` line to run (it never skips).
@@ -218,7 +220,7 @@ const WINDOW_BINS: usize = 100;
 /// encoder and one TAVRNN step (class pin), bit for bit against the host replay.
 #[test]
 fn both_models_match_host_bit_for_bit() {
-    let (case, run) = both_models("both-models", WINDOW_BINS, "");
+    let (case, run) = both_models("both-models", WINDOW_BINS, "", Layout::Aligned);
     deployed_runs_the_same("both-models", &case, &run);
 }
 
@@ -307,16 +309,66 @@ fn overlapping_windows_match_host_bit_for_bit() {
         "overlapping-windows",
         WINDOW_BINS / 2,
         "overlapping-windows",
+        Layout::Aligned,
     );
+}
+
+/// A file as exporters before the alignment padding wrote it (docs/FORMAT.md §2): the same
+/// values with the varints minimal, so weight blobs lie at any offset. The device must take
+/// its unaligned paths (single-word loads, the portable propagation) and still match the
+/// host bit for bit: old files keep working.
+#[test]
+fn unpadded_model_matches_host_bit_for_bit() {
+    let _ = both_models("unpadded", WINDOW_BINS, "", Layout::Minimal);
+}
+
+/// How the two-model case's file lays out its weight blobs.
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    /// As the exporter writes it: every `i16` blob and `phi_x` word aligned.
+    Aligned,
+    /// Re-encoded with minimal varints, as before the padding.
+    Minimal,
+}
+
+/// `file` re-encoded by the core's writer with minimal varints (no alignment padding).
+fn minimal_varints(file: &[u8]) -> Vec<u8> {
+    use neuroloop_core::format::{encode_model_with, encoded_len_with};
+    let m = neuroloop_core::Model::from_bytes(file).unwrap_or_else(|e| panic!("{e}"));
+    let t = m.tavrnn().expect("the two-model case has a TAVRNN section");
+    let mut out = vec![0u8; encoded_len_with(&m.body, Some(t)).unwrap()];
+    let n = encode_model_with(&m.body, Some(t), &mut out).unwrap_or_else(|e| panic!("{e}"));
+    out.truncate(n);
+    out
 }
 
 /// Trains, exports and compares one two-model case with windows of `WINDOW_BINS` every
 /// `step` bins on a firmware built with `features`; returns the case and the firmware's report.
-fn both_models(name: &str, step: usize, features: &str) -> (DeviceCase, FirmwareRun) {
-    let case = both_sections_case(6000, BINS, WINDOW_BINS, step, 3, 7);
+fn both_models(
+    name: &str,
+    step: usize,
+    features: &str,
+    layout: Layout,
+) -> (DeviceCase, FirmwareRun) {
+    let mut case = both_sections_case(6000, BINS, WINDOW_BINS, step, 3, 7);
     assert_eq!(case.neurons, N);
     let bin_s = 0.01;
     let (classes, emb_crc, windows) = host_tavrnn(&case.model, &case.counts, N, bin_s);
+    if layout == Layout::Minimal {
+        let plain = minimal_varints(&case.model);
+        // Without padding to remove, this case would test the aligned file again.
+        assert!(
+            plain.len() < case.model.len(),
+            "the exported file has no alignment padding ({} B)",
+            plain.len()
+        );
+        assert_eq!(
+            host_tavrnn(&plain, &case.counts, N, bin_s),
+            (classes.clone(), emb_crc, windows),
+            "host replay of the unpadded file differs from the padded file's"
+        );
+        case.model = plain;
+    }
     assert_eq!(windows, (BINS - WINDOW_BINS) / step + 1);
     let distinct: std::collections::BTreeSet<u8> = classes.iter().map(|&(c, _)| c).collect();
     println!(
