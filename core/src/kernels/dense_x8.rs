@@ -1,45 +1,60 @@
 //! The dense layer `out[i] = sat_i16(R_i(Σ_c W[i][c]·x[c]) + b[i])` over its rows, for
 //! `i16` weights and a word-aligned `i16` vector whose length is a multiple of 8: the
-//! TAVRNN's dense layers, with a Cortex-M4 DSP kernel in assembly.
+//! TAVRNN's dense layers, with Cortex-M4 DSP kernels in assembly.
 //!
 //! Why assembly: LLVM's code for the 32-column rows (the bulk of the TAVRNN's dense layers)
 //! loaded each operand word by word and took about 2.6 instructions a multiply-accumulate,
 //! call included, and the row loop around it (the call through the kernel pointer, the
-//! requantisation, bias and saturation) about 44 instructions a row. Here the vector is
-//! read with one `LDM` of four words (8 elements) and the weights, which lie in the model
-//! blob at any alignment, with single `LDR`s (unaligned word loads are allowed on the
-//! Cortex-M4, `LDM` is not): 8 elements are `LDM` + 4 × (`LDR` + `SMLALD`) + the loop's
-//! `SUBS`/`BNE`, 11 instructions, 1.4 a multiply-accumulate; and the requantisation of
-//! [`Requant::apply_narrow`](crate::fixed::Requant::apply_narrow) (the rows of the device models) with bias and saturation is
-//! done in the same loop, about 25 instructions a row (`SMMUL` for the high word of the
-//! product, one `SSAT`), the row pointers kept in memory and moved with one `LDM`/`STM`.
-//! A row that `apply_narrow` does not cover (a 64-bit sum or a shift above -2) stops the
-//! kernel; the caller computes that row the general way and resumes after it.
+//! requantisation, bias and saturation) about 44 instructions a row.
 //!
-//! The 32-column rows (most of the TAVRNN's: GRU gates, candidate, value, key, query) take
-//! two rows a pass (`nl_dense_pairs_x32a`, word-aligned weights): the vector's 4 `LDM`s
-//! serve both rows, and the sums are 32-bit (`SMUAD` then `SMLAD`, one register each, where
-//! `SMLALD` needed two and their clearing), so the row pointers stay in registers or on the
-//! stack (one `LDM`/`STM` a pass) and the loop is counted once per two rows: about 40
-//! instructions a row (1.27 a multiply-accumulate) with word-aligned weights, where the
-//! one-row kernel took 47. (A twin with single `LDR`s for unaligned weights took 53 a row;
-//! it went, 452 B of flash, once the exporter word-aligned every `i16` weight blob,
-//! docs/FORMAT.md §2: unaligned weights, from an older exporter, take the one-row kernel
-//! `nl_dense_rows_x8` above, same values.) A
-//! 32-bit sum can overflow where the exact one would not: `SMLAD` then sets the sticky Q
+//! # Two rows a pass, planned once per layer ([`DensePlan`], [`dense_planned`])
+//!
+//! The TAVRNN's layers of 8, 16, 32 and 48 columns with word-aligned weights take the
+//! two-row kernels `nl_dense_pairs_x{8,16,32,48}c` (the layer's rows share one shift: all
+//! but two of the bench model's layers) and `nl_dense_pairs_x{16,32}r` (a shift a row): the
+//! vector's words (`LDM`, 4 words a group of 8 columns) are loaded once for both rows, the
+//! weights with one `LDM` of 4 words a row and group, and the sums are 32-bit (`SMUAD` then
+//! `SMLAD`, one register each, where `SMLALD` needed two and their clearing). The pass's
+//! pointers and constants live in the caller's `PairJob` (its address in lr: one `LDM` and
+//! one `STM` a pass), the bias pair is one word (`LDR`, any alignment) added with `SXTAH` /
+//! `ASR #16`, and with a common shift the rounding constant `2^k` is the start value of the
+//! `SMMLA` that forms the high word of `acc · mult`, so the requantisation of
+//! [`Requant::apply_narrow`](crate::fixed::Requant::apply_narrow) is `SMMLA` + `ASR` a row.
+//! What a layer can take (its widths, its shifts all in `apply_narrow`'s range, one shift or
+//! one a row, the alignment of its weights) is decided once at model load ([`DensePlan::new`]),
+//! so a call only checks the bounds of its rows and the vector.
+//!
+//! A 32-bit sum can overflow where the exact one would not: `SMLAD` then sets the sticky Q
 //! flag, which the kernel reads once a pass (before the `SSAT`s, which set it too, and
 //! clears it after them); a pass whose sums overflowed stops the kernel at its first row,
-//! which the caller computes the general way (the same value: the caller's path is exact);
-//! so does a pass with a shift outside `apply_narrow`'s range in either row.
-//! So on the Cortex-M4 the kernel may stop at a row that `apply_narrow` covers, and it
-//! leaves an odd last row to the caller; the values are those of the portable twin.
+//! which the caller computes the exact way (`rowwise::dense_layer`: one row through the
+//! one-row kernel below, 64-bit sums), then it resumes with the row after it. The portable
+//! twin stops at the same rows (its sums are checked in `i32` after every two columns, as
+//! `SMLAD` adds two products at a time), so the host runs the same fallback.
+//!
+//! The other layers (other widths, the classifier's 512 columns, unaligned weights of an
+//! older exporter) take [`dense_rows_narrow`], one row at a time: `nl_dense_rows_x8`, the
+//! vector read with one `LDM` of four words (8 elements) and the weights with single `LDR`s
+//! (unaligned word loads are allowed on the Cortex-M4, `LDM` is not), `SMLALD` into a
+//! 64-bit sum, [`Requant::apply_narrow`](crate::fixed::Requant::apply_narrow) with `SMMUL`,
+//! bias and one `SSAT`; a row that `apply_narrow` does not cover stops it.
+//!
+//! Measured (`scripts/firmware-profile.sh`, windows 3 and 4 of the bench's model, N = 64,
+//! H = 32): see the table in `kernels/mod.rs`.
 //!
 //! # Exactness
 //! `SMLALD` adds two `i16 × i16` products to a 64-bit accumulator (wrapping modulo `2^64`,
 //! as the `wrapping_add` chain of [`super::dot_i16`]); with `|w·x| <= 2^30` and fewer than
 //! `2^16` elements the sum stays below `2^47`, so no wrap happens and the value is the exact
-//! `Σ w·x`, the same as the portable path's. `SMMUL` is `(a · mult) >> 32` of two `i32`s,
-//! as `apply_narrow` computes it; the rest is `apply_narrow`'s shifts and `sat_i16`.
+//! `Σ w·x`, the same as the portable path's. A pass of the two-row kernels that completes
+//! has 32-bit sums that never overflowed (Q clear), so they are the exact sums. `SMMUL` is
+//! `(a · mult) >> 32` of two `i32`s, as `apply_narrow` computes it; `SMMLA` with `2^k` is
+//! `2^k + ((a · mult) >> 32)` (the high word of `2^k · 2^32 + a · mult`), at most
+//! `2^30 + 2^29` in magnitude, and `ASR #(k + 1)` of it is `apply_narrow`'s
+//! `((t >> k) + 1) >> 1` (`floor((t + 2^k) / 2^(k+1))`); the rest is the bias in `i32` and
+//! `sat_i16`.
+
+use crate::format::{QMatrix, WeightType};
 
 /// An `i16` vector that the assembly kernel may read: a non-zero multiple of 8 elements,
 /// fewer than `2^16`, and, on the Cortex-M4, word aligned (the `LDM` requires it).
@@ -80,10 +95,8 @@ fn aligned(x: &[i16]) -> bool {
 /// requantisation [`Requant::apply_narrow`](crate::fixed::Requant::apply_narrow) applies to its sum `acc_i = Σ_c W[i][c]·x[c]`,
 /// `out[i] = sat_i16(apply_narrow(acc_i) + bias[i])`. Returns the number of rows done; the
 /// row after them, if it exists, is left as it was for the caller: it needs
-/// [`Requant::apply_wide`](crate::fixed::Requant::apply_wide) or, on the Cortex-M4 only,
-/// its 32-bit sum overflowed along the way or it is the odd last row of the two-row
-/// 32-column kernel (see the module documentation). `apply_narrow` applies to the rows of
-/// the device models, so one call does a layer.
+/// [`Requant::apply_wide`](crate::fixed::Requant::apply_wide). One row at a time, any
+/// alignment of the weights (the general path and the exact fallback of [`dense_planned`]).
 #[inline(always)]
 pub fn dense_rows_narrow(
     w: &[u8],
@@ -96,10 +109,99 @@ pub fn dense_rows_narrow(
     imp::rows(w, x.x, mult, shift, bias, out)
 }
 
+/// The two-row kernels by plan code (0: none): their groups of 8 columns, the first four
+/// with the layer's common shift, the last two with a shift a row (`PER_ROW` on).
+const GROUPS: [u8; 7] = [0, 1, 2, 4, 6, 2, 4];
+/// The first plan code whose kernel reads a shift a row.
+const PER_ROW: u8 = 5;
+
+/// A dense layer's two-row kernel, chosen once at model load ([`DensePlan::new`]): a code
+/// into [`GROUPS`] (0: none, then [`dense_planned`] declines and the caller takes the
+/// general rows) and the common shift's `k = -2 - shift`. 2 bytes; the checks that make a
+/// call safe are made per call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DensePlan {
+    code: u8,
+    k: u8,
+}
+
+impl DensePlan {
+    /// No two-row kernel: the general rows.
+    pub const NONE: DensePlan = DensePlan { code: 0, k: 0 };
+
+    /// The plan of the layer `m`: a two-row kernel when its weights are `i16` (word aligned
+    /// on the Cortex-M4), its width is one that has a kernel (8, 16, 32 or 48 columns with a
+    /// common shift, 16 or 32 with a shift a row) and every row's shift is one that
+    /// [`Requant::apply_narrow`](crate::fixed::Requant::apply_narrow) covers (`-31..=-2`).
+    pub fn new(m: &QMatrix<'_>) -> DensePlan {
+        let Some(shifts) = m.shift.get(..m.rows as usize) else {
+            return DensePlan::NONE;
+        };
+        let k = |s: u8| (-2 - s as i8 as i32) as u32;
+        let first = shifts.first().map_or(u32::MAX, |&s| k(s));
+        if m.wtype != WeightType::I16
+            || !m.cols.is_multiple_of(8)
+            || first >= 30
+            || shifts.iter().any(|&s| k(s) >= 30)
+            || (cfg!(all(target_arch = "arm", target_feature = "dsp"))
+                && m.data.as_ptr() as usize & 3 != 0)
+        {
+            return DensePlan::NONE;
+        }
+        let groups = m.cols / 8;
+        let common = shifts.iter().all(|&s| k(s) == first);
+        (1..GROUPS.len() as u8)
+            .find(|&c| GROUPS[c as usize] as u16 == groups && (c < PER_ROW) == common)
+            .map_or(DensePlan::NONE, |code| DensePlan {
+                code,
+                k: first as u8,
+            })
+    }
+}
+
+/// Rows `row0 ..` of the layer (`m`, with `bias` its `i16` LE biases) into `out`, through
+/// the two-row kernel of `plan` (made by [`DensePlan::new`] for this layer): the values of
+/// [`dense_rows_narrow`] for the rows it does. Returns the rows done from the start of
+/// `out`, in pairs: the row after them, if any, is left as it was for the caller (its pass
+/// overflowed 32 bits on the Cortex-M4, or it is the odd last row); `None` (nothing done)
+/// when `plan` has no kernel or does not fit: `x` not of the layer's width or not word
+/// aligned, rows missing from `m` or `bias`, weights not word aligned.
+#[inline(always)]
+pub fn dense_planned(
+    plan: DensePlan,
+    m: &QMatrix<'_>,
+    bias: &[u8],
+    row0: usize,
+    x: &[i16],
+    out: &mut [i16],
+) -> Option<usize> {
+    let cols = 8 * *GROUPS.get(plan.code as usize)? as usize;
+    let n = out.len();
+    if cols == 0 || x.len() != cols || !aligned(x) || row0 > 0xffff || n > 0xffff {
+        return None;
+    }
+    // No product below can overflow: end < 2^17, width <= 96.
+    let end = row0 + n;
+    let width = 2 * cols;
+    if end * width > m.data.len()
+        || 4 * end > m.mult.len()
+        || end > m.shift.len()
+        || 2 * end > bias.len()
+        || (cfg!(all(target_arch = "arm", target_feature = "dsp"))
+            && (m.data.as_ptr() as usize + row0 * width) & 3 != 0)
+    {
+        return None;
+    }
+    Some(imp::pairs(plan, m, bias, row0, x, out))
+}
+
 #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
 #[allow(unsafe_code)]
 mod imp {
-    /// The row pointers the kernel moves, in memory (`LDM`/`STM` once a row).
+    use super::{DensePlan, PER_ROW};
+    use crate::format::QMatrix;
+
+    /// The row pointers the one-row kernel moves, in memory (`LDM`/`STM` once a row).
     #[repr(C)]
     struct Job {
         mult: *const [u8; 4],
@@ -134,33 +236,91 @@ mod imp {
             bias: bias.as_ptr(),
             out: out.as_mut_ptr(),
         };
-        // SAFETY: `nl_dense_rows_x8` (and the unrolled kernels for their `groups`: `x8a`,
-        // `x16a`, `x48a` for 1, 2, 6 with `w` word aligned, as their `LDM`s need) reads, for each of at most `n` rows, `16 · groups`
-        // bytes of `w` (in order, from its start), `8 · groups` elements of `x` (from its
-        // start, with `LDM`: `x` is word aligned and `x.len() = 8 · groups`, both checked by
-        // `VecX8::new`), one element of `mult`, `shift`, `bias` through `job`, and writes one
-        // element of `out`; `n` rows exist in each (the `min` above, `w` holding
-        // `n · 2 · x.len()` bytes). `n` and `groups` are in `1..=65535`, as it needs. It
-        // writes nothing else but `job`, and saves the callee-saved registers it uses.
-        let aligned = w.as_ptr() as usize & 3 == 0;
-        if groups == 4 && aligned {
-            // SAFETY: as above, for 32 columns (`x` of 16 words), the rows two at a time
-            // (at most `n`; an odd last row is left to the caller), `LDM` of `w`, which is
-            // word aligned (checked just above). `n` is
-            // below 2^16, so the pass count the kernel keeps in lr leaves the Q bit (27) of
-            // the value it writes to the APSR clear. It writes the 16 bytes it pushes on
-            // the stack, nothing else.
-            let left = unsafe { nl_dense_pairs_x32a(&mut job, w.as_ptr(), x.as_ptr(), n) };
-            return n.saturating_sub(left);
-        }
-        let kernel = match (groups, aligned) {
-            (6, true) => nl_dense_rows_x48a,
-            (2, true) => nl_dense_rows_x16a,
-            (1, true) => nl_dense_rows_x8a,
-            _ => nl_dense_rows_x8,
-        };
-        let left = unsafe { kernel(&mut job, w.as_ptr(), x.as_ptr(), ((n - 1) << 16) | groups) };
+        // SAFETY: `nl_dense_rows_x8` reads, for each of at most `n` rows, `16 · groups`
+        // bytes of `w` (in order, from its start, single `LDR`s: any alignment), `8 · groups`
+        // elements of `x` (from its start, with `LDM`: `x` is word aligned and
+        // `x.len() = 8 · groups`, both checked by `VecX8::new`), one element of `mult`,
+        // `shift`, `bias` through `job`, and writes one element of `out`; `n` rows exist in
+        // each (the `min` above, `w` holding `n · 2 · x.len()` bytes). `n` and `groups` are
+        // in `1..=65535`, as it needs. It writes nothing else but `job`, and saves the
+        // callee-saved registers it uses.
+        let left =
+            unsafe { nl_dense_rows_x8(&mut job, w.as_ptr(), x.as_ptr(), ((n - 1) << 16) | groups) };
         n.saturating_sub(left)
+    }
+
+    /// The pointers and constants of a two-row pass, in memory: the kernel keeps the
+    /// address in lr and moves them with one `LDM`/`STM` a pass. `a`, `b`: the rounding
+    /// constant `2^k` and `k + 1` of the layer's common shift, or (one shift a row) the
+    /// pointer to the shift bytes and nothing.
+    #[repr(C)]
+    struct PairJob {
+        x: *const i16,
+        mult: *const u8,
+        bias: *const u8,
+        out: *mut i16,
+        pairs: usize,
+        a: usize,
+        b: usize,
+    }
+
+    /// The kernels by plan code (`GROUPS`); code 0 has none.
+    type Kernel = unsafe extern "C" fn(job: &mut PairJob, w: *const u8) -> usize;
+    static KERNELS: [Kernel; 6] = [
+        nl_dense_pairs_x8c,
+        nl_dense_pairs_x16c,
+        nl_dense_pairs_x32c,
+        nl_dense_pairs_x48c,
+        nl_dense_pairs_x16r,
+        nl_dense_pairs_x32r,
+    ];
+
+    /// `dense_planned` after its checks: the pointers of row `row0`, the pass count, the
+    /// shift's constants, and the kernel of the plan's code.
+    #[inline(always)]
+    pub(super) fn pairs(
+        plan: DensePlan,
+        m: &QMatrix<'_>,
+        bias: &[u8],
+        row0: usize,
+        x: &[i16],
+        out: &mut [i16],
+    ) -> usize {
+        let pairs = out.len() / 2;
+        let Some(&kernel) = KERNELS.get((plan.code as usize).wrapping_sub(1)) else {
+            return 0;
+        };
+        if pairs == 0 {
+            return 0;
+        }
+        let a = if plan.code >= PER_ROW {
+            m.shift.as_ptr().wrapping_add(row0) as usize
+        } else {
+            1 << (plan.k & 31)
+        };
+        let mut job = PairJob {
+            x: x.as_ptr(),
+            mult: m.mult.as_ptr().wrapping_add(4 * row0),
+            bias: bias.as_ptr().wrapping_add(2 * row0),
+            out: out.as_mut_ptr(),
+            pairs,
+            a,
+            b: plan.k as usize + 1,
+        };
+        let w = m.data.as_ptr().wrapping_add(row0 * 2 * x.len());
+        // SAFETY: `dense_planned` checked that `x` holds the `8 · groups` elements of the
+        // plan's kernel (`GROUPS`), word aligned, that `m.data` (from `w`, word aligned),
+        // `m.mult`, `m.shift` (with a shift a row) and `bias` hold the `out.len()` rows from
+        // `row0` (`2 · 8 · groups`, 4, 1 and 2 bytes each), and that `out.len() < 2^16`. The
+        // kernel reads, in each of the `pairs = out.len() / 2` passes, the next two rows of
+        // each (`w` with `LDM`, the others with `LDR`/`LDRH`, which allow any alignment) and
+        // `x` whole (`LDM`), and writes the next two elements of `out`, and the fields of
+        // `job`; nothing else (it saves the callee-saved registers it uses). `pairs` is below
+        // 2^16, so the value it writes to the APSR to clear Q has bit 27 clear. With one
+        // shift a row, the plan checked every shift of the layer to be in `-31..=-2`
+        // (another would give other values, nothing unsafe).
+        let left = unsafe { kernel(&mut job, w) };
+        2 * pairs.saturating_sub(left)
     }
 
     /// The row kernel, with the dot product of a row (`acc` in r9:r8, `x` back at its
@@ -212,58 +372,37 @@ mod imp {
         };
     }
 
-    /// 8 columns: `LDM` of 4 words of `x`, 4 × (`LDR` of a weight word + `SMLALD`).
-    macro_rules! group {
-        () => {
-            concat!(
-                "ldm r2!, {{r4-r7}}\n",
-                "ldr r11, [r1], #4\n",
-                "smlald r8, r9, r11, r4\n",
-                "ldr r11, [r1], #4\n",
-                "smlald r8, r9, r11, r5\n",
-                "ldr r11, [r1], #4\n",
-                "smlald r8, r9, r11, r6\n",
-                "ldr r11, [r1], #4\n",
-                "smlald r8, r9, r11, r7"
-            )
-        };
-    }
-
-    // Any number of groups: a loop, then `x` back by 16 bytes a group.
+    // Any number of groups of 8 columns (`LDM` of 4 words of `x`, 4 × (`LDR` of a weight
+    // word + `SMLALD`)) in a loop, then `x` back by 16 bytes a group.
     dense_rows!(
         "nl_dense_rows_x8",
         "uxth r10, r3",
         "1:",
-        group!(),
+        "ldm r2!, {{r4-r7}}",
+        "ldr r11, [r1], #4",
+        "smlald r8, r9, r11, r4",
+        "ldr r11, [r1], #4",
+        "smlald r8, r9, r11, r5",
+        "ldr r11, [r1], #4",
+        "smlald r8, r9, r11, r6",
+        "ldr r11, [r1], #4",
+        "smlald r8, r9, r11, r7",
         "subs r10, #1",
         "bne 1b",
         "uxth r10, r3",
         "sub r2, r2, r10, lsl #4"
     );
-    /// 8 columns of word-aligned weights: one `LDM` of each operand and 4 `SMLALD`.
-    macro_rules! group_aligned {
-        () => {
-            concat!(
-                "ldm r2!, {{r4-r7}}\n",
-                "ldm r1!, {{r10-r12, lr}}\n",
-                "smlald r8, r9, r10, r4\n",
-                "smlald r8, r9, r11, r5\n",
-                "smlald r8, r9, r12, r6\n",
-                "smlald r8, r9, lr, r7"
-            )
-        };
-    }
 
     /// 8 columns of two rows: `LDM` of 4 words of `x` (r4-r7), then for row A (`w` in r1,
-    /// sum in r3) and row B (r2, sum in r12) 4 weight words (`$load`) and 4 `SMLAD`s
-    /// (`$first`: `SMUAD`, the group that sets the sums).
+    /// sum in r3) and row B (r2, sum in r12) an `LDM` of 4 weight words (r8-r11) and 4
+    /// `SMLAD`s (`smuad`: the first group, which sets the sums).
     macro_rules! pair_group {
-        ($load:ident, $op:ident) => {
+        ($op:ident) => {
             concat!(
                 "ldm r0!, {{r4-r7}}\n",
-                $load!("r1"),
+                "ldm r1!, {{r8-r11}}\n",
                 pair_group!(@mac $op, "r3"),
-                $load!("r2"),
+                "ldm r2!, {{r8-r11}}\n",
                 pair_group!(@mac $op, "r12"),
             )
         };
@@ -284,123 +423,161 @@ mod imp {
             )
         };
     }
-    /// 4 weight words of word-aligned rows: one `LDM`.
-    macro_rules! load_ldm {
-        ($w:literal) => {
-            concat!("ldm ", $w, "!, {{r8-r11}}\n")
-        };
-    }
-    /// The requantisation of one row (sum in `$acc`, `k = -2 - shift` in `$k`, checked to
-    /// be in `0..=29`; pointers mult r4, bias r6, out r7):
-    /// `out = ssat16(bias + (((acc · mult) >> 32 >> k) + 1) >> 1)`.
-    macro_rules! pair_requant {
-        ($acc:literal, $k:literal) => {
+
+    /// The requantisation, bias and saturation of a pass's two rows (sums in r3, r12) with
+    /// the layer's common shift: `job` {x, mult, bias, out, pairs, 2^k, k + 1} loaded into
+    /// r0, r4-r9; `SMMLA` gives `2^k + ((acc · mult) >> 32)` (the rounding constant folded
+    /// in: at most `2^30 + 2^29` in magnitude), `ASR` by `k + 1`, the bias pair (one word)
+    /// added with `SXTAH` / `ASR #16`: `apply_narrow`'s `((t >> k) + 1) >> 1` (see
+    /// `Requant::apply_narrow`: `floor((t + 2^k) / 2^(k+1))`), bias and `SSAT`.
+    macro_rules! requant_common {
+        () => {
             concat!(
-                "ldr r9, [r4], #4\n",
-                "smmul r9, ",
-                $acc,
-                ", r9\n",
-                "asr r9, r9, ",
-                $k,
-                "\n",
-                "adds r9, #1\n",
-                "ldrsh r10, [r6], #2\n",
-                "add r10, r10, r9, asr #1\n",
-                "ssat r10, #16, r10\n",
-                "strh r10, [r7], #2\n",
+                "ldm lr, {{r0, r4-r9}}\n",
+                "ldr r10, [r4], #4\n",
+                "ldr r11, [r4], #4\n",
+                "smmla r3, r3, r10, r8\n",
+                "smmla r12, r12, r11, r8\n",
+                "asr r3, r3, r9\n",
+                "asr r12, r12, r9\n",
+                "ldr r10, [r5], #4\n",
+                "sxtah r3, r3, r10\n",
+                "add r12, r12, r10, asr #16\n",
+                "ssat r3, #16, r3\n",
+                "ssat r12, #16, r12\n",
+                "strh r3, [r6], #2\n",
+                "strh r12, [r6], #2\n",
+                // Clear Q (pairs is below 2^16: bit 27 clear), count the pass, store the
+                // pointers and the count.
+                "msr APSR_nzcvq, r7\n",
+                "subs r7, r7, #1\n",
+                "stm lr, {{r0, r4-r7}}\n",
             )
         };
     }
-    /// The 32-column kernels (most of the TAVRNN's rows), two rows a pass: the vector's
-    /// words are loaded once for both, the sums are 32-bit (`SMUAD`/`SMLAD`, one register
-    /// each), whose overflow sets the sticky Q flag, checked once a pass (the `SSAT`s,
-    /// which set it too, come after the check, and Q is cleared at the end of the pass);
-    /// the row pointers live on the stack (one `LDM`/`STM` a pass).
+
+    /// The same with a shift a row: `job` {x, mult, bias, out, pairs, shift} in r0, r4-r8,
+    /// the two shift bytes read as one halfword, `k = 254 - byte` (the byte of a shift in
+    /// `-31..=-2`, checked by the plan), then `apply_narrow`'s steps as in `dense_rows!`.
+    macro_rules! requant_per_row {
+        () => {
+            concat!(
+                "ldm lr, {{r0, r4-r8}}\n",
+                "ldrh r9, [r8], #2\n",
+                "ldr r10, [r4], #4\n",
+                "ldr r11, [r4], #4\n",
+                "smmul r3, r3, r10\n",
+                "smmul r12, r12, r11\n",
+                "uxtb r10, r9\n",
+                "rsb r10, r10, #254\n",
+                "lsrs r9, r9, #8\n",
+                "rsb r9, r9, #254\n",
+                "asr r3, r3, r10\n",
+                "asr r12, r12, r9\n",
+                "adds r3, r3, #1\n",
+                "add r12, r12, #1\n",
+                "ldr r10, [r5], #4\n",
+                "sxth r11, r10\n",
+                "add r3, r11, r3, asr #1\n",
+                "asr r10, r10, #16\n",
+                "add r12, r10, r12, asr #1\n",
+                "ssat r3, #16, r3\n",
+                "ssat r12, #16, r12\n",
+                "strh r3, [r6], #2\n",
+                "strh r12, [r6], #2\n",
+                "msr APSR_nzcvq, r7\n",
+                "subs r7, r7, #1\n",
+                "stm lr, {{r0, r4-r8}}\n",
+            )
+        };
+    }
+
+    /// Two rows a pass of `$bytes`-byte rows (the groups of 8 columns `$groups`, the first
+    /// one `smuad`), word-aligned weights: the vector's words are loaded once for both rows
+    /// and the sums are 32-bit (`SMUAD`/`SMLAD`, one register each); their overflow sets
+    /// the sticky Q flag, checked once a pass (before the `SSAT`s, which set it too, and
+    /// cleared after them). A pass whose sums overflowed stops the kernel at its first row.
     ///
-    /// r0 = job, r1 = w (rows of 64 bytes back to back), r2 = x (word aligned, 16 words),
-    /// r3 = rows. Returns in r0 the rows not done: the odd last row, or from the row whose
-    /// sum overflowed 32 bits or whose shift `apply_narrow` does not cover.
+    /// r0 = job (`PairJob`), r1 = w (rows back to back). Returns in r0 the passes not done
+    /// (0, or from the one that overflowed).
     macro_rules! dense_pairs {
-        ($name:literal, $load:ident) => {
+        ($name:literal, $bytes:literal, $requant:ident, $($groups:expr),*) => {
             core::arch::global_asm!(
                 crate::kernels::thumb_fn!($name),
                 concat!($name, ":"),
-                "push {{r3-r11, lr}}",
-                "ldm r0, {{r4-r7}}",
-                "push {{r4-r7}}",
-                "mov r0, r2",
-                "add r2, r1, #64",
-                "lsrs lr, r3, #1",
-                "beq 8f",
-                "msr APSR_nzcvq, lr",
+                "push {{r4-r11, lr}}",
+                "mov lr, r0",
+                "ldr r0, [lr]",
+                concat!("add r2, r1, #", $bytes),
+                "ldr r3, [lr, #16]",
+                "msr APSR_nzcvq, r3",
                 "1:",
-                pair_group!($load, smuad),
-                pair_group!($load, smlad),
-                pair_group!($load, smlad),
-                pair_group!($load, smlad),
-                "sub r0, r0, #64",
-                "mov r1, r2",
-                "add r2, r2, #64",
+                $($groups,)*
+                concat!("mov r1, r2\n", "add r2, r2, #", $bytes),
                 // Q (bit 27) into N: a sum overflowed.
                 "mrs r8, APSR",
                 "lsls r8, r8, #4",
                 "bmi 3f",
-                "ldm sp, {{r4-r7}}",
-                // k = -2 - shift of both rows (the shift byte read unsigned: 254 - byte);
-                // either outside 0..=29 stops the pass at its first row.
-                "ldrb r8, [r5], #1",
-                "rsb r8, r8, #254",
-                "ldrb r11, [r5], #1",
-                "rsb r11, r11, #254",
-                "cmp r8, #30",
-                "it lo",
-                "cmplo r11, #30",
-                "bhs 3f",
-                pair_requant!("r3", "r8"),
-                pair_requant!("r12", "r11"),
-                "stm sp, {{r4-r7}}",
-                // Clear Q (lr is below 2^15: bit 27 clear).
-                "msr APSR_nzcvq, lr",
-                "subs lr, lr, #1",
+                $requant!(),
                 "bne 1b",
-                "8:",
-                // Done but an odd last row: rows & 1 left.
-                "ldr r0, [sp, #16]",
-                "and r0, r0, #1",
-                "add sp, #16",
-                "pop {{r3-r11, pc}}",
+                "movs r0, #0",
+                "pop {{r4-r11, pc}}",
                 "3:",
-                // Stopped at the pass's first row: 2 lr + (rows & 1) left.
-                "ldr r0, [sp, #16]",
-                "and r0, r0, #1",
-                "add r0, r0, lr, lsl #1",
-                "add sp, #16",
-                "pop {{r3-r11, pc}}",
+                "ldr r0, [lr, #16]",
+                "pop {{r4-r11, pc}}",
                 concat!(".size ", $name, ", . - ", $name),
             );
         };
     }
-    dense_pairs!("nl_dense_pairs_x32a", load_ldm);
-
-    // The other widths of the TAVRNN's layers (48: encoder, 16: mu, 8: phi_z), word-aligned
-    // weights, unrolled (no register is left for a loop counter).
-    dense_rows!(
-        "nl_dense_rows_x48a",
-        group_aligned!(),
-        group_aligned!(),
-        group_aligned!(),
-        group_aligned!(),
-        group_aligned!(),
-        group_aligned!(),
-        "sub r2, r2, #96"
+    dense_pairs!(
+        "nl_dense_pairs_x8c",
+        "16",
+        requant_common,
+        pair_group!(smuad)
     );
-    dense_rows!(
-        "nl_dense_rows_x16a",
-        group_aligned!(),
-        group_aligned!(),
-        "sub r2, r2, #32"
+    dense_pairs!(
+        "nl_dense_pairs_x16c",
+        "32",
+        requant_common,
+        pair_group!(smuad),
+        pair_group!(smlad)
     );
-    dense_rows!("nl_dense_rows_x8a", group_aligned!(), "sub r2, r2, #16");
+    dense_pairs!(
+        "nl_dense_pairs_x32c",
+        "64",
+        requant_common,
+        pair_group!(smuad),
+        pair_group!(smlad),
+        pair_group!(smlad),
+        pair_group!(smlad)
+    );
+    dense_pairs!(
+        "nl_dense_pairs_x48c",
+        "96",
+        requant_common,
+        pair_group!(smuad),
+        pair_group!(smlad),
+        pair_group!(smlad),
+        pair_group!(smlad),
+        pair_group!(smlad),
+        pair_group!(smlad)
+    );
+    dense_pairs!(
+        "nl_dense_pairs_x16r",
+        "32",
+        requant_per_row,
+        pair_group!(smuad),
+        pair_group!(smlad)
+    );
+    dense_pairs!(
+        "nl_dense_pairs_x32r",
+        "64",
+        requant_per_row,
+        pair_group!(smuad),
+        pair_group!(smlad),
+        pair_group!(smlad),
+        pair_group!(smlad)
+    );
 
     extern "C" {
         /// See `dense_rows!` above.
@@ -410,36 +587,24 @@ mod imp {
             x: *const i16,
             rows_groups: usize,
         ) -> usize;
-        /// See `dense_pairs!` above: 32 columns of word-aligned weights.
-        fn nl_dense_pairs_x32a(job: &mut Job, w: *const u8, x: *const i16, rows: usize) -> usize;
-        /// 48 columns of word-aligned weights.
-        fn nl_dense_rows_x48a(
-            job: &mut Job,
-            w: *const u8,
-            x: *const i16,
-            rows_groups: usize,
-        ) -> usize;
-        /// 16 columns of word-aligned weights.
-        fn nl_dense_rows_x16a(
-            job: &mut Job,
-            w: *const u8,
-            x: *const i16,
-            rows_groups: usize,
-        ) -> usize;
-        /// 8 columns of word-aligned weights.
-        fn nl_dense_rows_x8a(
-            job: &mut Job,
-            w: *const u8,
-            x: *const i16,
-            rows_groups: usize,
-        ) -> usize;
+        /// See `dense_pairs!` above: 8, 16, 32, 48 columns, the layer's common shift.
+        fn nl_dense_pairs_x8c(job: &mut PairJob, w: *const u8) -> usize;
+        fn nl_dense_pairs_x16c(job: &mut PairJob, w: *const u8) -> usize;
+        fn nl_dense_pairs_x32c(job: &mut PairJob, w: *const u8) -> usize;
+        fn nl_dense_pairs_x48c(job: &mut PairJob, w: *const u8) -> usize;
+        /// 16, 32 columns, a shift a row.
+        fn nl_dense_pairs_x16r(job: &mut PairJob, w: *const u8) -> usize;
+        fn nl_dense_pairs_x32r(job: &mut PairJob, w: *const u8) -> usize;
     }
 }
 
-/// The portable twin of the assembly kernel: the same rows, the same values.
+/// The portable twin of the assembly kernels: the same rows, the same values, and the two-row
+/// kernels stop at the same rows.
 #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
 mod imp {
+    use super::{DensePlan, PER_ROW};
     use crate::fixed::{sat_i16, Requant};
+    use crate::format::QMatrix;
 
     #[inline(always)]
     pub(super) fn rows(
@@ -468,6 +633,71 @@ mod imp {
                 None => break,
             }
             done += 1;
+        }
+        done
+    }
+
+    /// `Σ w·x` as `SMUAD`/`SMLAD` form it: two products at a time into an `i32`; `None`
+    /// where a step's exact value leaves `i32` (the kernel's Q flag).
+    fn sum32(w: &[u8], x: &[i16]) -> Option<i32> {
+        let mut acc = 0i32;
+        for (w, x) in w.as_chunks::<4>().0.iter().zip(x.as_chunks::<2>().0) {
+            let p = i16::from_le_bytes([w[0], w[1]]) as i64 * x[0] as i64
+                + i16::from_le_bytes([w[2], w[3]]) as i64 * x[1] as i64;
+            acc = i32::try_from(acc as i64 + p).ok()?;
+        }
+        Some(acc)
+    }
+
+    /// The two-row kernels: the rows of the passes done (pairs of rows, a pass stopping at
+    /// a sum that leaves `i32` in either row), as `imp::pairs` on the Cortex-M4.
+    #[inline(always)]
+    pub(super) fn pairs(
+        plan: DensePlan,
+        m: &QMatrix<'_>,
+        bias: &[u8],
+        row0: usize,
+        x: &[i16],
+        out: &mut [i16],
+    ) -> usize {
+        let pairs = out.len() / 2;
+        if plan.code == 0 || x.is_empty() {
+            return 0;
+        }
+        let rows = m
+            .data
+            .get(row0 * 2 * x.len()..)
+            .unwrap_or(&[])
+            .chunks_exact(2 * x.len())
+            .zip(m.mult.get(4 * row0..).unwrap_or(&[]).as_chunks::<4>().0)
+            .zip(m.shift.get(row0..).unwrap_or(&[]))
+            .zip(bias.get(2 * row0..).unwrap_or(&[]).as_chunks::<2>().0);
+        let mut pass = [0i16; 2];
+        let mut done = 0;
+        for (i, (((w, mb), &s), b)) in rows.take(2 * pairs).enumerate() {
+            let shift = if plan.code >= PER_ROW {
+                s as i8
+            } else {
+                -2 - plan.k as i8
+            };
+            let Some(acc) = sum32(w, x) else {
+                return done;
+            };
+            let rq = Requant {
+                mult: i32::from_le_bytes(*mb),
+                shift,
+            };
+            // The plan's shifts are in range: `Some` for a sum in `i32`.
+            let Some(v) = rq.apply_narrow(acc as i64) else {
+                return done;
+            };
+            pass[i & 1] = sat_i16(v.wrapping_add(i16::from_le_bytes(*b) as i32));
+            if i & 1 == 1 {
+                for (o, &v) in out.iter_mut().skip(done).zip(&pass) {
+                    *o = v;
+                }
+                done += 2;
+            }
         }
         done
     }

@@ -131,7 +131,7 @@ mod rowwise;
 mod sqdist;
 
 pub use argmin::{argmax_i32, argmin_i64};
-pub use dense_x8::{dense_rows_narrow, VecX8};
+pub use dense_x8::{dense_planned, dense_rows_narrow, DensePlan, VecX8};
 pub use dot_i16::{
     dot16 as dot16_i16, dot32 as dot32_i16, dot48 as dot48_i16, dot64 as dot64_i16,
     dot8 as dot8_i16, dot_i16,
@@ -143,5 +143,5 @@ pub use propagate::{
     unpack_neighbor, Neighbors,
 };
 pub use round_shift::round_shift_narrow;
-pub use rowwise::{for_each_row, rows_bias_sat};
+pub use rowwise::{dense_layer, for_each_row, rows_bias_sat};
 pub use sqdist::{sqdist16_minus_norm, sqdist_i16};

@@ -7,8 +7,9 @@
 //! decision is taken once per matrix (a function pointer to the constant-width kernel) and
 //! one row loop, with the requantisation and the caller's consumer inlined, calls it.
 
-use super::{dense_rows_narrow, dot_i16, dot_i8, VecX8};
-use crate::fixed::{sat_i16, sat_i16_from_i64, Requant};
+use super::{dense_planned, dense_rows_narrow, dot_i16, dot_i8, DensePlan, VecX8};
+use crate::blob;
+use crate::fixed::{sat_i16_from_i64, Requant};
 use crate::format::{QMatrix, WeightType};
 
 /// Calls `f(i, R_r(Σ_c W[r][c]·x[c]))` for `r = row0 + i`, `i = 0, 1, …` over the rows of `m`
@@ -42,12 +43,14 @@ pub fn for_each_row<F: FnMut(usize, i64)>(
 /// saturation, the same values as [`for_each_row`] with the bias added and
 /// [`sat_i16_from_i64`] applied in its consumer.
 ///
-/// The row loop of the TAVRNN's dense layers (17,160 rows a window step at N = 64). Where
-/// [`Requant::apply_narrow`] applies (a 32-bit accumulator and a right shift of 33 bits or
-/// more: the rows of the device models), the requantised value lies in `[-2^29, 2^29]`, so
-/// the bias is added in `i32` and one `SSAT` saturates; only the other rows go through the
-/// 64-bit `apply_wide`, out of line. The rows, the bias and the outputs are
-/// walked as one zipped iterator, without per-row bounds checks.
+/// The general rows of the TAVRNN's dense layers ([`dense_layer`] takes the two-row
+/// kernels where the layer's plan applies): an `x` that [`VecX8`] accepts, of the layer's
+/// width, takes the one-row kernel ([`dense_rows_narrow`], `apply_narrow` in assembly) and
+/// each row it leaves the 64-bit `apply_wide`; any other `x` (no device model has one) a
+/// row loop with the kernel chosen once and `apply_wide`, out of line ([`wide_row`]: the
+/// 32-bit shortcut that was inlined here cost flash and no device model used it). The
+/// rows, the bias and the outputs are walked as one zipped iterator, without per-row
+/// bounds checks.
 #[inline(always)]
 pub fn rows_bias_sat(m: &QMatrix<'_>, row0: usize, x: &[i16], bias: &[[u8; 2]], out: &mut [i16]) {
     if m.wtype == WeightType::I16 && m.cols as usize == x.len() {
@@ -60,14 +63,51 @@ pub fn rows_bias_sat(m: &QMatrix<'_>, row0: usize, x: &[i16], bias: &[[u8; 2]], 
         .zip(bias)
         .zip(out.iter_mut())
     {
-        let acc = kernel(w, x);
-        let b = i16::from_le_bytes(*b);
-        *o = match rq.apply_narrow(acc) {
-            // |v| <= 2^29: the sum cannot wrap.
-            Some(v) => sat_i16(v.wrapping_add(b as i32)),
-            None => wide_row(rq, acc, b),
-        };
+        *o = wide_row(rq, kernel(w, x), i16::from_le_bytes(*b));
     }
+}
+
+/// The dense layer `out[i] = sat_i16(R_r(Σ_c W[r][c]·x[c]) + bias[r])`, `r = row0 + i`, of a
+/// layer with its [`DensePlan`] (`bias` the layer's whole `i16` LE bias blob): the values of
+/// [`rows_bias_sat`] over `bias`'s rows `row0 .. row0 + out.len()` (none when the blob lacks
+/// one of them), through the two-row kernel of the plan where it applies.
+///
+/// The per-call path of the TAVRNN's dense layers (579 calls a window step at N = 64): the
+/// plan, made at model load, leaves only the bounds of the rows and the vector to check
+/// here ([`dense_planned`]). A row the kernel leaves (its pass overflowed 32 bits, or the
+/// odd last row) is computed the exact way, out of line, and the kernel resumes after it.
+#[inline(always)]
+pub fn dense_layer(
+    plan: DensePlan,
+    m: &QMatrix<'_>,
+    bias: &[u8],
+    row0: usize,
+    x: &[i16],
+    out: &mut [i16],
+) {
+    let done = match dense_planned(plan, m, bias, row0, x, out) {
+        Some(done) if done >= out.len() => return,
+        Some(done) => done,
+        None => 0,
+    };
+    rest_of_layer(
+        m,
+        bias,
+        row0 + done,
+        x,
+        out.get_mut(done..).unwrap_or(&mut []),
+    );
+}
+
+/// The rows of [`dense_layer`] that [`dense_planned`] did not do (all of them when it
+/// declined, else from the row it stopped at: its pass overflowed 32 bits, or the odd last
+/// row): [`rows_bias_sat`], the exact one-row kernel, out of line. The device models'
+/// layers reach it only for the classifier (512 columns); the rows after an overflow stay
+/// on the one-row kernel (none overflowed in the bench's model).
+#[inline(never)]
+fn rest_of_layer(m: &QMatrix<'_>, bias: &[u8], row0: usize, x: &[i16], out: &mut [i16]) {
+    let (bias, _) = blob::sub(bias, row0, out.len(), 2).as_chunks::<2>();
+    rows_bias_sat(m, row0, x, bias, out);
 }
 
 /// [`rows_bias_sat`] for an `x` of `m.cols` elements that [`VecX8`] accepts: the rows

@@ -7,7 +7,7 @@ use crate::blob;
 use crate::fixed::{sat_i16, sat_i16_from_i64};
 use crate::format::{Model, ModelError, QLayer, TavrnnDims, TavrnnSection};
 use crate::graph::{normalized_entry, WindowGraph};
-use crate::kernels::Neighbors;
+use crate::kernels::{DensePlan, Neighbors};
 use crate::{kernels, lut};
 
 /// Ring bytes of one node of one state: a 2-byte step (`i16` LE, Q15 units per 4-bit level)
@@ -228,9 +228,37 @@ pub(crate) struct FixedBackend<'m> {
     d: TavrnnDims,
     /// [`propagation_shift`] of the model's node count.
     k: u32,
+    /// The two-row kernel of each dense layer (by [`Layer`] index), chosen at load.
+    plans: [DensePlan; LAYERS.len()],
 }
 
+/// The dense layers, in the order of [`Layer`]'s discriminants (the index of `plans`).
+const LAYERS: [Layer; 10] = [
+    Layer::EncHidden,
+    Layer::EncMu,
+    Layer::PhiZ,
+    Layer::GruIn,
+    Layer::GruRu,
+    Layer::GruC,
+    Layer::Query,
+    Layer::Key,
+    Layer::Value,
+    Layer::Classifier,
+];
+
 impl<'m> FixedBackend<'m> {
+    /// The backend of a checked section: each dense layer's [`DensePlan`] made here, once.
+    fn new(s: TavrnnSection<'m>, d: TavrnnDims) -> Self {
+        let mut be = FixedBackend {
+            s,
+            d,
+            k: propagation_shift(d.nodes),
+            plans: [DensePlan::NONE; LAYERS.len()],
+        };
+        be.plans = LAYERS.map(|l| DensePlan::new(&be.layer(l).weights));
+        be
+    }
+
     /// The shift `s = 14 + k` (at most 30) of [`Backend::finish`].
     #[inline(always)]
     fn finish_shift(&self) -> u32 {
@@ -292,10 +320,16 @@ impl Backend for FixedBackend<'_> {
     fn finish(&self, acc: &[i64], out: &mut [i16]) {
         finish_all(acc, out, self.finish_shift());
     }
+    /// [`kernels::dense_layer`] with the layer's plan: the two-row kernels where the plan
+    /// applies, else the general rows.
     fn dense(&self, layer: Layer, row0: usize, x: &[i16], out: &mut [i16]) {
         let l = self.layer(layer);
-        let (bias, _) = blob::sub(l.bias, row0, out.len(), 2).as_chunks::<2>();
-        kernels::rows_bias_sat(&l.weights, row0, x, bias, out);
+        let plan = self
+            .plans
+            .get(layer as usize)
+            .copied()
+            .unwrap_or(DensePlan::NONE);
+        kernels::dense_layer(plan, &l.weights, l.bias, row0, x, out);
     }
     #[inline(always)]
     fn relu(v: i16) -> i16 {
@@ -524,11 +558,7 @@ impl<'m, const RING: usize, const KEYS: usize> Tavrnn<'m, RING, KEYS> {
         let hidden = model.tavrnn().map_or(0, |t| t.hidden as usize);
         let (s, d) = checked_section(model, ring_row_bytes(hidden), RING, KEYS)?;
         Ok(CheckedTavrnn {
-            backend: FixedBackend {
-                s,
-                d,
-                k: propagation_shift(d.nodes),
-            },
+            backend: FixedBackend::new(s, d),
         })
     }
 
@@ -719,11 +749,7 @@ mod tests {
             reference: None,
         };
         let d = s.dims(nodes.saturating_sub(1));
-        FixedBackend {
-            s,
-            d,
-            k: propagation_shift(d.nodes),
-        }
+        FixedBackend::new(s, d)
     }
 
     /// Ring bytes: any byte, or one of the extremes (steps `i16::MIN`/`i16::MAX`/`-1`/`0`,
