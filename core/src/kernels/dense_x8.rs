@@ -708,6 +708,7 @@ mod tests {
     use super::*;
     use crate::fixed::{sat_i16_from_i64, Requant};
     use proptest::prelude::*;
+    use std::vec;
     use std::vec::Vec;
 
     #[test]
@@ -717,7 +718,182 @@ mod tests {
         assert!(VecX8::new(&[0; 16]).is_some());
     }
 
+    /// A layer of `rows` rows of `cols` columns for the planned-path tests, as blobs:
+    /// weights, multipliers, shifts (each row's, or `shifts[0]` for all when `common`),
+    /// biases.
+    pub(crate) struct Layer {
+        pub data: Vec<u8>,
+        pub mult: Vec<u8>,
+        pub shift: Vec<u8>,
+        pub bias: Vec<u8>,
+        pub cols: usize,
+    }
+
+    impl Layer {
+        pub fn new(
+            cols: usize,
+            rows: usize,
+            w: &[i16],
+            mults: &[i32],
+            shifts: &[i8],
+            common: bool,
+            bias: &[i16],
+        ) -> Layer {
+            Layer {
+                data: w[..rows * cols]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+                mult: mults[..rows].iter().flat_map(|m| m.to_le_bytes()).collect(),
+                shift: (0..rows)
+                    .map(|r| if common { shifts[0] } else { shifts[r] } as u8)
+                    .collect(),
+                bias: bias[..rows].iter().flat_map(|b| b.to_le_bytes()).collect(),
+                cols,
+            }
+        }
+
+        pub fn matrix(&self) -> QMatrix<'_> {
+            QMatrix {
+                rows: self.shift.len() as u16,
+                cols: self.cols as u16,
+                wtype: WeightType::I16,
+                data: &self.data,
+                mult: &self.mult,
+                shift: &self.shift,
+            }
+        }
+
+        /// Row `r`: `sat_i16(apply_wide(Σ w·x) + bias)`, and whether a sum taken two
+        /// products at a time leaves `i32` (the Cortex-M4 kernels' Q flag).
+        pub fn reference(&self, r: usize, x: &[i16]) -> (i16, bool) {
+            let m = self.matrix();
+            let w = &self.data[r * 2 * self.cols..(r + 1) * 2 * self.cols];
+            let mut acc = 0i64;
+            let mut over = false;
+            for (c, pair) in w.chunks_exact(4).enumerate() {
+                acc += i16::from_le_bytes([pair[0], pair[1]]) as i64 * x[2 * c] as i64
+                    + i16::from_le_bytes([pair[2], pair[3]]) as i64 * x[2 * c + 1] as i64;
+                over |= acc != acc as i32 as i64;
+            }
+            let b = i16::from_le_bytes([self.bias[2 * r], self.bias[2 * r + 1]]);
+            (
+                sat_i16_from_i64(m.requant(r).apply_wide(acc) + b as i64),
+                over,
+            )
+        }
+    }
+
+    /// Weights and inputs: any, or at the `i16` extremes (every pass overflows 32 bits),
+    /// or all `i16::MAX` (the sums stay in `i32` for a few pairs of columns, then leave it).
+    pub(crate) fn extremes(ext: u8, w: Vec<i16>, x: Vec<i16>) -> (Vec<i16>, Vec<i16>) {
+        match ext {
+            1 => (vec![i16::MIN; w.len()], vec![i16::MIN; x.len()]),
+            2 => (vec![i16::MAX; w.len()], vec![i16::MAX; x.len()]),
+            3 => (
+                w.iter()
+                    .map(|&v| if v < 0 { i16::MIN } else { i16::MAX })
+                    .collect(),
+                x.iter()
+                    .map(|&v| if v < 0 { i16::MIN } else { i16::MAX })
+                    .collect(),
+            ),
+            _ => (w, x),
+        }
+    }
+
     proptest! {
+        /// The two-row kernels' path against a plain reference, 8 to 48 columns, any row
+        /// count (odd ones included) from any first row, a common shift or one a row: the
+        /// plan exists for the widths that have a kernel, the rows done come in pairs and
+        /// have the reference's values, the rows after them are untouched, and the first
+        /// row not done is the odd last row or starts a pass whose 32-bit sums overflow.
+        #[test]
+        fn planned_matches_reference(groups in 1usize..7, rows in 0usize..10, row0 in 0usize..3,
+                                     ext in 0u8..4, common in any::<bool>(),
+                                     w in prop::collection::vec(any::<i16>(), 12 * 48),
+                                     x in prop::collection::vec(any::<i16>(), 48),
+                                     mults in prop::collection::vec(any::<i32>(), 12),
+                                     shifts in prop::collection::vec(-31i8..=-2, 12),
+                                     bias in prop::collection::vec(any::<i16>(), 12)) {
+            let cols = 8 * groups;
+            let (w, x) = extremes(ext, w, x);
+            let x = &x[..cols];
+            let total = row0 + rows;
+            let layer = Layer::new(cols, total.max(1), &w, &mults, &shifts, common, &bias);
+            let m = layer.matrix();
+            let plan = DensePlan::new(&m);
+            let uniform = layer.shift.iter().all(|&s| s == layer.shift[0]);
+            let has = matches!((groups, uniform), (1 | 2 | 4 | 6, true) | (2 | 4, false));
+            prop_assert_eq!(plan != DensePlan::NONE, has);
+            let mut out = vec![7i16; rows];
+            let got = dense_planned(plan, &m, &layer.bias, row0, x, &mut out);
+            if !has || total > m.rows as usize {
+                prop_assert_eq!(got, None);
+                return Ok(());
+            }
+            let done = got.unwrap();
+            prop_assert!(done <= rows && done.is_multiple_of(2));
+            for (i, &o) in out.iter().enumerate() {
+                if i < done {
+                    prop_assert_eq!(o, layer.reference(row0 + i, x).0);
+                } else {
+                    prop_assert_eq!(o, 7);
+                }
+            }
+            if done < rows {
+                let over = layer.reference(row0 + done, x).1
+                    || (done + 1 < rows && layer.reference(row0 + done + 1, x).1);
+                prop_assert!(over || done + 1 == rows);
+            }
+        }
+
+        /// `kernels::dense_layer` (the planned kernel, the exact row where it stopped, the
+        /// general rows after it) has the reference's values on every row, extremes
+        /// included, with or without a plan.
+        #[test]
+        fn dense_layer_matches_reference(groups in 1usize..7, rows in 0usize..10, row0 in 0usize..3,
+                                         ext in 0u8..4, common in any::<bool>(), planned in any::<bool>(),
+                                         w in prop::collection::vec(any::<i16>(), 12 * 48),
+                                         x in prop::collection::vec(any::<i16>(), 48),
+                                         mults in prop::collection::vec(any::<i32>(), 12),
+                                         shifts in prop::collection::vec(-31i8..=-2, 12),
+                                         bias in prop::collection::vec(any::<i16>(), 12)) {
+            let cols = 8 * groups;
+            let (w, x) = extremes(ext, w, x);
+            let x = &x[..cols];
+            let layer = Layer::new(cols, row0 + rows, &w, &mults, &shifts, common, &bias);
+            let m = layer.matrix();
+            let plan = if planned { DensePlan::new(&m) } else { DensePlan::NONE };
+            let mut out = vec![7i16; rows];
+            crate::kernels::dense_layer(plan, &m, &layer.bias, row0, x, &mut out);
+            for (i, &o) in out.iter().enumerate() {
+                prop_assert_eq!(o, layer.reference(row0 + i, x).0);
+            }
+        }
+
+        /// A plan declines a vector of another width, rows past the layer's or its bias's
+        /// end, and shifts outside `apply_narrow`'s range (no plan then).
+        #[test]
+        fn planned_declines(groups in prop::sample::select(vec![1usize, 2, 4, 6]),
+                            bad in any::<i8>().prop_filter("outside -31..=-2", |s| !(-31..=-2).contains(s))) {
+            let cols = 8 * groups;
+            let w = vec![1i16; 4 * cols];
+            let layer = Layer::new(cols, 4, &w, &[1 << 30; 4], &[-5; 4], true, &[0; 4]);
+            let m = layer.matrix();
+            let plan = DensePlan::new(&m);
+            prop_assert!(plan != DensePlan::NONE);
+            let x = vec![1i16; cols + 8];
+            let mut out = [0i16; 4];
+            prop_assert_eq!(dense_planned(plan, &m, &layer.bias, 0, &x, &mut out), None);
+            prop_assert_eq!(dense_planned(plan, &m, &layer.bias, 1, &x[..cols], &mut out), None);
+            prop_assert_eq!(dense_planned(plan, &m, &layer.bias[..6], 0, &x[..cols], &mut out), None);
+            prop_assert_eq!(dense_planned(plan, &m, &layer.bias, 0, &x[..cols], &mut out), Some(4));
+            let shift: Vec<u8> = [-5i8, -5, bad, -5].iter().map(|&s| s as u8).collect();
+            let m = QMatrix { shift: &shift, ..m };
+            prop_assert_eq!(DensePlan::new(&m), DensePlan::NONE);
+        }
+
         /// Against a plain reference (`i64` sum, `apply_wide`, bias, saturation): the rows
         /// done have its values, the first row not done needs `apply_wide`, the others are
         /// untouched; for any lengths of the parts, extremes included.
