@@ -10,8 +10,9 @@
 //! # Two rows a pass, planned once per layer ([`DensePlan`], [`dense_planned`])
 //!
 //! The TAVRNN's layers of 8, 16, 32 and 48 columns with word-aligned weights take the
-//! two-row kernels `nl_dense_pairs_x{8,16,32,48}c` (the layer's rows share one shift: all
-//! but two of the bench model's layers) and `nl_dense_pairs_x{16,32}r` (a shift a row): the
+//! two-row kernels `nl_dense_pairs_x{8,32,48}c` (the layer's rows share one shift: all
+//! but two of the bench model's layers) and `nl_dense_pairs_x{16,32}r` (a shift a row;
+//! also the 16-column layers with a common shift): the
 //! vector's words (`LDM`, 4 words a group of 8 columns) are loaded once for both rows, the
 //! weights with one `LDM` of 4 words a row and group, and the sums are 32-bit (`SMUAD` then
 //! `SMLAD`, one register each, where `SMLALD` needed two and their clearing). The pass's
@@ -110,10 +111,13 @@ pub fn dense_rows_narrow(
 }
 
 /// The two-row kernels by plan code (0: none): their groups of 8 columns, the first four
-/// with the layer's common shift, the last two with a shift a row (`PER_ROW` on).
-const GROUPS: [u8; 7] = [0, 1, 2, 4, 6, 2, 4];
+/// with the layer's common shift (8, 32, 48 columns), the last two with a shift a row
+/// (`PER_ROW` on; 16 and 32 columns). A 16-column layer with a common shift takes the
+/// per-row kernel (no bench-model layer has one: the common-shift twin went, 204 B of
+/// flash).
+const GROUPS: [u8; 6] = [0, 1, 4, 6, 2, 4];
 /// The first plan code whose kernel reads a shift a row.
-const PER_ROW: u8 = 5;
+const PER_ROW: u8 = 4;
 
 /// A dense layer's two-row kernel, chosen once at model load ([`DensePlan::new`]): a code
 /// into [`GROUPS`] (0: none, then [`dense_planned`] declines and the caller takes the
@@ -130,8 +134,8 @@ impl DensePlan {
     pub const NONE: DensePlan = DensePlan { code: 0, k: 0 };
 
     /// The plan of the layer `m`: a two-row kernel when its weights are `i16` (word aligned
-    /// on the Cortex-M4), its width is one that has a kernel (8, 16, 32 or 48 columns with a
-    /// common shift, 16 or 32 with a shift a row) and every row's shift is one that
+    /// on the Cortex-M4), its width is one that has a kernel (8, 32 or 48 columns with a
+    /// common shift, 16 or 32 with any shifts) and every row's shift is one that
     /// [`Requant::apply_narrow`](crate::fixed::Requant::apply_narrow) covers (`-31..=-2`).
     pub fn new(m: &QMatrix<'_>) -> DensePlan {
         let Some(shifts) = m.shift.get(..m.rows as usize) else {
@@ -150,12 +154,19 @@ impl DensePlan {
         }
         let groups = m.cols / 8;
         let common = shifts.iter().all(|&s| k(s) == first);
-        (1..GROUPS.len() as u8)
-            .find(|&c| GROUPS[c as usize] as u16 == groups && (c < PER_ROW) == common)
-            .map_or(DensePlan::NONE, |code| DensePlan {
-                code,
-                k: first as u8,
-            })
+        // The codes of `GROUPS`.
+        let code = match (groups, common) {
+            (1, true) => 1,
+            (4, true) => 2,
+            (6, true) => 3,
+            (2, _) => 4,
+            (4, false) => 5,
+            _ => return DensePlan::NONE,
+        };
+        DensePlan {
+            code,
+            k: first as u8,
+        }
     }
 }
 
@@ -266,9 +277,8 @@ mod imp {
 
     /// The kernels by plan code (`GROUPS`); code 0 has none.
     type Kernel = unsafe extern "C" fn(job: &mut PairJob, w: *const u8) -> usize;
-    static KERNELS: [Kernel; 6] = [
+    static KERNELS: [Kernel; 5] = [
         nl_dense_pairs_x8c,
-        nl_dense_pairs_x16c,
         nl_dense_pairs_x32c,
         nl_dense_pairs_x48c,
         nl_dense_pairs_x16r,
@@ -536,13 +546,6 @@ mod imp {
         pair_group!(smuad)
     );
     dense_pairs!(
-        "nl_dense_pairs_x16c",
-        "32",
-        requant_common,
-        pair_group!(smuad),
-        pair_group!(smlad)
-    );
-    dense_pairs!(
         "nl_dense_pairs_x32c",
         "64",
         requant_common,
@@ -587,9 +590,8 @@ mod imp {
             x: *const i16,
             rows_groups: usize,
         ) -> usize;
-        /// See `dense_pairs!` above: 8, 16, 32, 48 columns, the layer's common shift.
+        /// See `dense_pairs!` above: 8, 32, 48 columns, the layer's common shift.
         fn nl_dense_pairs_x8c(job: &mut PairJob, w: *const u8) -> usize;
-        fn nl_dense_pairs_x16c(job: &mut PairJob, w: *const u8) -> usize;
         fn nl_dense_pairs_x32c(job: &mut PairJob, w: *const u8) -> usize;
         fn nl_dense_pairs_x48c(job: &mut PairJob, w: *const u8) -> usize;
         /// 16, 32 columns, a shift a row.
@@ -824,7 +826,7 @@ mod tests {
             let m = layer.matrix();
             let plan = DensePlan::new(&m);
             let uniform = layer.shift.iter().all(|&s| s == layer.shift[0]);
-            let has = matches!((groups, uniform), (1 | 2 | 4 | 6, true) | (2 | 4, false));
+            let has = matches!((groups, uniform), (1 | 4 | 6, true) | (2 | 4, _));
             prop_assert_eq!(plan != DensePlan::NONE, has);
             let mut out = vec![7i16; rows];
             let got = dense_planned(plan, &m, &layer.bias, row0, x, &mut out);
@@ -875,7 +877,7 @@ mod tests {
         /// A plan declines a vector of another width, rows past the layer's or its bias's
         /// end, and shifts outside `apply_narrow`'s range (no plan then).
         #[test]
-        fn planned_declines(groups in prop::sample::select(vec![1usize, 2, 4, 6]),
+        fn planned_declines(groups in prop::sample::select(vec![1usize, 4, 6]),
                             bad in any::<i8>().prop_filter("outside -31..=-2", |s| !(-31..=-2).contains(s))) {
             let cols = 8 * groups;
             let w = vec![1i16; 4 * cols];
