@@ -27,8 +27,10 @@
 # `nl_prop8_round_r64` (a row in one batch, rounded to i16; `nl_prop8_r32` / `nl_prop8_r64`
 # with i64 sums otherwise) called from `kernels::propagate::*` (the neighbour walk:
 # `for_neighbor_batches` and `Batch::flush`, with the Â entries), the dense layers
-# `nl_dense_rows_x32a` / `x32` / `x48a` / `x16a` / `x8a` / `x8` (rows, requantisation, bias and
-# saturation in assembly) called from `FixedBackend::dense` and `rowwise::rows_x8`, and the
+# `nl_dense_pairs_x32c` / `x48c` / `x8c` (two rows a pass, the layer's common shift) and
+# `nl_dense_pairs_x32r` / `x16r` (a shift a row), with requantisation, bias and saturation in
+# assembly, called from `FixedBackend::dense` (the layer's plan, made at load), and
+# `nl_dense_rows_x8` (one row: the classifier, other layers) from `rowwise::rows_x8`, and the
 # rounding of i64 sums `nl_round_shift_pairs`.
 set -euo pipefail
 PROFILE=0

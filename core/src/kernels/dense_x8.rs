@@ -40,8 +40,23 @@
 //! 64-bit sum, [`Requant::apply_narrow`](crate::fixed::Requant::apply_narrow) with `SMMUL`,
 //! bias and one `SSAT`; a row that `apply_narrow` does not cover stops it.
 //!
-//! Measured (`scripts/firmware-profile.sh`, windows 3 and 4 of the bench's model, N = 64,
-//! H = 32): see the table in `kernels/mod.rs`.
+//! Measured (`scripts/firmware-tavrnn-bench.sh --profile`: windows 3 and 4 of the bench's
+//! model, N = 64, H = 32, 2026-11-28), per window step, kernel instructions (call, pass
+//! loop, requantisation, bias, saturation) per row and per multiply-accumulate, before
+//! (one-row kernels but for the 32-column pairs, `rowwise::rows_x8` around them) → now:
+//!
+//! | layer (columns, rows a step) | kernel | per row | per MAC |
+//! | --- | --- | --- | --- |
+//! | GRU gates, candidate, query, key (32, 12,288) | `nl_dense_pairs_x32c` | 40.6 → 34.4 | 1.27 → 1.07 |
+//! | value (32, 2,048; shifts -17 and -18) | `nl_dense_pairs_x32r` | 40.6 → 38.9 | 1.27 → 1.21 |
+//! | encoder (48, 1,024) | `nl_dense_pairs_x48c` | 59.1 → 45.8 | 1.23 → 0.95 |
+//! | `mu` (16, 512; shifts -11 and -12) | `nl_dense_pairs_x16r` | 34.9 → 28.5 | 2.18 → 1.78 |
+//! | `phi_z` (8, 1,024) | `nl_dense_pairs_x8c` | 28.6 → 17.8 | 3.58 → 2.22 |
+//!
+//! and the Rust around the kernel (`FixedBackend::dense`: the layer, its plan, the bounds,
+//! the job) about 107 instructions a call (579 calls a step), where `dense` and
+//! `rowwise::rows_x8` took about 177. The window step went from 1,954,640 to 1,807,000
+//! instructions (2.333 → 2.157 a MAC).
 //!
 //! # Exactness
 //! `SMLALD` adds two `i16 × i16` products to a 64-bit accumulator (wrapping modulo `2^64`,
@@ -120,7 +135,7 @@ const GROUPS: [u8; 6] = [0, 1, 4, 6, 2, 4];
 const PER_ROW: u8 = 4;
 
 /// A dense layer's two-row kernel, chosen once at model load ([`DensePlan::new`]): a code
-/// into [`GROUPS`] (0: none, then [`dense_planned`] declines and the caller takes the
+/// into `GROUPS` (0: none, then [`dense_planned`] declines and the caller takes the
 /// general rows) and the common shift's `k = -2 - shift`. 2 bytes; the checks that make a
 /// call safe are made per call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -47,7 +47,7 @@ pub fn for_each_row<F: FnMut(usize, i64)>(
 /// kernels where the layer's plan applies): an `x` that [`VecX8`] accepts, of the layer's
 /// width, takes the one-row kernel ([`dense_rows_narrow`], `apply_narrow` in assembly) and
 /// each row it leaves the 64-bit `apply_wide`; any other `x` (no device model has one) a
-/// row loop with the kernel chosen once and `apply_wide`, out of line ([`wide_row`]: the
+/// row loop with the kernel chosen once and `apply_wide`, out of line (`wide_row`: the
 /// 32-bit shortcut that was inlined here cost flash and no device model used it). The
 /// rows, the bias and the outputs are walked as one zipped iterator, without per-row
 /// bounds checks.
