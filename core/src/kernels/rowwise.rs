@@ -46,11 +46,11 @@ pub fn for_each_row<F: FnMut(usize, i64)>(
 /// The general rows of the TAVRNN's dense layers ([`dense_layer`] takes the two-row
 /// kernels where the layer's plan applies): an `x` that [`VecX8`] accepts, of the layer's
 /// width, takes the one-row kernel ([`dense_rows_narrow`], `apply_narrow` in assembly) and
-/// each row it leaves the 64-bit `apply_wide`; any other `x` (no device model has one) a
-/// row loop with the kernel chosen once and `apply_wide`, out of line (`wide_row`: the
-/// 32-bit shortcut that was inlined here cost flash and no device model used it). The
-/// rows, the bias and the outputs are walked as one zipped iterator, without per-row
-/// bounds checks.
+/// each row it leaves the 64-bit `apply_wide`; any other `x` (the bench's model has none)
+/// a row loop with the kernel chosen once and `apply_wide`, out of line (`wide_row`; the
+/// 32-bit shortcut that was inlined here cost flash for rows the device models do not
+/// have). The rows, the bias and the outputs are walked as one zipped iterator, without
+/// per-row bounds checks.
 #[inline(always)]
 pub fn rows_bias_sat(m: &QMatrix<'_>, row0: usize, x: &[i16], bias: &[[u8; 2]], out: &mut [i16]) {
     if m.wtype == WeightType::I16 && m.cols as usize == x.len() {
