@@ -664,6 +664,15 @@ mod tests {
     }
 
     /// `mul` and `blend` in `i32` are their former `i64` forms, at the extremes.
+    /// `plans` is indexed by `Layer as usize`: `LAYERS` must list the layers in the order of
+    /// their discriminants, each once.
+    #[test]
+    fn layers_are_in_discriminant_order() {
+        for (i, l) in LAYERS.iter().enumerate() {
+            assert_eq!(*l as usize, i);
+        }
+    }
+
     #[test]
     fn mul_and_blend_match_i64() {
         let edges = [
