@@ -175,10 +175,10 @@ pub(crate) struct Walk {
     nb: [u32; NB_BATCH],
     /// Row `i` of `A + I` among the neurons (bit `j`), for `N <= MASK_NEURONS`.
     rows: [u64; MASK_NEURONS],
-    /// Node `j`'s `(SCALE[d_j] << 16) | d_j` ([`EntryRow::entry_scaled`]), for
-    /// `N <= MASK_NEURONS` (the history node last): one load per neighbour, and fewer
-    /// registers in the walk's loop than the degree, the table and their bounds (260 B of
-    /// stack for about 20,000 instructions a step).
+    /// Node `j`'s `SCALE[d_j]` ([`EntryRow::entry_scaled`]; 0 for a degree outside the
+    /// table), for `N <= MASK_NEURONS` (the history node last): one load per neighbour, and
+    /// fewer registers in the walk's loop than the degree, the table and their bounds (260 B
+    /// of stack for about 20,000 instructions a step).
     nodes: [u32; MASK_NEURONS + 1],
 }
 
@@ -201,7 +201,7 @@ impl Walk {
                 // At most N + 1 <= 65 for N <= 64 (inside SCALE), so the 0 is only ever
                 // stored for a node that does not exist (never walked).
                 let d = g.node_degree(j);
-                *w = scale(d).map_or(0, |s| (u32::from(s) << 16) | d);
+                *w = scale(d).unwrap_or(0);
             }
         }
     }
@@ -291,8 +291,8 @@ fn for_batches_general<const N: usize, const T: usize>(
 ///
 /// Why: scanning the row's 64 flag bytes and then computing the entries through a cache
 /// keyed by `d_i d_j` cost about 90 instructions per neighbour (0.45 M a window step on the
-/// bench graph); the bit set visits only the neighbours, and [`EntryRow`] takes two
-/// multiplications and a test per entry.
+/// bench graph); the bit set visits only the neighbours, and [`EntryRow`] takes one
+/// 32 × 32 → 64-bit product per entry.
 #[inline(always)]
 fn masked_row<const N: usize, const T: usize>(
     g: &WindowGraph<N, T>,
@@ -306,11 +306,11 @@ fn masked_row<const N: usize, const T: usize>(
     let w_i = node(i);
     // Every neuron's degree is at most N + 1 <= 65, inside `SCALE`, so only a node that does
     // not exist (i > N, or i = N without the history node) has no row: no neighbours.
-    let Some(row) = EntryRow::new(w_i & 0xffff) else {
+    let Some(row) = EntryRow::from_scale(w_i) else {
         f(&Neighbors::new(&[]), true, true);
         return;
     };
-    let entry = |w: u32| row.entry_scaled(w >> 16, w & 0xffff);
+    let entry = |s: u32| row.entry_scaled(s);
     let mut len = 0usize;
     if i == N {
         for (j, (s, &w)) in nb.iter_mut().zip(nodes.iter()).enumerate().take(N) {
