@@ -104,6 +104,13 @@ pub(crate) trait Backend {
     }
     /// `|v|`, as [`Backend::ring_store`]'s `max_abs` sums it up.
     fn magnitude(v: Self::V) -> u32;
+    /// GRU pass 2's row in place: `gh[k]` = [`Backend::update`]`(gx[k], gh[k], gx[hd + k],
+    /// gh[hd + k], h[k])` for `k < hd = h.len()` (`gx`, `gh`: the gates' `u | c` halves);
+    /// returns the largest [`Backend::magnitude`] of the values written. A row at a time: a
+    /// backend may have a faster way than the per-value loop ([`update_row_by_values`]).
+    fn update_row(gx: &[Self::V], gh: &mut [Self::V], h: &[Self::V]) -> u32 {
+        update_row_by_values::<Self>(gx, gh, h)
+    }
     /// Stores one node's GRU output row into its ring cells of ring slot `slot`; `max_abs`
     /// is the largest [`Backend::magnitude`] of the row (taken in the loop that makes it).
     fn ring_store(&self, slot: usize, cells: &mut [Self::Cell], row: &[Self::V], max_abs: u32);
@@ -456,6 +463,24 @@ pub(crate) fn mix_node_by_slots<B: Backend + ?Sized>(
     }
 }
 
+/// [`Backend::update_row`] value by value.
+pub(crate) fn update_row_by_values<B: Backend + ?Sized>(
+    gx: &[B::V],
+    gh: &mut [B::V],
+    h: &[B::V],
+) -> u32 {
+    let hd = h.len();
+    let (gxu, gxc) = gx.split_at(hd.min(gx.len()));
+    let (ghu, ghc) = gh.split_at_mut(hd.min(gh.len()));
+    let mut max_abs = 0u32;
+    for ((((o, &hv), &xu), &xc), &hc) in ghu.iter_mut().zip(h).zip(gxu).zip(gxc).zip(&*ghc) {
+        let v = B::update(xu, *o, xc, hc, hv);
+        max_abs = max_abs.max(B::magnitude(v));
+        *o = v;
+    }
+    max_abs
+}
+
 /// Sets the first `len` accumulators to zero: only the part a row uses, not the whole
 /// capacity (clearing the full-capacity arrays each row cost 0.94 M instructions a step at
 /// N = 64, more than the square roots).
@@ -680,7 +705,10 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             });
         };
         let mut gx = [B::V::default(); GATES];
-        let mut gh = [B::V::default(); GATES];
+        // Word aligned: GRU pass 2 leaves its output row in `gh[.. H]`
+        // ([`Backend::update_row`]), the input of the key and query layers.
+        let mut gh = Aligned([B::V::default(); GATES]);
+        let gh = &mut gh.0;
         let mut z = Aligned([B::V::default(); TMP]);
         let z = &mut z.0;
         for (i, rh) in work.chunks_exact_mut(hd).enumerate().take(n) {
@@ -691,8 +719,8 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 part(&*x, 0, 2 * phi),
                 part_mut(&mut gx, 0, hd),
             );
-            be.dense(Layer::GruRu, 0, part(&*z, 0, hd), part_mut(&mut gh, 0, hd));
-            for (((o, &a), &b), &hv) in rh.iter_mut().zip(&gx).zip(&gh).zip(part(h, i * hd, hd)) {
+            be.dense(Layer::GruRu, 0, part(&*z, 0, hd), part_mut(gh, 0, hd));
+            for (((o, &a), &b), &hv) in rh.iter_mut().zip(&gx).zip(&*gh).zip(part(h, i * hd, hd)) {
                 *o = B::reset_mul(a, b, hv);
             }
         }
@@ -705,8 +733,6 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         let slot = self.next;
         let mut p = Aligned([B::V::default(); TMP]);
         let p = &mut p.0;
-        let mut ht = Aligned([B::V::default(); TMP]);
-        let ht = &mut ht.0;
         for i in 0..n {
             propagate_inputs(i, Some((rh, &mut *p)), &mut acc, &mut walk, x, z);
             // gx rows H..3H: u | c; gh rows H..2H: u; the candidate's hidden part.
@@ -716,23 +742,15 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 part(&*x, 0, 2 * phi),
                 part_mut(&mut gx, 0, 2 * hd),
             );
-            be.dense(Layer::GruRu, hd, part(&*z, 0, hd), part_mut(&mut gh, 0, hd));
-            be.dense(Layer::GruC, 0, part(&*p, 0, hd), part_mut(&mut gh, hd, hd));
-            let (gxu, gxc) = gx.split_at(hd);
-            let (ghu, ghc) = gh.split_at(hd);
-            let mut max_abs = 0u32;
-            for ((((o, &hv), &xu), &hu), (&xc, &hc)) in ht
-                .iter_mut()
-                .zip(part(h, i * hd, hd))
-                .zip(gxu)
-                .zip(ghu)
-                .zip(gxc.iter().zip(ghc))
-            {
-                let v = B::update(xu, hu, xc, hc, hv);
-                max_abs = max_abs.max(B::magnitude(v));
-                *o = v;
-            }
-            let ht = part(&*ht, 0, hd);
+            be.dense(Layer::GruRu, hd, part(&*z, 0, hd), part_mut(gh, 0, hd));
+            be.dense(Layer::GruC, 0, part(&*p, 0, hd), part_mut(gh, hd, hd));
+            // h~ into `gh[.. H]`.
+            let max_abs = B::update_row(
+                part(&gx, 0, 2 * hd),
+                part_mut(gh, 0, 2 * hd),
+                part(h, i * hd, hd),
+            );
+            let ht = part(&*gh, 0, hd);
             let at = (slot * n + i) * row_cells;
             be.ring_store(slot, part_mut(&mut self.ring, at, row_cells), ht, max_abs);
             if i == n - 1 {

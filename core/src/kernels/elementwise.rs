@@ -1,0 +1,286 @@
+//! Element-wise rows of the TAVRNN step (the GRU's gates), with Cortex-M4 kernels in assembly.
+//!
+//! Why: LLVM's loop for GRU pass 2's output (`c = tanh(xc + hc)`, `u = sigmoid(xu + hu)`,
+//! `v = c + u (h − c)` and the row's largest `|v|`, 2,048 values a window step at N = 64)
+//! took about 45 instructions a value: two `LDRSH` and a multiply per table lookup, and a
+//! compare-and-select per value for the magnitude. Here two values are read with one `LDR`
+//! and summed with one `QADD16`; a lookup reads the table's two neighbouring entries with one
+//! (unaligned) `LDR` and interpolates with one `SMUAD` (`y0 (128 − f) + y1 f`, the weights
+//! of both lanes made at once from `x & 0x007f007f`); the two outputs are stored with one
+//! `STR` and the running largest and smallest values kept as halfword pairs by
+//! `SSUB16`/`SEL`: about 27 instructions a value.
+//!
+//! The values are [`crate::lut`]'s (`interp_q12`): with `i = (x >> 7) + 256` and
+//! `f = x & 127`, `y0 + floor(((y1 − y0) f + 64) / 128) = floor((y0 (128 − f) + y1 f + 64) /
+//! 128)` (`128 y0` is a multiple of 128), and the fixed-point backend's `update`.
+
+/// GRU pass 2's row in place: for `k < hd = h.len()`,
+/// `gh[k] = c + floor((u (h[k] − c) + 2^14) / 2^15)` with `c = tanh(sat(gx[hd + k] +
+/// gh[hd + k]))` and `u = sigmoid(sat(gx[k] + gh[k]))` (the tables' Q12 lookups); returns the
+/// largest `|gh[k]|` written. `None` (nothing written) where `hd` is odd or 0 or a slice is
+/// shorter than `2 hd`: the caller takes its per-value loop.
+///
+/// The step's values `u` are in `0..=32767` (a sigmoid table), so the result lies between
+/// `c` and `h[k]` (see `FixedBackend::update`); other tables give other numbers, never a
+/// panic.
+#[inline(always)]
+pub fn gru_update_row(
+    gx: &[i16],
+    gh: &mut [i16],
+    h: &[i16],
+    sigmoid: &[i16; 513],
+    tanh: &[i16; 513],
+) -> Option<u32> {
+    let hd = h.len();
+    if hd == 0 || hd % 2 != 0 || gx.len() < 2 * hd || gh.len() < 2 * hd {
+        return None;
+    }
+    Some(imp::gru_update(gx, gh, h, sigmoid, tanh))
+}
+
+#[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+#[allow(unsafe_code)]
+mod imp {
+    /// `h.len()` is even and at least 2, `gx` and `gh` at least twice as long (checked by
+    /// the caller).
+    #[inline(always)]
+    pub(super) fn gru_update(
+        gx: &[i16],
+        gh: &mut [i16],
+        h: &[i16],
+        sigmoid: &[i16; 513],
+        tanh: &[i16; 513],
+    ) -> u32 {
+        let pairs = h.len() / 2;
+        // SAFETY: `nl_gru_update` reads `2 · pairs` `i16`s of `h` and `4 · pairs` of `gx`
+        // and of `gh` (words at `gx`/`gh` + 4 k and + 4 (pairs + k), k < pairs: all within
+        // the slices, `gx.len(), gh.len() >= 2 h.len() = 4 pairs`, checked by the caller),
+        // and writes the first `2 · pairs` `i16`s of `gh` (a word at a time, after reading
+        // it). Its table reads are at `table + 512 + 2 (x >> 7)` and the next `i16`, for `x`
+        // an `i16`: entries 0 ..= 512 of the 513. Word accesses at 2-byte alignment are
+        // `LDR`/`STR`, which the Cortex-M4 does unaligned (never `LDM`/`LDRD`). It writes
+        // nothing else and saves the callee-saved registers it uses.
+        unsafe {
+            nl_gru_update(
+                gx.as_ptr(),
+                gh.as_mut_ptr(),
+                h.as_ptr(),
+                pairs,
+                sigmoid.as_ptr(),
+                tanh.as_ptr(),
+            )
+        }
+    }
+
+    core::arch::global_asm!(
+        crate::kernels::thumb_fn!("nl_gru_update"),
+        // r0 = gx (xu; xc at + r3), r1 = gh (hu, overwritten by the output; hc at + r3),
+        // r2 = h, r3 = pairs, [sp] = sigmoid table, [sp, #4] = tanh table.
+        // Kept: r3 = 4 pairs (bytes from the u half to the c half), r4 / r5 = the middle
+        // (entry 256) of the sigmoid / tanh table, r6 / r7 = the largest / smallest values
+        // so far (a halfword each lane), r8 = gx + r3 (the end of the u half).
+        // Returns in r0 the largest |value|.
+        "nl_gru_update:",
+        "push {{r4-r11, lr}}",
+        "ldr r4, [sp, #36]",
+        "ldr r5, [sp, #40]",
+        "add r4, r4, #512",
+        "add r5, r5, #512",
+        "lsl r3, r3, #2",
+        "add r8, r0, r3",
+        "mov r6, #0x80008000",
+        "mvn r7, #0x80008000",
+        "1:",
+        // c = tanh(xc + hc) of both lanes: C'k = y0 (128 − f) + y1 f + 64, c = C' >> 7.
+        "ldr r9, [r0, r3]",
+        "ldr r10, [r1, r3]",
+        "qadd16 r9, r9, r10",
+        "and r10, r9, #0x007f007f",
+        "rsb r11, r10, #0x00800080",
+        "pkhbt r12, r11, r10, lsl #16",
+        "pkhtb r10, r10, r11, asr #16",
+        "sbfx r11, r9, #7, #9",
+        "ldr r11, [r5, r11, lsl #1]",
+        "smuad r12, r11, r12",
+        "asr r9, r9, #23",
+        "ldr r9, [r5, r9, lsl #1]",
+        "smuad r9, r9, r10",
+        "add r12, r12, #64",
+        "add r9, r9, #64",
+        // u = sigmoid(xu + hu), one lane at a time (weights f 2^16 + 128 − f).
+        "ldr r10, [r0], #4",
+        "ldr r11, [r1], #4",
+        "qadd16 r10, r10, r11",
+        "sbfx r11, r10, #7, #9",
+        "ldr r11, [r4, r11, lsl #1]",
+        "and lr, r10, #127",
+        "rsb lr, lr, lr, lsl #16",
+        "add lr, lr, #128",
+        "smuad r11, r11, lr",
+        "add r11, r11, #64",
+        "asr r11, r11, #7",
+        "asr lr, r10, #23",
+        "ldr lr, [r4, lr, lsl #1]",
+        "ubfx r10, r10, #16, #7",
+        "rsb r10, r10, r10, lsl #16",
+        "add r10, r10, #128",
+        "smuad r10, lr, r10",
+        "add r10, r10, #64",
+        "asr r10, r10, #7",
+        // v = c + ((u (h − c) + 2^14) >> 15), lane 0 into r12, lane 1 into r9.
+        "ldrsh lr, [r2], #2",
+        "sub lr, lr, r12, asr #7",
+        "mul lr, r11, lr",
+        "add lr, lr, #16384",
+        "asr lr, lr, #15",
+        "add r12, lr, r12, asr #7",
+        "ldrsh lr, [r2], #2",
+        "sub lr, lr, r9, asr #7",
+        "mul lr, r10, lr",
+        "add lr, lr, #16384",
+        "asr lr, lr, #15",
+        "add r9, lr, r9, asr #7",
+        "pkhbt r9, r12, r9, lsl #16",
+        "str r9, [r1, #-4]",
+        "ssub16 r10, r9, r6",
+        "sel r6, r9, r6",
+        "ssub16 r10, r7, r9",
+        "sel r7, r9, r7",
+        "cmp r0, r8",
+        "bne 1b",
+        // max(largest, −smallest) over both lanes.
+        "sxth r9, r6",
+        "asr r10, r6, #16",
+        "cmp r9, r10",
+        "it lt",
+        "movlt r9, r10",
+        "sxth r10, r7",
+        "asr r11, r7, #16",
+        "cmp r10, r11",
+        "it gt",
+        "movgt r10, r11",
+        "rsb r10, r10, #0",
+        "cmp r9, r10",
+        "it lt",
+        "movlt r9, r10",
+        "mov r0, r9",
+        "pop {{r4-r11, pc}}",
+        ".size nl_gru_update, . - nl_gru_update",
+    );
+
+    extern "C" {
+        /// See the `global_asm!` above.
+        fn nl_gru_update(
+            gx: *const i16,
+            gh: *mut i16,
+            h: *const i16,
+            pairs: usize,
+            sigmoid: *const i16,
+            tanh: *const i16,
+        ) -> u32;
+    }
+}
+
+/// The portable twin of the assembly kernel, in the kernel's arithmetic (the lookups as
+/// `y0 (128 − f) + y1 f`, the magnitude from the largest and smallest value).
+#[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+mod imp {
+    /// The table's Q12 lookup as the kernel makes it: `(y0 (128 − f) + y1 f + 64) >> 7`.
+    #[inline(always)]
+    pub(super) fn lookup(table: &[i16; 513], x: i16) -> i32 {
+        let i = ((x >> 7) as i32 + 256) as usize;
+        let f = (x & 127) as i32;
+        let (y0, y1) = match (table.get(i), table.get(i + 1)) {
+            (Some(&a), Some(&b)) => (a as i32, b as i32),
+            _ => (0, 0), // never: i <= 511
+        };
+        (y0 * (128 - f) + y1 * f + 64) >> 7
+    }
+
+    pub(super) fn gru_update(
+        gx: &[i16],
+        gh: &mut [i16],
+        h: &[i16],
+        sigmoid: &[i16; 513],
+        tanh: &[i16; 513],
+    ) -> u32 {
+        let hd = h.len();
+        let (gxu, gxc) = gx.split_at(hd);
+        let (ghu, ghc) = gh.split_at_mut(hd);
+        let (mut hi, mut lo) = (i16::MIN as i32, i16::MAX as i32);
+        for ((((o, &hv), &xu), &xc), &hc) in ghu.iter_mut().zip(h).zip(gxu).zip(gxc).zip(&*ghc) {
+            let c = lookup(tanh, xc.saturating_add(hc));
+            let u = lookup(sigmoid, xu.saturating_add(*o));
+            let v = c + (u.wrapping_mul(hv as i32 - c).wrapping_add(1 << 14) >> 15);
+            let v = v as i16;
+            *o = v;
+            hi = hi.max(v as i32);
+            lo = lo.min(v as i32);
+        }
+        hi.max(-lo) as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lut;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    /// Plain reference: the fixed-point backend's per-value `update` and `magnitude`.
+    fn reference(gx: &[i16], gh: &[i16], h: &[i16]) -> (Vec<i16>, u32) {
+        let hd = h.len();
+        let mut out = Vec::new();
+        let mut max = 0u32;
+        for k in 0..hd {
+            let c = lut::tanh(gx[hd + k].saturating_add(gh[hd + k])) as i32;
+            let u = lut::sigmoid(gx[k].saturating_add(gh[k])) as i32;
+            let v = (c + ((u * (h[k] as i32 - c) + (1 << 14)) >> 15)) as i16;
+            max = max.max((v as i32).unsigned_abs());
+            out.push(v);
+        }
+        (out, max)
+    }
+
+    fn row(hd: usize) -> impl Strategy<Value = Vec<i16>> {
+        prop::collection::vec(
+            prop_oneof![any::<i16>(), -600i16..600, Just(i16::MIN), Just(i16::MAX)],
+            hd,
+        )
+    }
+
+    fn case() -> impl Strategy<Value = (Vec<i16>, Vec<i16>, Vec<i16>)> {
+        (0usize..20).prop_flat_map(|hd| (row(2 * hd + 3), row(2 * hd + 1), row(hd)))
+    }
+
+    proptest! {
+        /// The row is the backend's per-value update, its magnitude the largest `|v|`;
+        /// the values beyond the row (and every value where the kernel declines) untouched.
+        #[test]
+        fn gru_update_row_matches_per_value((gx, gh, h) in case()) {
+            let mut got = gh.clone();
+            let res = gru_update_row(&gx, &mut got, &h, &lut::SIGMOID, &lut::TANH);
+            let hd = h.len();
+            if hd == 0 || hd % 2 != 0 || gh.len() < 2 * hd {
+                prop_assert_eq!(res, None);
+                prop_assert_eq!(&got, &gh);
+            } else {
+                let (want, max) = reference(&gx, &gh, &h);
+                prop_assert_eq!(res, Some(max));
+                prop_assert_eq!(&got[..hd], &want[..]);
+                prop_assert_eq!(&got[hd..], &gh[hd..]);
+            }
+        }
+    }
+
+    /// Every Q12 input: the kernel's lookup is `lut`'s.
+    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+    #[test]
+    fn lookups_match_lut() {
+        for x in i16::MIN..=i16::MAX {
+            assert_eq!(imp::lookup(&lut::SIGMOID, x), lut::sigmoid(x) as i32, "{x}");
+            assert_eq!(imp::lookup(&lut::TANH, x), lut::tanh(x) as i32, "{x}");
+        }
+    }
+}
