@@ -359,6 +359,27 @@ impl Backend for FixedBackend<'_> {
     fn magnitude(v: i16) -> u32 {
         (v as i32).unsigned_abs()
     }
+    /// [`kernels::gate_mul_row`] (the Cortex-M4 kernel), the same values as
+    /// [`Backend::reset_mul`]; value by value where it declines (an odd width).
+    #[inline(always)]
+    fn reset_row(gx: &[i16], gh: &[i16], h: &[i16], out: &mut [i16]) {
+        if kernels::gate_mul_row(gx, gh, h, out, &lut::SIGMOID).is_none() {
+            for (((o, &a), &b), &hv) in out.iter_mut().zip(gx).zip(gh).zip(h) {
+                *o = Self::reset_mul(a, b, hv);
+            }
+        }
+    }
+    /// [`kernels::tanh_row`] (the Cortex-M4 kernel), the same values as [`Backend::tanh`]
+    /// of `v` and 0 (`saturating_add` of 0 is the identity); value by value where it
+    /// declines (an odd width).
+    #[inline(always)]
+    fn tanh_row(v: &mut [i16]) {
+        if kernels::tanh_row(v, &lut::TANH).is_none() {
+            for x in v.iter_mut() {
+                *x = lut::tanh(*x);
+            }
+        }
+    }
     /// [`kernels::gru_update_row`] (the Cortex-M4 kernel: about 27 instructions a value
     /// where LLVM's loop took 45, 2,048 values a window step at N = 64), the same values;
     /// value by value where it declines (an odd hidden width).

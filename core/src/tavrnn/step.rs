@@ -104,6 +104,20 @@ pub(crate) trait Backend {
     }
     /// `|v|`, as [`Backend::ring_store`]'s `max_abs` sums it up.
     fn magnitude(v: Self::V) -> u32;
+    /// GRU pass 1's row: `out[k]` = [`Backend::reset_mul`]`(gx[k], gh[k], h[k])` for
+    /// `k < out.len()`. A row at a time: a backend may have a faster way.
+    fn reset_row(gx: &[Self::V], gh: &[Self::V], h: &[Self::V], out: &mut [Self::V]) {
+        for (((o, &a), &b), &hv) in out.iter_mut().zip(gx).zip(gh).zip(h) {
+            *o = Self::reset_mul(a, b, hv);
+        }
+    }
+    /// `v[k] = tanh(v[k])` ([`Backend::tanh`] of `v[k]` and 0) in place. A row at a time:
+    /// a backend may have a faster way.
+    fn tanh_row(v: &mut [Self::V]) {
+        for x in v.iter_mut() {
+            *x = Self::tanh(*x, Self::V::default());
+        }
+    }
     /// GRU pass 2's row in place: `gh[k]` = [`Backend::update`]`(gx[k], gh[k], gx[hd + k],
     /// gh[hd + k], h[k])` for `k < hd = h.len()` (`gx`, `gh`: the gates' `u | c` halves);
     /// returns the largest [`Backend::magnitude`] of the values written. A row at a time: a
@@ -588,9 +602,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             );
             self.backend
                 .dense(Layer::Value, 0, part(&*mixed, 0, hd), hj);
-            for v in hj.iter_mut() {
-                *v = B::tanh(*v, B::V::default());
-            }
+            B::tanh_row(hj);
         }
     }
 
@@ -720,9 +732,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 part_mut(&mut gx, 0, hd),
             );
             be.dense(Layer::GruRu, 0, part(&*z, 0, hd), part_mut(gh, 0, hd));
-            for (((o, &a), &b), &hv) in rh.iter_mut().zip(&gx).zip(&*gh).zip(part(h, i * hd, hd)) {
-                *o = B::reset_mul(a, b, hv);
-            }
+            B::reset_row(&gx, &*gh, part(h, i * hd, hd), rh);
         }
         let rh: &[B::V] = work;
 
