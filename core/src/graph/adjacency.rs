@@ -109,8 +109,12 @@ impl EntryRow {
     /// [`Self::entry`] with `s_j = SCALE[d_j]` already looked up (other values give other
     /// numbers, never a panic).
     #[inline(always)]
+    ///
+    /// Written as a signed product (the values are below 2^23, so it is the same number):
+    /// the Cortex-M4's `SMMULR` is exactly `(a b + 2^31) >> 32` of two `i32`s, one
+    /// instruction where the unsigned form took three (`UMLAL` and its two operands).
     pub(crate) fn entry_scaled(self, s_j: u32) -> i16 {
-        ((u64::from(self.s_i) * u64::from(s_j) + (1 << 31)) >> 32) as i16
+        ((i64::from(self.s_i as i32) * i64::from(s_j as i32) + (1 << 31)) >> 32) as i16
     }
 }
 

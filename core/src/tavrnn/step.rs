@@ -590,7 +590,8 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         let slot_cells = d.nodes * row;
         let mut mixed = Aligned([B::V::default(); TMP]);
         let mixed = &mut mixed.0;
-        let mut acc = [B::Acc::default(); TMP];
+        // At least H (`mix_node`'s scratch): not `TMP`, a 1 KB clear at N = 64.
+        let mut acc = [B::Acc::default(); crate::format::MAX_TAVRNN_HIDDEN];
         for (j, hj) in h.chunks_exact_mut(hd).enumerate().take(d.nodes) {
             self.backend.mix_node(
                 &self.ring,
