@@ -73,9 +73,152 @@ pub fn tanh_row(v: &mut [i16], tanh: &[i16; 513]) -> Option<()> {
     Some(())
 }
 
+/// The attention's mix of one node's rows of 4-bit cells: for each group `g` of 8 values
+/// (`out.len() / 8` groups), `out[8 g + e] = sat_i16((Σ_s coef_s q_s + kk) >> 15)` with `q_s`
+/// nibble `e` (signed, even elements in low nibbles) of the little-endian word at
+/// `ring[start_s + 4 g ..]`, where `slots[s] = (coef_s << 32) | start_s`. `false` (nothing
+/// written) where `out.len()` is not a positive multiple of 8, `slots` is empty, or a slot's
+/// words reach past the ring.
+///
+/// The caller guarantees that the sums do not wrap (`tavrnn::fixed`'s `MIX_I32_BOUND`). Why
+/// a kernel: LLVM's loop kept one of the eight sums on the stack and checked every word's
+/// bounds, 31 instructions a slot and group (2,048 a window step at N = 64, H = 32, 8
+/// attended states); here the eight sums stay in registers: `LDRD` of the slot, `LDR` of the
+/// word, eight `SBFX`/`ASR` + `MLA`, 20 instructions.
+#[inline(always)]
+pub fn mix_nibbles(slots: &[i64], ring: &[u8], kk: i32, out: &mut [i16]) -> bool {
+    let hd = out.len();
+    if hd == 0 || hd % 8 != 0 || slots.is_empty() {
+        return false;
+    }
+    let last = ring.len().saturating_sub(hd / 2);
+    if ring.len() < hd / 2 || slots.iter().any(|&e| e as u32 as usize > last) {
+        return false;
+    }
+    imp::mix_nibbles(slots, ring, kk, out);
+    true
+}
+
 #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
 #[allow(unsafe_code)]
 mod imp {
+    /// `slots` not empty, `out.len()` a positive multiple of 8, every slot's
+    /// `start + out.len() / 2 <= ring.len()` (checked by the caller).
+    #[inline(always)]
+    pub(super) fn mix_nibbles(slots: &[i64], ring: &[u8], kk: i32, out: &mut [i16]) {
+        // SAFETY: `nl_mix_nibbles` reads the `slots` (`LDRD`: `i64`s are 8-byte aligned),
+        // for each group `g < out.len() / 8` and slot the word at `ring + start + 4 g`
+        // (`start + 4 g + 4 <= start + out.len() / 2 <= ring.len()`, checked by the caller;
+        // `LDR`, which the Cortex-M4 does unaligned), and writes the `out.len()` `i16`s of
+        // `out`. It writes nothing else (its locals are on its own stack) and saves the
+        // callee-saved registers it uses.
+        unsafe {
+            nl_mix_nibbles(
+                slots.as_ptr(),
+                slots.len(),
+                ring.as_ptr(),
+                out.as_mut_ptr(),
+                out.len() / 8,
+                kk,
+            )
+        }
+    }
+
+    core::arch::global_asm!(
+        crate::kernels::thumb_fn!("nl_mix_nibbles"),
+        // r0 = slots (>= 1), r1 = their count, r2 = ring, r3 = out, [sp] = groups (>= 1),
+        // [sp, #4] = kk. Locals: [sp] = slots, [sp, #4] = their end, [sp, #8] = out,
+        // [sp, #12] = groups left; r2 = ring + 4 g. Sums in r4-r11, the slot's coefficient
+        // in r3, its word in r12.
+        "nl_mix_nibbles:",
+        "push {{r4-r11, lr}}",
+        "sub sp, #16",
+        "add r1, r0, r1, lsl #3",
+        "ldr r12, [sp, #52]",
+        "strd r0, r1, [sp]",
+        "str r3, [sp, #8]",
+        "str r12, [sp, #12]",
+        "2:",
+        "movs r4, #0",
+        "movs r5, #0",
+        "movs r6, #0",
+        "movs r7, #0",
+        "mov r8, #0",
+        "mov r9, #0",
+        "mov r10, #0",
+        "mov r11, #0",
+        "ldrd r0, r1, [sp]",
+        "1:",
+        "ldrd r12, r3, [r0], #8",
+        "ldr r12, [r2, r12]",
+        "sbfx lr, r12, #0, #4",
+        "mla r4, lr, r3, r4",
+        "sbfx lr, r12, #4, #4",
+        "mla r5, lr, r3, r5",
+        "sbfx lr, r12, #8, #4",
+        "mla r6, lr, r3, r6",
+        "sbfx lr, r12, #12, #4",
+        "mla r7, lr, r3, r7",
+        "sbfx lr, r12, #16, #4",
+        "mla r8, lr, r3, r8",
+        "sbfx lr, r12, #20, #4",
+        "mla r9, lr, r3, r9",
+        "sbfx lr, r12, #24, #4",
+        "mla r10, lr, r3, r10",
+        "asr lr, r12, #28",
+        "mla r11, lr, r3, r11",
+        "cmp r0, r1",
+        "bne 1b",
+        // out = sat((sum + kk) >> 15), eight values.
+        "ldr r3, [sp, #56]",
+        "ldr r0, [sp, #8]",
+        "add r4, r4, r3",
+        "ssat r4, #16, r4, asr #15",
+        "strh r4, [r0], #2",
+        "add r5, r5, r3",
+        "ssat r5, #16, r5, asr #15",
+        "strh r5, [r0], #2",
+        "add r6, r6, r3",
+        "ssat r6, #16, r6, asr #15",
+        "strh r6, [r0], #2",
+        "add r7, r7, r3",
+        "ssat r7, #16, r7, asr #15",
+        "strh r7, [r0], #2",
+        "add r8, r8, r3",
+        "ssat r8, #16, r8, asr #15",
+        "strh r8, [r0], #2",
+        "add r9, r9, r3",
+        "ssat r9, #16, r9, asr #15",
+        "strh r9, [r0], #2",
+        "add r10, r10, r3",
+        "ssat r10, #16, r10, asr #15",
+        "strh r10, [r0], #2",
+        "add r11, r11, r3",
+        "ssat r11, #16, r11, asr #15",
+        "strh r11, [r0], #2",
+        "str r0, [sp, #8]",
+        "add r2, r2, #4",
+        "ldr r12, [sp, #12]",
+        "subs r12, r12, #1",
+        "str r12, [sp, #12]",
+        "bne 2b",
+        "add sp, #16",
+        "pop {{r4-r11, pc}}",
+        ".size nl_mix_nibbles, . - nl_mix_nibbles",
+    );
+
+    extern "C" {
+        /// See the `global_asm!` above.
+        fn nl_mix_nibbles(
+            slots: *const i64,
+            count: usize,
+            ring: *const u8,
+            out: *mut i16,
+            groups: usize,
+            kk: i32,
+        );
+    }
+
     /// `out.len()` is even and at least 2, `gx`, `gh` and `h` at least as long (checked by
     /// the caller).
     #[inline(always)]
@@ -359,6 +502,28 @@ mod imp {
         (y0 * (128 - f) + y1 * f + 64) >> 7
     }
 
+    /// The kernel's sums in the order it makes them (slot by slot), wrapping as `MLA`
+    /// does (the caller's bound keeps them from wrapping).
+    pub(super) fn mix_nibbles(slots: &[i64], ring: &[u8], kk: i32, out: &mut [i16]) {
+        for (g, o) in out.chunks_exact_mut(8).enumerate() {
+            let mut s = [0i32; 8];
+            for &e in slots {
+                let (coef, at) = ((e >> 32) as i32, e as u32 as usize + 4 * g);
+                let w = match ring.get(at..at + 4) {
+                    Some(&[b0, b1, b2, b3]) => u32::from_le_bytes([b0, b1, b2, b3]),
+                    _ => 0, // never: checked by the caller
+                };
+                for (k, a) in s.iter_mut().enumerate() {
+                    let q = ((w << (28 - 4 * k)) as i32) >> 28;
+                    *a = a.wrapping_add(coef.wrapping_mul(q));
+                }
+            }
+            for (o, &a) in o.iter_mut().zip(&s) {
+                *o = crate::fixed::sat_i16(a.wrapping_add(kk) >> 15);
+            }
+        }
+    }
+
     pub(super) fn gate_mul(
         gx: &[i16],
         gh: &[i16],
@@ -493,6 +658,52 @@ mod tests {
                 let want: Vec<i16> = v.iter().map(|&x| lut::tanh(x)).collect();
                 prop_assert_eq!(&got, &want);
             }
+        }
+    }
+
+    fn mix_case() -> impl Strategy<Value = (Vec<i64>, Vec<u8>, i32, usize)> {
+        (1usize..5, 0usize..6, 0usize..40).prop_flat_map(|(groups, used, extra)| {
+            let len = 4 * groups + extra;
+            (
+                prop::collection::vec(
+                    (-20_000i32..20_000, 0usize..=extra + 2)
+                        .prop_map(|(c, st)| (i64::from(c) << 32) | st as i64),
+                    used,
+                ),
+                prop::collection::vec(any::<u8>(), len),
+                -(1i32 << 20)..(1 << 20),
+                Just(8 * groups),
+            )
+        })
+    }
+
+    proptest! {
+        /// The mix is the plain per-element sum of `coef · nibble`, rounded and saturated;
+        /// declined (nothing written) without slots, for a width not a multiple of 8 and
+        /// for a slot whose words would pass the ring's end.
+        #[test]
+        fn mix_nibbles_matches_plain_sums((slots, ring, kk, hd) in mix_case()) {
+            let mut out = vec![0x1234i16; hd];
+            let ok = mix_nibbles(&slots, &ring, kk, &mut out);
+            let fits = slots.iter().all(|&e| e as u32 as usize + hd / 2 <= ring.len());
+            prop_assert_eq!(ok, !slots.is_empty() && fits);
+            if ok {
+                for (k, &o) in out.iter().enumerate() {
+                    let mut a = 0i64;
+                    for &e in &slots {
+                        let (coef, st) = (e >> 32, e as u32 as usize);
+                        let b = ring[st + k / 2];
+                        let q = if k % 2 == 0 { (b << 4) as i8 >> 4 } else { b as i8 >> 4 };
+                        a += coef * i64::from(q);
+                    }
+                    let want = ((a + i64::from(kk)) >> 15).clamp(-32768, 32767) as i16;
+                    prop_assert_eq!(o, want, "{}", k);
+                }
+            } else {
+                prop_assert!(out.iter().all(|&v| v == 0x1234));
+            }
+            let mut odd = vec![0i16; 12];
+            prop_assert!(!mix_nibbles(&slots, &ring, kk, &mut odd));
         }
     }
 
