@@ -138,7 +138,7 @@ pub use dot_i16::{
     dot8 as dot8_i16, dot_i16,
 };
 pub use dot_i8::{dot64 as dot64_i8, dot_i8, I8_BLOCK};
-pub use elementwise::{gate_mul_row, gru_update_row, mix_nibbles, tanh_row};
+pub use elementwise::{gate_mul_row, gru_update_row, mix_nibbles, relu_row, tanh_row};
 pub use matvec::{dot, matvec_requant, rows};
 pub use propagate::{
     pack_neighbor, propagate_i16, propagate_le, propagate_round_i16, propagate_round_le,

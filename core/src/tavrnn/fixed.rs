@@ -370,6 +370,14 @@ impl Backend for FixedBackend<'_> {
             }
         }
     }
+    /// [`kernels::relu_row`] (the Cortex-M4 kernel), the same values as
+    /// [`Backend::relu`]; value by value where it declines (an odd width).
+    #[inline(always)]
+    fn relu_row(v: &mut [i16]) {
+        if kernels::relu_row(v).is_none() {
+            v.iter_mut().for_each(|x| *x = (*x).max(0));
+        }
+    }
     /// [`kernels::tanh_row`] (the Cortex-M4 kernel), the same values as [`Backend::tanh`]
     /// of `v` and 0 (`saturating_add` of 0 is the identity); value by value where it
     /// declines (an odd width).

@@ -111,6 +111,11 @@ pub(crate) trait Backend {
             *o = Self::reset_mul(a, b, hv);
         }
     }
+    /// `v[k] =` [`Backend::relu`]`(v[k])` in place. A row at a time: a backend may have a
+    /// faster way.
+    fn relu_row(v: &mut [Self::V]) {
+        v.iter_mut().for_each(|x| *x = Self::relu(*x));
+    }
     /// `v[k] = tanh(v[k])` ([`Backend::tanh`] of `v[k]` and 0) in place. A row at a time:
     /// a backend may have a faster way.
     fn tanh_row(v: &mut [Self::V]) {
@@ -663,7 +668,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 );
             });
             be.dense(Layer::EncHidden, 0, part(&*x, 0, phi + hd), e);
-            e.iter_mut().for_each(|v| *v = B::relu(*v));
+            B::relu_row(e);
         }
         // mu_i = (Â E)_i W_mu + b_mu; phi_z_i = ReLU(mu_i W_z + b_z).
         {
@@ -679,7 +684,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 });
                 be.dense(Layer::EncMu, 0, part(&*x, 0, enc), m);
                 be.dense(Layer::PhiZ, 0, m, pz);
-                pz.iter_mut().for_each(|v| *v = B::relu(*v));
+                B::relu_row(pz);
             }
         }
         let mu: &[B::V] = mu;
