@@ -32,7 +32,7 @@ pub fn gru_update_row(
     tanh: &[i16; 513],
 ) -> Option<u32> {
     let hd = h.len();
-    if hd == 0 || hd % 2 != 0 || gx.len() < 2 * hd || gh.len() < 2 * hd {
+    if hd == 0 || !hd.is_multiple_of(2) || gx.len() < 2 * hd || gh.len() < 2 * hd {
         return None;
     }
     Some(imp::gru_update(gx, gh, h, sigmoid, tanh))
@@ -54,7 +54,7 @@ pub fn gate_mul_row(
     sigmoid: &[i16; 513],
 ) -> Option<()> {
     let hd = out.len();
-    if hd == 0 || hd % 2 != 0 || gx.len() < hd || gh.len() < hd || h.len() < hd {
+    if hd == 0 || !hd.is_multiple_of(2) || gx.len() < hd || gh.len() < hd || h.len() < hd {
         return None;
     }
     imp::gate_mul(gx, gh, h, out, sigmoid);
@@ -66,7 +66,7 @@ pub fn gate_mul_row(
 /// N = 64). `None` (nothing written) where `v.len()` is odd or 0.
 #[inline(always)]
 pub fn tanh_row(v: &mut [i16], tanh: &[i16; 513]) -> Option<()> {
-    if v.is_empty() || v.len() % 2 != 0 {
+    if v.is_empty() || !v.len().is_multiple_of(2) {
         return None;
     }
     imp::tanh_pairs(v, tanh);
@@ -88,7 +88,7 @@ pub fn tanh_row(v: &mut [i16], tanh: &[i16; 513]) -> Option<()> {
 #[inline(always)]
 pub fn mix_nibbles(slots: &[i64], ring: &[u8], kk: i32, out: &mut [i16]) -> bool {
     let hd = out.len();
-    if hd == 0 || hd % 8 != 0 || slots.is_empty() {
+    if hd == 0 || !hd.is_multiple_of(8) || slots.is_empty() {
         return false;
     }
     let last = ring.len().saturating_sub(hd / 2);
@@ -104,7 +104,7 @@ pub fn mix_nibbles(slots: &[i64], ring: &[u8], kk: i32, out: &mut [i16]) -> bool
 /// N = 64). `None` (nothing written) where `v.len()` is odd or 0.
 #[inline(always)]
 pub fn relu_row(v: &mut [i16]) -> Option<()> {
-    if v.is_empty() || v.len() % 2 != 0 {
+    if v.is_empty() || !v.len().is_multiple_of(2) {
         return None;
     }
     imp::relu_pairs(v);
@@ -656,7 +656,7 @@ mod tests {
             let mut got = gh.clone();
             let res = gru_update_row(&gx, &mut got, &h, &lut::SIGMOID, &lut::TANH);
             let hd = h.len();
-            if hd == 0 || hd % 2 != 0 || gh.len() < 2 * hd {
+            if hd == 0 || !hd.is_multiple_of(2) || gh.len() < 2 * hd {
                 prop_assert_eq!(res, None);
                 prop_assert_eq!(&got, &gh);
             } else {
@@ -679,7 +679,7 @@ mod tests {
         fn gate_mul_row_matches_per_value((gx, gh, h, hd) in gate_case()) {
             let mut out = vec![7i16; hd + 1];
             let res = gate_mul_row(&gx, &gh, &h, &mut out[..hd], &lut::SIGMOID);
-            if hd == 0 || hd % 2 != 0 {
+            if hd == 0 || !hd.is_multiple_of(2) {
                 prop_assert_eq!(res, None);
                 prop_assert!(out.iter().all(|&v| v == 7));
             } else {
@@ -698,7 +698,7 @@ mod tests {
         fn tanh_row_matches_per_value(v in (0usize..40).prop_flat_map(row)) {
             let mut got = v.clone();
             let res = tanh_row(&mut got, &lut::TANH);
-            if v.is_empty() || v.len() % 2 != 0 {
+            if v.is_empty() || !v.len().is_multiple_of(2) {
                 prop_assert_eq!(res, None);
                 prop_assert_eq!(&got, &v);
             } else {
@@ -761,7 +761,7 @@ mod tests {
         fn relu_row_matches_per_value(v in (0usize..40).prop_flat_map(row)) {
             let mut got = v.clone();
             let res = relu_row(&mut got);
-            if v.is_empty() || v.len() % 2 != 0 {
+            if v.is_empty() || !v.len().is_multiple_of(2) {
                 prop_assert_eq!(res, None);
                 prop_assert_eq!(&got, &v);
             } else {
