@@ -22,26 +22,32 @@ pub fn normalized_entry(d_i: u32, d_j: u32) -> i16 {
 /// history node has degrees up to 65 (the step's fast neighbour walk, `N <= 64`).
 pub(crate) const SCALE_MAX_DEGREE: usize = 66;
 
-/// `SCALE[d] = s(d) = ceil(2^15 / sqrt(d))` for `d = 1 ..= SCALE_MAX_DEGREE`: the smallest
-/// `s` with `s² d >= 2^30`, computed at compile time (134 B of flash). `SCALE[0]` is not
+/// `SCALE[d] = s(d) = ceil(2^23 / sqrt(d))` for `d = 1 ..= SCALE_MAX_DEGREE`: the smallest
+/// `s` with `s² d >= 2^46`, computed at compile time (268 B of flash). `SCALE[0]` is not
 /// used ([`EntryRow`] leaves a degree 0, which [`normalized_entry`] reads as 1, to it).
-pub(crate) const SCALE: [u16; SCALE_MAX_DEGREE + 1] = scale_table();
+pub(crate) const SCALE: [u32; SCALE_MAX_DEGREE + 1] = scale_table();
 
-const fn scale_table() -> [u16; SCALE_MAX_DEGREE + 1] {
-    let mut t = [0u16; SCALE_MAX_DEGREE + 1];
+/// Largest pair of degrees for which [`EntryRow`]'s single product is exact: the first pair
+/// where it is not is `(133, 139)` (`scaled_entries_are_exact` checks every pair up to this
+/// bound, and that it is the first).
+#[cfg(test)]
+const EXACT_DEGREE: u32 = 138;
+
+const fn scale_table() -> [u32; SCALE_MAX_DEGREE + 1] {
+    let mut t = [0u32; SCALE_MAX_DEGREE + 1];
     let mut d = 1;
     while d <= SCALE_MAX_DEGREE {
-        // Binary search of the smallest s in 1 ..= 2^15 with s² d >= 2^30 (2^15 always is).
-        let (mut lo, mut hi) = (1u64, 1u64 << 15);
+        // Binary search of the smallest s in 1 ..= 2^23 with s² d >= 2^46 (2^23 always is).
+        let (mut lo, mut hi) = (1u64, 1u64 << 23);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if mid * mid * (d as u64) >= 1 << 30 {
+            if mid * mid * (d as u64) >= 1 << 46 {
                 hi = mid;
             } else {
                 lo = mid + 1;
             }
         }
-        t[d] = lo as u16;
+        t[d] = lo as u32;
         d += 1;
     }
     t
@@ -49,7 +55,7 @@ const fn scale_table() -> [u16; SCALE_MAX_DEGREE + 1] {
 
 /// `s(d)` ([`SCALE`]) for `1 <= d <= SCALE_MAX_DEGREE`.
 #[inline(always)]
-pub(crate) fn scale(d: u32) -> Option<u16> {
+pub(crate) fn scale(d: u32) -> Option<u32> {
     if d == 0 {
         return None;
     }
@@ -62,22 +68,20 @@ pub(crate) fn scale(d: u32) -> Option<u16> {
 ///
 /// Why: the TAVRNN step needs every non-zero of `Â` four times a window (1,241 at N = 64 on
 /// the bench graph); a root each (or a cache of them keyed by `d_i d_j`, 768 B of stack)
-/// cost about 46 instructions an entry on the Cortex-M4, this about 12.
+/// cost about 46 instructions an entry on the Cortex-M4; the two products and the exact
+/// test that this replaced about 12; one 32 × 32 → 64-bit product (`UMULL`/`UMLAL`) is 2-3.
 ///
-/// How, exactly: with `s = ceil(2^15 / sqrt(d))` ([`SCALE`]), `x = 2^14 / sqrt(d_i d_j)` and
-/// `x' = s_i s_j / 2^16 >= x`, the excess `x' − x < (s_i + s_j + 1) / 2^16 <= 0.71` (a factor
-/// with `d = 1` is exact, `2^15`, and then the excess is below `1/2`; otherwise both are at
-/// most `2^15 / sqrt 2`). So the estimate `e = floor(x' + 1/2) = (s_i s_j + 2^15) >> 16` is
-/// the exact `v = floor(x + 1/2)` or `v + 1`, and one exact test settles it: `v` is the largest
-/// value with `(2v − 1)² d_i d_j <= 2^30`, i.e. `(2v − 1)² d_j <= floor(2^30 / d_i)`. All in
-/// `u32`: `s_i s_j <= 2^30`, and `(2e − 1)² d_j <= (2x + 2)² d_i d_j < 2^31` for degrees up to
-/// 66. The test `scaled_entries_are_exact` checks every pair of degrees up to twice that.
+/// How, exactly (`docs/GRAPH.md` §4): with `s = ceil(2^23 / sqrt(d))` ([`SCALE`]),
+/// `x = 2^14 / sqrt(d_i d_j)` and `x' = s_i s_j / 2^32 >= x`, the entry is
+/// `floor(x' + 1/2) = (s_i s_j + 2^31) >> 32`. The excess `x' − x < (s_i + s_j + 1) / 2^32
+/// < 2^-8` makes it the exact `v = floor(x + 1/2)` unless `x + 1/2` lies just below an
+/// integer, which for degrees up to 138 never happens: `scaled_entries_are_exact` checks every
+/// pair of degrees up to that bound (the first failure is at `(133, 139)`). The step's degrees
+/// are at most 65.
 #[derive(Clone, Copy)]
 pub(crate) struct EntryRow {
     /// `s(d_i)`.
     s_i: u32,
-    /// `floor(2^30 / d_i)`.
-    q_i: u32,
 }
 
 impl EntryRow {
@@ -85,29 +89,32 @@ impl EntryRow {
     /// [`SCALE_MAX_DEGREE`]).
     #[inline(always)]
     pub(crate) fn new(d_i: u32) -> Option<Self> {
-        let s_i = u32::from(scale(d_i)?);
-        Some(EntryRow {
-            s_i,
-            q_i: (1u32 << 30) / d_i,
-        })
+        Some(EntryRow { s_i: scale(d_i)? })
+    }
+
+    /// The row of a node whose [`SCALE`] value `s_i` is already looked up (`None` for 0,
+    /// the walk's mark of a node without one).
+    #[inline(always)]
+    pub(crate) fn from_scale(s_i: u32) -> Option<Self> {
+        (s_i != 0).then_some(EntryRow { s_i })
     }
 
     /// [`normalized_entry`]`(d_i, d_j)`; `None` outside [`SCALE`] (never taken where the
     /// compiler sees `1 <= d_j <= SCALE_MAX_DEGREE`).
     #[inline(always)]
     pub(crate) fn entry(self, d_j: u32) -> Option<i16> {
-        let s_j = u32::from(scale(d_j)?);
-        Some(self.entry_scaled(s_j, d_j))
+        Some(self.entry_scaled(scale(d_j)?))
     }
 
-    /// [`Self::entry`] with `s_j = SCALE[d_j]` already looked up (`1 <= d_j <=
-    /// SCALE_MAX_DEGREE`; other values give other numbers, never a panic).
+    /// [`Self::entry`] with `s_j = SCALE[d_j]` already looked up (other values give other
+    /// numbers, never a panic).
     #[inline(always)]
-    pub(crate) fn entry_scaled(self, s_j: u32, d_j: u32) -> i16 {
-        let e = (self.s_i.wrapping_mul(s_j).wrapping_add(1 << 15)) >> 16;
-        let t = (2 * e).wrapping_sub(1);
-        let over = t.wrapping_mul(t).wrapping_mul(d_j) > self.q_i;
-        e.wrapping_sub(u32::from(over)) as i16
+    ///
+    /// Written as a signed product (the values are below 2^23, so it is the same number):
+    /// the Cortex-M4's `SMMULR` is exactly `(a b + 2^31) >> 32` of two `i32`s, one
+    /// instruction where the unsigned form took three (`UMLAL` and its two operands).
+    pub(crate) fn entry_scaled(self, s_j: u32) -> i16 {
+        ((i64::from(self.s_i as i32) * i64::from(s_j as i32) + (1 << 31)) >> 32) as i16
     }
 }
 
@@ -241,7 +248,8 @@ mod tests {
     }
 
     /// [`EntryRow`] is [`normalized_entry`] for every pair of degrees, in its table and
-    /// beyond it.
+    /// beyond it; the single product is exact for every pair up to [`EXACT_DEGREE`] and not
+    /// at `(133, 139)`.
     #[test]
     fn scaled_entries_are_exact() {
         let top = 2 * SCALE_MAX_DEGREE as u32;
@@ -265,9 +273,33 @@ mod tests {
         for (d, &s) in SCALE.iter().enumerate().skip(1) {
             let (s, d) = (u64::from(s), d as u64);
             assert!(
-                s * s * d >= 1 << 30 && (s - 1) * (s - 1) * d < 1 << 30,
+                s * s * d >= 1 << 46 && (s - 1) * (s - 1) * d < 1 << 46,
                 "{d}"
             );
         }
+        // The same product with the table computed up to the bound and one beyond.
+        let s = |d: u64| (1u64..=1 << 23).find(|&s| s * s * d >= 1 << 46);
+        let mut table = std::vec::Vec::new();
+        let mut lo = 1u64 << 23;
+        for d in 1..=u64::from(EXACT_DEGREE) + 1 {
+            // s(d) is non-increasing in d: search down from the last one.
+            while lo > 1 && (lo - 1) * (lo - 1) * d >= 1 << 46 {
+                lo -= 1;
+            }
+            if d <= 3 {
+                assert_eq!(Some(lo), s(d));
+            }
+            table.push(lo);
+        }
+        let fast = |a: u32, b: u32| {
+            let p = table[a as usize - 1] * table[b as usize - 1];
+            ((p + (1 << 31)) >> 32) as i16
+        };
+        for di in 1..=EXACT_DEGREE {
+            for dj in 1..=EXACT_DEGREE {
+                assert_eq!(fast(di, dj), normalized_entry(di, dj), "{di} {dj}");
+            }
+        }
+        assert_ne!(fast(133, 139), normalized_entry(133, 139));
     }
 }

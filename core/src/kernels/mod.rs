@@ -50,7 +50,12 @@
 //!   8-column blocks of `Σ_k a_k X[j_k]` with the block's sums in registers, `SMULxB` /
 //!   `SMLAxB` on packed neighbour entries (`(j << 21) | a`), the sums added to `i64`s or,
 //!   for a row in one run, rounded straight to `i16`;
-//! * [`round_shift_narrow`]: the rounding of `i64` sums that fit in 32 bits.
+//! * [`round_shift_narrow`]: the rounding of `i64` sums that fit in 32 bits;
+//! * [`gru_update_row`] / [`gate_mul_row`] / [`tanh_row`] / [`relu_row`] / [`mix_nibbles`]:
+//!   the TAVRNN step's element-wise rows (GRU pass 2's `u`, `c`, blend and largest `|v|`;
+//!   pass 1's `sigmoid(a + b) h`; the attention's `tanh`; `ReLU`; the ring mix of 4-bit
+//!   cells), two `i16` a word (`QADD16`, one unaligned `LDR` + `SMUAD`/`SMLAD` a table
+//!   lookup, `SSUB16`/`SEL`, `USAT16`) or eight sums in registers (the mix).
 //!
 //! Measured (`scripts/firmware-profile.sh`, windows 3 and 4 of the bench's model, N = 64,
 //! H = 32, 2026-11-28), per multiply-accumulate, requantisation, bias and saturation (dense)
@@ -62,6 +67,8 @@
 //! | dense, 32 columns, other weights (were two rows: `LDM` + 2 × 4 × (`LDR` + `SMLAD`) per 8; now the one-row `nl_dense_rows_x8`, as exported weights are word aligned) | 1.65 (53 a row; was 1.77) |
 //! | dense, 48 / 16 / 8 columns, word-aligned weights | 1.21 / 2.15 / 3.5 |
 //! | propagation, 32 columns (12 instructions per neighbour and 8 columns: `LDRD`s + the loop's 3 per two neighbours), block set-up and rounding included | 1.72 (was 2.02) |
+//! | element-wise (2026-11-28, per value): GRU pass-2 row / pass-1 row / tanh / ReLU | 28 / 12 / 8.3 / 2.7 (were 45 / 17 / 13 / 5.5) |
+//! | ring mix, per slot and 8 values | 20 (was 31) |
 //! | propagation, 16 columns (14 per neighbour with `LDR`s while the `phi_x` table of the bench's model was not word aligned; 12 with `LDRD`s now) | 1.98 (before the alignment) |
 //!
 //! The alignment of a layer's weights and of `phi_x` is the model file's: postcard packs
@@ -124,6 +131,7 @@ mod argmin;
 mod dense_x8;
 mod dot_i16;
 mod dot_i8;
+mod elementwise;
 mod matvec;
 mod propagate;
 mod round_shift;
@@ -137,6 +145,7 @@ pub use dot_i16::{
     dot8 as dot8_i16, dot_i16,
 };
 pub use dot_i8::{dot64 as dot64_i8, dot_i8, I8_BLOCK};
+pub use elementwise::{gate_mul_row, gru_update_row, mix_nibbles, relu_row, tanh_row};
 pub use matvec::{dot, matvec_requant, rows};
 pub use propagate::{
     pack_neighbor, propagate_i16, propagate_le, propagate_round_i16, propagate_round_le,

@@ -104,6 +104,32 @@ pub(crate) trait Backend {
     }
     /// `|v|`, as [`Backend::ring_store`]'s `max_abs` sums it up.
     fn magnitude(v: Self::V) -> u32;
+    /// GRU pass 1's row: `out[k]` = [`Backend::reset_mul`]`(gx[k], gh[k], h[k])` for
+    /// `k < out.len()`. A row at a time: a backend may have a faster way.
+    fn reset_row(gx: &[Self::V], gh: &[Self::V], h: &[Self::V], out: &mut [Self::V]) {
+        for (((o, &a), &b), &hv) in out.iter_mut().zip(gx).zip(gh).zip(h) {
+            *o = Self::reset_mul(a, b, hv);
+        }
+    }
+    /// `v[k] =` [`Backend::relu`]`(v[k])` in place. A row at a time: a backend may have a
+    /// faster way.
+    fn relu_row(v: &mut [Self::V]) {
+        v.iter_mut().for_each(|x| *x = Self::relu(*x));
+    }
+    /// `v[k] = tanh(v[k])` ([`Backend::tanh`] of `v[k]` and 0) in place. A row at a time:
+    /// a backend may have a faster way.
+    fn tanh_row(v: &mut [Self::V]) {
+        for x in v.iter_mut() {
+            *x = Self::tanh(*x, Self::V::default());
+        }
+    }
+    /// GRU pass 2's row in place: `gh[k]` = [`Backend::update`]`(gx[k], gh[k], gx[hd + k],
+    /// gh[hd + k], h[k])` for `k < hd = h.len()` (`gx`, `gh`: the gates' `u | c` halves);
+    /// returns the largest [`Backend::magnitude`] of the values written. A row at a time: a
+    /// backend may have a faster way than the per-value loop ([`update_row_by_values`]).
+    fn update_row(gx: &[Self::V], gh: &mut [Self::V], h: &[Self::V]) -> u32 {
+        update_row_by_values::<Self>(gx, gh, h)
+    }
     /// Stores one node's GRU output row into its ring cells of ring slot `slot`; `max_abs`
     /// is the largest [`Backend::magnitude`] of the row (taken in the loop that makes it).
     fn ring_store(&self, slot: usize, cells: &mut [Self::Cell], row: &[Self::V], max_abs: u32);
@@ -175,10 +201,10 @@ pub(crate) struct Walk {
     nb: [u32; NB_BATCH],
     /// Row `i` of `A + I` among the neurons (bit `j`), for `N <= MASK_NEURONS`.
     rows: [u64; MASK_NEURONS],
-    /// Node `j`'s `(SCALE[d_j] << 16) | d_j` ([`EntryRow::entry_scaled`]), for
-    /// `N <= MASK_NEURONS` (the history node last): one load per neighbour, and fewer
-    /// registers in the walk's loop than the degree, the table and their bounds (260 B of
-    /// stack for about 20,000 instructions a step).
+    /// Node `j`'s `SCALE[d_j]` ([`EntryRow::entry_scaled`]; 0 for a degree outside the
+    /// table), for `N <= MASK_NEURONS` (the history node last): one load per neighbour, and
+    /// fewer registers in the walk's loop than the degree, the table and their bounds (260 B
+    /// of stack for about 20,000 instructions a step).
     nodes: [u32; MASK_NEURONS + 1],
 }
 
@@ -201,7 +227,7 @@ impl Walk {
                 // At most N + 1 <= 65 for N <= 64 (inside SCALE), so the 0 is only ever
                 // stored for a node that does not exist (never walked).
                 let d = g.node_degree(j);
-                *w = scale(d).map_or(0, |s| (u32::from(s) << 16) | d);
+                *w = scale(d).unwrap_or(0);
             }
         }
     }
@@ -291,8 +317,8 @@ fn for_batches_general<const N: usize, const T: usize>(
 ///
 /// Why: scanning the row's 64 flag bytes and then computing the entries through a cache
 /// keyed by `d_i d_j` cost about 90 instructions per neighbour (0.45 M a window step on the
-/// bench graph); the bit set visits only the neighbours, and [`EntryRow`] takes two
-/// multiplications and a test per entry.
+/// bench graph); the bit set visits only the neighbours, and [`EntryRow`] takes one
+/// 32 × 32 → 64-bit product per entry.
 #[inline(always)]
 fn masked_row<const N: usize, const T: usize>(
     g: &WindowGraph<N, T>,
@@ -306,11 +332,11 @@ fn masked_row<const N: usize, const T: usize>(
     let w_i = node(i);
     // Every neuron's degree is at most N + 1 <= 65, inside `SCALE`, so only a node that does
     // not exist (i > N, or i = N without the history node) has no row: no neighbours.
-    let Some(row) = EntryRow::new(w_i & 0xffff) else {
+    let Some(row) = EntryRow::from_scale(w_i) else {
         f(&Neighbors::new(&[]), true, true);
         return;
     };
-    let entry = |w: u32| row.entry_scaled(w >> 16, w & 0xffff);
+    let entry = |s: u32| row.entry_scaled(s);
     let mut len = 0usize;
     if i == N {
         for (j, (s, &w)) in nb.iter_mut().zip(nodes.iter()).enumerate().take(N) {
@@ -456,6 +482,24 @@ pub(crate) fn mix_node_by_slots<B: Backend + ?Sized>(
     }
 }
 
+/// [`Backend::update_row`] value by value.
+pub(crate) fn update_row_by_values<B: Backend + ?Sized>(
+    gx: &[B::V],
+    gh: &mut [B::V],
+    h: &[B::V],
+) -> u32 {
+    let hd = h.len();
+    let (gxu, gxc) = gx.split_at(hd.min(gx.len()));
+    let (ghu, ghc) = gh.split_at_mut(hd.min(gh.len()));
+    let mut max_abs = 0u32;
+    for ((((o, &hv), &xu), &xc), &hc) in ghu.iter_mut().zip(h).zip(gxu).zip(gxc).zip(&*ghc) {
+        let v = B::update(xu, *o, xc, hc, hv);
+        max_abs = max_abs.max(B::magnitude(v));
+        *o = v;
+    }
+    max_abs
+}
+
 /// Sets the first `len` accumulators to zero: only the part a row uses, not the whole
 /// capacity (clearing the full-capacity arrays each row cost 0.94 M instructions a step at
 /// N = 64, more than the square roots).
@@ -551,7 +595,8 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         let slot_cells = d.nodes * row;
         let mut mixed = Aligned([B::V::default(); TMP]);
         let mixed = &mut mixed.0;
-        let mut acc = [B::Acc::default(); TMP];
+        // At least H (`mix_node`'s scratch): not `TMP`, a 1 KB clear at N = 64.
+        let mut acc = [B::Acc::default(); crate::format::MAX_TAVRNN_HIDDEN];
         for (j, hj) in h.chunks_exact_mut(hd).enumerate().take(d.nodes) {
             self.backend.mix_node(
                 &self.ring,
@@ -563,9 +608,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             );
             self.backend
                 .dense(Layer::Value, 0, part(&*mixed, 0, hd), hj);
-            for v in hj.iter_mut() {
-                *v = B::tanh(*v, B::V::default());
-            }
+            B::tanh_row(hj);
         }
     }
 
@@ -625,7 +668,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 );
             });
             be.dense(Layer::EncHidden, 0, part(&*x, 0, phi + hd), e);
-            e.iter_mut().for_each(|v| *v = B::relu(*v));
+            B::relu_row(e);
         }
         // mu_i = (Â E)_i W_mu + b_mu; phi_z_i = ReLU(mu_i W_z + b_z).
         {
@@ -641,7 +684,7 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 });
                 be.dense(Layer::EncMu, 0, part(&*x, 0, enc), m);
                 be.dense(Layer::PhiZ, 0, m, pz);
-                pz.iter_mut().for_each(|v| *v = B::relu(*v));
+                B::relu_row(pz);
             }
         }
         let mu: &[B::V] = mu;
@@ -680,7 +723,10 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             });
         };
         let mut gx = [B::V::default(); GATES];
-        let mut gh = [B::V::default(); GATES];
+        // Word aligned: GRU pass 2 leaves its output row in `gh[.. H]`
+        // ([`Backend::update_row`]), the input of the key and query layers.
+        let mut gh = Aligned([B::V::default(); GATES]);
+        let gh = &mut gh.0;
         let mut z = Aligned([B::V::default(); TMP]);
         let z = &mut z.0;
         for (i, rh) in work.chunks_exact_mut(hd).enumerate().take(n) {
@@ -691,10 +737,8 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 part(&*x, 0, 2 * phi),
                 part_mut(&mut gx, 0, hd),
             );
-            be.dense(Layer::GruRu, 0, part(&*z, 0, hd), part_mut(&mut gh, 0, hd));
-            for (((o, &a), &b), &hv) in rh.iter_mut().zip(&gx).zip(&gh).zip(part(h, i * hd, hd)) {
-                *o = B::reset_mul(a, b, hv);
-            }
+            be.dense(Layer::GruRu, 0, part(&*z, 0, hd), part_mut(gh, 0, hd));
+            B::reset_row(&gx, &*gh, part(h, i * hd, hd), rh);
         }
         let rh: &[B::V] = work;
 
@@ -705,8 +749,6 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         let slot = self.next;
         let mut p = Aligned([B::V::default(); TMP]);
         let p = &mut p.0;
-        let mut ht = Aligned([B::V::default(); TMP]);
-        let ht = &mut ht.0;
         for i in 0..n {
             propagate_inputs(i, Some((rh, &mut *p)), &mut acc, &mut walk, x, z);
             // gx rows H..3H: u | c; gh rows H..2H: u; the candidate's hidden part.
@@ -716,23 +758,15 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 part(&*x, 0, 2 * phi),
                 part_mut(&mut gx, 0, 2 * hd),
             );
-            be.dense(Layer::GruRu, hd, part(&*z, 0, hd), part_mut(&mut gh, 0, hd));
-            be.dense(Layer::GruC, 0, part(&*p, 0, hd), part_mut(&mut gh, hd, hd));
-            let (gxu, gxc) = gx.split_at(hd);
-            let (ghu, ghc) = gh.split_at(hd);
-            let mut max_abs = 0u32;
-            for ((((o, &hv), &xu), &hu), (&xc, &hc)) in ht
-                .iter_mut()
-                .zip(part(h, i * hd, hd))
-                .zip(gxu)
-                .zip(ghu)
-                .zip(gxc.iter().zip(ghc))
-            {
-                let v = B::update(xu, hu, xc, hc, hv);
-                max_abs = max_abs.max(B::magnitude(v));
-                *o = v;
-            }
-            let ht = part(&*ht, 0, hd);
+            be.dense(Layer::GruRu, hd, part(&*z, 0, hd), part_mut(gh, 0, hd));
+            be.dense(Layer::GruC, 0, part(&*p, 0, hd), part_mut(gh, hd, hd));
+            // h~ into `gh[.. H]`.
+            let max_abs = B::update_row(
+                part(&gx, 0, 2 * hd),
+                part_mut(gh, 0, 2 * hd),
+                part(h, i * hd, hd),
+            );
+            let ht = part(&*gh, 0, hd);
             let at = (slot * n + i) * row_cells;
             be.ring_store(slot, part_mut(&mut self.ring, at, row_cells), ht, max_abs);
             if i == n - 1 {
