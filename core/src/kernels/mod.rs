@@ -46,10 +46,10 @@
 //!   (word aligned: [`VecX8`]), the weights with `LDM` where the layer's blob is word
 //!   aligned, else with unaligned `LDR`s, two `i16` products per `SMLALD` (32 columns: two
 //!   rows a pass, 32-bit sums, `SMUAD`/`SMLAD`);
-//! * [`propagate_i16`] / [`propagate_le`] / [`propagate_round_i16`] / [`propagate_round_le`]:
-//!   8-column blocks of `Σ_k a_k X[j_k]` with the block's sums in registers, `SMULxB` /
-//!   `SMLAxB` on packed neighbour entries (`(j << 21) | a`), the sums added to `i64`s or,
-//!   for a row in one run, rounded straight to `i16`;
+//! * [`propagate_round_many`] / [`propagate_i16`] / [`propagate_le`]: all the pieces of a
+//!   row in one call, 8-column blocks of `Σ_k a_k X[j_k]` with the block's sums in
+//!   registers, `SMLAxB` on packed neighbour entries (`(j << 21) | a`), 8 neighbours an
+//!   iteration, the sums rounded straight to `i16` (two a word) or added to `i64`s;
 //! * [`round_shift_narrow`]: the rounding of `i64` sums that fit in 32 bits.
 //!
 //! Measured (`scripts/firmware-profile.sh`, windows 3 and 4 of the bench's model, N = 64,
@@ -139,8 +139,8 @@ pub use dot_i16::{
 pub use dot_i8::{dot64 as dot64_i8, dot_i8, I8_BLOCK};
 pub use matvec::{dot, matvec_requant, rows};
 pub use propagate::{
-    pack_neighbor, propagate_i16, propagate_le, propagate_round_i16, propagate_round_le,
-    unpack_neighbor, Neighbors,
+    pack_neighbor, propagate_i16, propagate_le, propagate_round_many, unpack_neighbor, Neighbors,
+    RoundShift, Rows,
 };
 pub use round_shift::round_shift_narrow;
 pub use rowwise::{for_each_row, rows_bias_sat};

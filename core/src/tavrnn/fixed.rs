@@ -2,12 +2,12 @@
 //! `sigmoid`/`tanh`/`exp` from [`crate::lut`], and a ring of 4-bit GRU outputs.
 
 use super::error::TavrnnError;
-use super::step::{scratch_len, Backend, Layer, StepCore, WindowOutput};
+use super::step::{scratch_len, Backend, Layer, Piece, Src, StepCore, WindowOutput};
 use crate::blob;
 use crate::fixed::{sat_i16, sat_i16_from_i64};
 use crate::format::{Model, ModelError, QLayer, TavrnnDims, TavrnnSection};
 use crate::graph::{normalized_entry, WindowGraph};
-use crate::kernels::Neighbors;
+use crate::kernels::{Neighbors, RoundShift, Rows};
 use crate::{kernels, lut};
 
 /// Ring bytes of one node of one state: a 2-byte step (`i16` LE, Q15 units per 4-bit level)
@@ -228,9 +228,22 @@ pub(crate) struct FixedBackend<'m> {
     d: TavrnnDims,
     /// [`propagation_shift`] of the model's node count.
     k: u32,
+    /// The rounding of [`Backend::prop_final`]: `RoundShift::new(14 + k)`, made once.
+    round: Option<RoundShift>,
 }
 
 impl<'m> FixedBackend<'m> {
+    /// The backend of a validated section.
+    fn new(s: TavrnnSection<'m>, d: TavrnnDims) -> Self {
+        let k = propagation_shift(d.nodes);
+        FixedBackend {
+            s,
+            d,
+            k,
+            round: RoundShift::new((14 + k).min(30)),
+        }
+    }
+
     /// The shift `s = 14 + k` (at most 30) of [`Backend::finish`].
     #[inline(always)]
     fn finish_shift(&self) -> u32 {
@@ -273,16 +286,29 @@ impl Backend for FixedBackend<'_> {
     fn prop_phi_x(&self, nb: &Neighbors<'_>, acc: &mut [i64], first: bool) {
         kernels::propagate_le(nb, self.s.phi_x, self.d.phi, acc, first);
     }
-    /// [`kernels::propagate_round_i16`] with the shift of [`FixedBackend::finish`]: the
-    /// same values as the sums through [`finish_all`] (a row in one run: its sums fit in 32
-    /// bits, where `round_shift_sat` is the kernel's rounding).
+    /// [`kernels::propagate_round_many`] with the shift of [`FixedBackend::finish`] (when it
+    /// is in the kernel's `16..=30`): the same values as the sums through [`finish_all`]
+    /// (within the bound of [`RoundShift`] the `i32` sums are exact and
+    /// `floor((S + 2^(s−1)) / 2^s)` needs no saturation, where `round_shift_sat` is that
+    /// rounding, saturated).
     #[inline(always)]
-    fn prop_final(&self, nb: &Neighbors<'_>, x: &[i16], width: usize, out: &mut [i16]) -> bool {
-        kernels::propagate_round_i16(nb, x, width, out, self.finish_shift())
-    }
-    #[inline(always)]
-    fn prop_phi_x_final(&self, nb: &Neighbors<'_>, out: &mut [i16]) -> bool {
-        kernels::propagate_round_le(nb, self.s.phi_x, self.d.phi, out, self.finish_shift())
+    fn prop_final(&self, nb: &Neighbors<'_>, pieces: &mut [Piece<'_, i16, i64>]) -> u32 {
+        let Some(round) = &self.round else {
+            return 0;
+        };
+        let phi_x = self.s.phi_x;
+        let phi = self.d.phi;
+        kernels::propagate_round_many(
+            nb,
+            round,
+            pieces.iter_mut().map(|p| {
+                let (x, width) = match p.src {
+                    Src::PhiX => (Rows::Le(phi_x), phi),
+                    Src::Rows(x, width) => (Rows::I16(x), width),
+                };
+                (x, width, &mut *p.out)
+            }),
+        )
     }
     /// Round half up from Q14 weights and the headroom `k`: `floor((acc + 2^(13+k)) /
     /// 2^(14+k))`; never saturates ([`propagation_shift`]).
@@ -524,11 +550,7 @@ impl<'m, const RING: usize, const KEYS: usize> Tavrnn<'m, RING, KEYS> {
         let hidden = model.tavrnn().map_or(0, |t| t.hidden as usize);
         let (s, d) = checked_section(model, ring_row_bytes(hidden), RING, KEYS)?;
         Ok(CheckedTavrnn {
-            backend: FixedBackend {
-                s,
-                d,
-                k: propagation_shift(d.nodes),
-            },
+            backend: FixedBackend::new(s, d),
         })
     }
 
@@ -719,11 +741,7 @@ mod tests {
             reference: None,
         };
         let d = s.dims(nodes.saturating_sub(1));
-        FixedBackend {
-            s,
-            d,
-            k: propagation_shift(d.nodes),
-        }
+        FixedBackend::new(s, d)
     }
 
     /// Ring bytes: any byte, or one of the extremes (steps `i16::MIN`/`i16::MAX`/`-1`/`0`,

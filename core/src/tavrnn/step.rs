@@ -55,23 +55,13 @@ pub(crate) trait Backend {
     );
     /// [`Backend::prop`] of the identity features `phi_x` (the section's table).
     fn prop_phi_x(&self, nb: &Neighbors<'_>, acc: &mut [Self::Acc], first: bool);
-    /// [`Backend::prop`] of a row's only batch followed by [`Backend::finish`] into `out`
-    /// (`out.len()` values), in one, where the backend has a way (then `true`; `false`:
-    /// nothing done, the caller goes through `prop` and `finish`).
-    fn prop_final(
-        &self,
-        nb: &Neighbors<'_>,
-        x: &[Self::V],
-        width: usize,
-        out: &mut [Self::V],
-    ) -> bool {
-        let _ = (nb, x, width, out);
-        false
-    }
-    /// [`Backend::prop_final`] of the identity features `phi_x`.
-    fn prop_phi_x_final(&self, nb: &Neighbors<'_>, out: &mut [Self::V]) -> bool {
-        let _ = (nb, out);
-        false
+    /// [`Backend::prop`] of a row's only batch followed by [`Backend::finish`] for the
+    /// pieces of the row (the matrices propagated over `nb`), in one, where the backend has
+    /// a way: returns the pieces done, bit `k` for `pieces[k]` (their `out` written, their
+    /// `acc` unused); the caller goes through `prop` and `finish` for the others.
+    fn prop_final(&self, nb: &Neighbors<'_>, pieces: &mut [Piece<'_, Self::V, Self::Acc>]) -> u32 {
+        let _ = (nb, pieces);
+        0
     }
     /// `out[i]` = the accumulated propagation `acc[i] = Σ_j Â_ij v_j`, in the format of the
     /// values summed scaled down by the propagation headroom ([`super::propagation_shift`])
@@ -140,6 +130,23 @@ struct Aligned<A>(A);
 
 /// `r h` and where its propagation goes, in GRU pass 2 ([`StepCore::step`]).
 type RhOut<'a, V> = Option<(&'a [V], &'a mut [V])>;
+
+/// What a propagation [`Piece`] reads: the section's identity features `phi_x`, or a
+/// node-major matrix with rows of `width`.
+#[derive(Clone, Copy)]
+pub(crate) enum Src<'a, V> {
+    PhiX,
+    Rows(&'a [V], usize),
+}
+
+/// One of the propagations of a row: `Â src` into `out` (`out.len()` values), through the
+/// sums `acc` where the backend needs them (a row in several batches, or a row its
+/// [`Backend::prop_final`] does not take).
+pub(crate) struct Piece<'a, V, A> {
+    pub(crate) src: Src<'a, V>,
+    pub(crate) acc: &'a mut [A],
+    pub(crate) out: &'a mut [V],
+}
 
 /// Calls `f(j, Â_ij)` for every `j` with `Â_ij != 0` (the self loop included), in increasing
 /// `j`: the plain definition ([`WindowGraph::normalized`]) that the walk is tested against.
@@ -391,46 +398,36 @@ impl Batch<'_> {
     }
 }
 
-/// One propagation of a row's batch, `(x, width)` the matrix: the sums into `acc`
-/// ([`Backend::prop`]), and at the last batch their values into `out` ([`Backend::finish`]);
-/// a row in one batch straight into `out` where the backend can ([`Backend::prop_final`]).
-/// Inlined (out of line it saved 544 B of flash for 13,000 instructions a window step and
-/// 48 B of stack at N = 64).
+/// The propagations of a row's batch, the pieces of the row: the sums into each piece's
+/// `acc` ([`Backend::prop`], [`Backend::prop_phi_x`]), and at the last batch their values
+/// into its `out` ([`Backend::finish`]); a row in one batch straight into the `out`s where
+/// the backend can ([`Backend::prop_final`], one call for all the pieces). Inlined (out of
+/// line it saved 544 B of flash for 13,000 instructions a window step and 48 B of stack at
+/// N = 64, one piece a call).
 #[inline(always)]
-fn piece<B: Backend>(
+fn pieces<B: Backend>(
     be: &B,
     nb: &Neighbors<'_>,
-    (x, width): (&[B::V], usize),
-    acc: &mut [B::Acc],
-    out: &mut [B::V],
+    ps: &mut [Piece<'_, B::V, B::Acc>],
     first: bool,
     last: bool,
 ) {
-    if first && last && be.prop_final(nb, x, width, out) {
-        return;
-    }
-    be.prop(nb, x, width, acc, first);
-    if last {
-        be.finish(acc, out);
-    }
-}
-
-/// [`piece`] of the identity features `phi_x`.
-#[inline(always)]
-fn phi_x_piece<B: Backend>(
-    be: &B,
-    nb: &Neighbors<'_>,
-    acc: &mut [B::Acc],
-    out: &mut [B::V],
-    first: bool,
-    last: bool,
-) {
-    if first && last && be.prop_phi_x_final(nb, out) {
-        return;
-    }
-    be.prop_phi_x(nb, acc, first);
-    if last {
-        be.finish(acc, out);
+    let done = if first && last {
+        be.prop_final(nb, ps)
+    } else {
+        0
+    };
+    for (k, p) in ps.iter_mut().enumerate() {
+        if k < 32 && done >> k & 1 != 0 {
+            continue;
+        }
+        match p.src {
+            Src::PhiX => be.prop_phi_x(nb, p.acc, first),
+            Src::Rows(x, width) => be.prop(nb, x, width, p.acc, first),
+        }
+        if last {
+            be.finish(p.acc, p.out);
+        }
     }
 }
 
@@ -613,16 +610,19 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             for_neighbor_batches(g, i, &mut walk, &mut |nb, first, last| {
                 let (ax, ah) = acc.split_at_mut(phi);
                 let (xx, xh) = x.split_at_mut(phi.min(TMP));
-                phi_x_piece(be, nb, ax, xx, first, last);
-                piece(
-                    be,
-                    nb,
-                    (h, hd),
-                    part_mut(ah, 0, hd),
-                    part_mut(xh, 0, hd),
-                    first,
-                    last,
-                );
+                let ps = &mut [
+                    Piece {
+                        src: Src::PhiX,
+                        acc: ax,
+                        out: xx,
+                    },
+                    Piece {
+                        src: Src::Rows(h, hd),
+                        acc: part_mut(ah, 0, hd),
+                        out: part_mut(xh, 0, hd),
+                    },
+                ];
+                pieces(be, nb, ps, first, last);
             });
             be.dense(Layer::EncHidden, 0, part(&*x, 0, phi + hd), e);
             e.iter_mut().for_each(|v| *v = B::relu(*v));
@@ -636,8 +636,12 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 .enumerate()
             {
                 for_neighbor_batches(g, i, &mut walk, &mut |nb, first, last| {
-                    let (a, o) = (part_mut(&mut acc, 0, enc), part_mut(x, 0, enc));
-                    piece(be, nb, (e, enc), a, o, first, last);
+                    let ps = &mut [Piece {
+                        src: Src::Rows(e, enc),
+                        acc: part_mut(&mut acc, 0, enc),
+                        out: part_mut(x, 0, enc),
+                    }];
+                    pieces(be, nb, ps, first, last);
                 });
                 be.dense(Layer::EncMu, 0, part(&*x, 0, enc), m);
                 be.dense(Layer::PhiZ, 0, m, pz);
@@ -663,20 +667,34 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 let (az, rest) = rest.split_at_mut(phi.min(rest.len()));
                 let (ah, ap) = rest.split_at_mut(hd.min(rest.len()));
                 let (xx, xz) = x.split_at_mut(phi.min(x.len()));
-                phi_x_piece(be, nb, ax, xx, first, last);
-                piece(be, nb, (phiz, phi), az, part_mut(xz, 0, phi), first, last);
-                piece(be, nb, (h, hd), ah, part_mut(z, 0, hd), first, last);
-                if let Some((rh, p)) = rh.as_mut() {
-                    piece(
-                        be,
-                        nb,
-                        (rh, hd),
-                        part_mut(ap, 0, hd),
-                        part_mut(p, 0, hd),
-                        first,
-                        last,
-                    );
-                }
+                // Without `r h` the fourth piece is left out (empty).
+                let (prh, pp, count): (&[B::V], &mut [B::V], usize) = match rh.as_mut() {
+                    Some((rh, p)) => (rh, part_mut(p, 0, hd), 4),
+                    None => (&[], &mut [], 3),
+                };
+                let ps = &mut [
+                    Piece {
+                        src: Src::PhiX,
+                        acc: ax,
+                        out: xx,
+                    },
+                    Piece {
+                        src: Src::Rows(phiz, phi),
+                        acc: az,
+                        out: part_mut(xz, 0, phi),
+                    },
+                    Piece {
+                        src: Src::Rows(h, hd),
+                        acc: ah,
+                        out: part_mut(z, 0, hd),
+                    },
+                    Piece {
+                        src: Src::Rows(prh, hd),
+                        acc: part_mut(ap, 0, hd),
+                        out: pp,
+                    },
+                ];
+                pieces(be, nb, part_mut(ps, 0, count), first, last);
             });
         };
         let mut gx = [B::V::default(); GATES];
