@@ -266,8 +266,8 @@ fn propagate_rows(nb: &Neighbors<'_>, x: Rows<'_>, width: usize, acc: &mut [i64]
 }
 
 /// The propagation and its rounding in one, for several matrices over the same list (the
-/// pieces of a row): for each piece `(x, width, out)` where it applies,
-/// `out[c] = sat_i16(floor((S_c + 2^(s−1)) / 2^s))` for `c < width`,
+/// pieces of a row): for each piece `(x, out)` (`x` with rows of `width = out.len()`)
+/// where it applies, `out[c] = sat_i16(floor((S_c + 2^(s−1)) / 2^s))` for `c < width`,
 /// `S_c = Σ_k a_k · x[j_k · width + c]`, `s = round.shift()`; returns the pieces done, bit
 /// `k` for the `k`-th (at most 32, the first 4 on the Cortex-M4); the others' `out` is left
 /// as it was, for the caller's general path ([`propagate_i16`] and its rounding), which
@@ -275,8 +275,8 @@ fn propagate_rows(nb: &Neighbors<'_>, x: Rows<'_>, width: usize, acc: &mut [i64]
 ///
 /// It applies where `nb` is not empty and `nb.weight() <= ` the bound of `round` (so the
 /// `i32` sums are exact and need no saturation, [`RoundShift::new`]), and for the piece:
-/// `width` is 16 or 32, `out.len() == width`, and every row `nb` names lies in `x` (and on
-/// the Cortex-M4: `x` and `out` word aligned, and for width 32 no weight negative).
+/// `width` is 16 or 32 and every row `nb` names lies in `x` (and on the Cortex-M4: `x` and
+/// `out` word aligned, and for width 32 no weight negative).
 ///
 /// Why: one call for the row's 2 to 4 pieces (and all their 8-column blocks) where a call
 /// a block took about 40 instructions of calling, looping and converting; see the module
@@ -285,7 +285,7 @@ fn propagate_rows(nb: &Neighbors<'_>, x: Rows<'_>, width: usize, acc: &mut [i64]
 pub fn propagate_round_many<'p>(
     nb: &Neighbors<'_>,
     round: &RoundShift,
-    pieces: impl IntoIterator<Item = (Rows<'p>, usize, &'p mut [i16])>,
+    pieces: impl IntoIterator<Item = (Rows<'p>, &'p mut [i16])>,
 ) -> u32 {
     if nb.e.is_empty() || nb.weight > round.max_weight {
         return 0;
@@ -295,8 +295,9 @@ pub fn propagate_round_many<'p>(
     #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
     {
         let mut done = 0;
-        for (k, (x, width, out)) in pieces.into_iter().enumerate().take(32) {
-            if piece_applies(nb, x.len(), width, out.len()) {
+        for (k, (x, out)) in pieces.into_iter().enumerate().take(32) {
+            let width = out.len();
+            if piece_applies(nb, x.len(), width) {
                 round_portable(nb.e, round, width, out, |at| x.get(at));
                 done |= 1 << k;
             }
@@ -306,10 +307,11 @@ pub fn propagate_round_many<'p>(
 }
 
 /// The conditions of a piece of [`propagate_round_many`] on every target, `len` the
-/// elements of `x`, `out` those of the output.
+/// elements of `x`: width 16 or 32, and every row in `x` (`nb.rows <= 2^11`: no overflow;
+/// a product where a division took a `UDIV`).
 #[inline(always)]
-fn piece_applies(nb: &Neighbors<'_>, len: usize, width: usize, out: usize) -> bool {
-    (width == 16 || width == 32) && out == width && nb.rows <= len / width
+fn piece_applies(nb: &Neighbors<'_>, len: usize, width: usize) -> bool {
+    (width == 16 || width == 32) && nb.rows * width <= len
 }
 
 /// The portable twin of the rounding kernel: the sums in `i32` from `2^(s−1)` (exact: the
@@ -364,36 +366,6 @@ mod arm {
     /// Pieces one call of the kernel takes (a row of the step has at most 4).
     const MAX_PIECES: usize = 4;
 
-    /// The kernel's arguments (`nl_prop8_rows`, which copies them onto its stack with one
-    /// `LDM` + `PUSH`): the entries `e .. end`, the `TBB` index of the unrolled loop's
-    /// entry ([`entry_index`]), the sums' start `c`, the shifts `s` and `s − 16` (`s = 0`:
-    /// add the sums to `i64`s instead), the piece descriptors `dcur .. dend` (each the row
-    /// block address `x` with bit 0 set for rows of 32 columns, and the output), and two
-    /// words the kernel uses as scratch.
-    #[repr(C)]
-    struct Job {
-        e: *const u32,
-        end: *const u32,
-        idx: usize,
-        c: i32,
-        s: u32,
-        s16: u32,
-        dcur: *const [usize; 2],
-        dend: *const [usize; 2],
-        scratch: [usize; 2],
-    }
-
-    /// The unrolled loop's entry for `n >= 1` entries: after the first, `(n − 1) mod 8`
-    /// neighbours through the last copies then whole iterations of 8; 8 = none left.
-    #[inline(always)]
-    fn entry_index(n: usize) -> usize {
-        if n <= 1 {
-            8
-        } else {
-            (n - 1) & 7
-        }
-    }
-
     /// Whether the kernel takes `x` with rows of `width` (16 or 32) elements: `x` word
     /// aligned (`LDRD`; the `phi_x` table of an exported model is, docs/FORMAT.md §2), and
     /// for 32 no weight negative (the row address is `x + (e >> 15)`, see
@@ -409,50 +381,43 @@ mod arm {
     pub(super) fn round_many<'p>(
         nb: &Neighbors<'_>,
         round: &RoundShift,
-        pieces: impl IntoIterator<Item = (Rows<'p>, usize, &'p mut [i16])>,
+        pieces: impl IntoIterator<Item = (Rows<'p>, &'p mut [i16])>,
     ) -> u32 {
+        // Each the rows' address, bit 0 set for rows of 32 columns, and the output's.
         let mut desc = [[0usize; 2]; MAX_PIECES];
         let mut n = 0;
         let mut done = 0;
-        for (k, (x, width, out)) in pieces.into_iter().enumerate().take(32) {
-            let (p, o) = (x.ptr(), out.as_mut_ptr());
-            if piece_applies(nb, x.len(), width, out.len())
-                && takes(nb, p, width)
-                && o as usize & 3 == 0
-            {
-                if let Some(d) = desc.get_mut(n) {
-                    *d = [p as usize | usize::from(width == 32), o as usize];
-                    n += 1;
-                    done |= 1 << k;
-                }
+        for (k, (x, out)) in pieces.into_iter().enumerate().take(32) {
+            let (p, o, width) = (x.ptr(), out.as_mut_ptr(), out.len());
+            if piece_applies(nb, x.len(), width) && takes(nb, p, width) && o as usize & 3 == 0 {
+                let Some(d) = desc.get_mut(n) else { break };
+                *d = [p as usize | usize::from(width == 32), o as usize];
+                n += 1;
+                done |= 1 << k;
             }
         }
         if n == 0 {
             return 0;
         }
         let range = nb.e.as_ptr_range();
-        let job = Job {
-            e: range.start,
-            end: range.end,
-            idx: entry_index(nb.e.len()),
-            c: 1 << (round.s - 1),
-            s: round.s,
-            s16: round.s - 16,
-            dcur: desc.as_ptr(),
-            dend: desc.as_ptr().wrapping_add(n),
-            scratch: [0; 2],
+        // SAFETY: the kernel reads the `n` descriptors, the entries of `nb` (at least one:
+        // checked by the caller) and, for each descriptor and each entry `(j << 21) | a`,
+        // the 16 bytes at `x + 2 (j · width + 8 b)` for the blocks `b < width / 8`: word
+        // aligned (`takes`; for width 32 the address `x + 16 b + (e >> 15)` has no bit of
+        // `a`, `a >= 0`), and inside `x` since `(j + 1) · width <= nb.rows · width <= len`
+        // (`piece_applies`) and `8 b + 8 <= width`. It writes the `width` `i16`s of each
+        // piece's `out` (`out.len() == width`, word aligned for `STM`), nothing else but its
+        // own stack, and saves the callee-saved registers it uses. `nb.weight` is within
+        // `round`'s bound (checked by the caller): the `i32` sums are exact; `s` is in
+        // `16..=30`.
+        unsafe {
+            nl_prop8_rows(
+                range.start,
+                range.end,
+                desc.as_ptr(),
+                round.s | (n << 8) as u32,
+            )
         };
-        // SAFETY: the kernel reads the job, the `n` descriptors, the entries of `nb` (at
-        // least one: checked by the caller) and, for each descriptor and each entry
-        // `(j << 21) | a`, the 16 bytes at `x + 2 (j · width + 8 b)` for the blocks
-        // `b < width / 8`: word aligned (`takes`; for width 32 the address
-        // `x + 16 b + (e >> 15)` has no bit of `a`, `a >= 0`), and inside `x` since
-        // `j < nb.rows <= len / width` (`piece_applies`), so
-        // `j · width + 8 b + 8 <= (j + 1) · width <= len`. It writes the `width` `i16`s of
-        // each piece's `out` (`out.len() == width`, word aligned for `STM`), nothing else
-        // but its own stack, and saves the callee-saved registers it uses. `nb.weight` is
-        // within `round`'s bound (checked by the caller): the `i32` sums are exact.
-        unsafe { nl_prop8_rows(&job) };
         done
     }
 
@@ -468,7 +433,7 @@ mod arm {
         first: bool,
     ) -> bool {
         let p = x.ptr();
-        if !piece_applies(nb, x.len(), width, acc.len()) || !takes(nb, p, width) {
+        if acc.len() != width || !piece_applies(nb, x.len(), width) || !takes(nb, p, width) {
             return false;
         }
         if first {
@@ -481,31 +446,22 @@ mod arm {
         ]];
         let mut start = 0;
         while start < e.len() {
-            // One run: all of the list, or the longest prefix of the rest within the bound.
+            // One run: all of the list, or the longest prefix of the rest within the bound
+            // (at least one entry).
             let end = if nb.weight <= RUN_BOUND {
                 e.len()
             } else {
                 run_end(e, start)
             };
             let run = e.get(start..end).unwrap_or(&[]);
-            let range = run.as_ptr_range();
-            let job = Job {
-                e: range.start,
-                end: range.end,
-                idx: entry_index(run.len()),
-                c: 0,
-                s: 0,
-                s16: 0,
-                dcur: desc.as_ptr(),
-                dend: desc.as_ptr().wrapping_add(1),
-                scratch: [0; 2],
-            };
             if !run.is_empty() {
+                let range = run.as_ptr_range();
                 // SAFETY: as in `round_many` for the one descriptor (`piece_applies`,
                 // `takes`), whose output is the `width` `i64`s of `acc` (8-byte aligned,
-                // read and written with `LDRD`/`STRD`); the run's entries (at least one)
-                // sum to `Σ |a| <= 65,535`, so its `i32` sums are exact.
-                unsafe { nl_prop8_rows(&job) };
+                // read and written with `LDRD`/`STRD`); `s = 0` selects the `i64` exit. The
+                // run's entries (at least one) sum to `Σ |a| <= 65,535`, so its `i32` sums
+                // are exact.
+                unsafe { nl_prop8_rows(range.start, range.end, desc.as_ptr(), 1 << 8) };
             }
             start = end.max(start + 1);
         }
@@ -666,12 +622,31 @@ mod arm {
         };
     }
 
-    // r0 = the job ([`Job`]); its 10 words are copied to `[sp] .. [sp, #40]`.
+    // r0 = the first entry, r1 = the end of the entries, r2 = the descriptors (8 bytes
+    // each: the rows' address `x`, bit 0 set for rows of 32 columns, and the output),
+    // r3 = `s | (pieces << 8)` (`s = 0`: the `i64` exit). The frame, `[sp]` .. `[sp, #40]`
+    // (`PUSH` stores r1-r10 in that order): e, end, the `TBB` index (8 when the first entry
+    // is the only one, else `(n − 1) mod 8`), `c = 2^(s−1)` (0 for `s = 0`: a shift by 255),
+    // s, s − 16, the next descriptor, the descriptors' end, and two scratch words.
     core::arch::global_asm!(
         crate::kernels::thumb_fn!("nl_prop8_rows"),
         "nl_prop8_rows:",
         "push {{r4-r11, lr}}",
-        "ldm r0, {{r1-r10}}",
+        "uxtb r5, r3",
+        "lsrs r3, r3, #8",
+        "mov r7, r2",
+        "add r8, r2, r3, lsl #3",
+        "mov r2, r1",
+        "mov r1, r0",
+        "sub r3, r2, r1",
+        "subs r3, r3, #4",
+        "ite eq",
+        "moveq r3, #8",
+        "ubfxne r3, r3, #2, #3",
+        "sub r6, r5, #16",
+        "sub r4, r5, #1",
+        "movs r0, #1",
+        "lsl r4, r0, r4",
         "push {{r1-r10}}",
         // The next piece: r1 = its x (bit 0: rows of 32 columns), `[sp, #32]` its output,
         // `[sp, #36]` the end of its blocks.
@@ -714,7 +689,7 @@ mod arm {
 
     extern "C" {
         /// See the `global_asm!` above.
-        fn nl_prop8_rows(job: *const Job);
+        fn nl_prop8_rows(e: *const u32, end: *const u32, desc: *const [usize; 2], s_n: u32);
     }
 }
 
@@ -857,9 +832,9 @@ mod tests {
         /// set; elsewhere `out` is left as it was. Weights near the bound, rows of extremes.
         #[test]
         fn round_many_matches_reference(widths in proptest::collection::vec(
-                                            prop::sample::select(vec![8usize, 16, 32]), 1..5),
+                                            prop::sample::select(vec![8usize, 16, 24, 32]), 1..6),
                                         rows in 1usize..16, scale in 0u32..8, ext in any::<bool>(),
-                                        le in any::<bool>(), out_less in 0usize..3, s in 14u32..32,
+                                        le in any::<bool>(), s in 14u32..32,
                                         nb in proptest::collection::vec((0u16..16, any::<i16>()), 0..40),
                                         seed in proptest::collection::vec(any::<i16>(), 512)) {
             let round = RoundShift::new(s);
@@ -877,26 +852,19 @@ mod tests {
                               else { seed[..rows * w].iter().map(|v| v.rotate_left(k as u32)).collect() })
                 .collect();
             let bytes: Vec<Vec<u8>> = xs.iter().map(|x| x.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
-            // The last piece is `out_less` short (1 or 2: not taken).
             let n = widths.len();
-            let mut outs: Vec<Vec<i16>> = widths
-                .iter()
-                .enumerate()
-                .map(|(k, &w)| vec![7i16; if k + 1 == n { w.saturating_sub(out_less) } else { w }])
-                .collect();
+            let mut outs: Vec<Vec<i16>> = widths.iter().map(|&w| vec![7i16; w]).collect();
             let done = propagate_round_many(
                 &list,
                 &round,
-                xs.iter().zip(&bytes).zip(&widths).zip(outs.iter_mut()).enumerate().map(
-                    |(k, (((x, b), &w), o))| {
-                        let rows = if le && k % 2 == 1 { Rows::Le(b) } else { Rows::I16(x) };
-                        (rows, w, &mut o[..])
-                    },
-                ),
+                xs.iter().zip(&bytes).zip(outs.iter_mut()).enumerate().map(|(k, ((x, b), o))| {
+                    let rows = if le && k % 2 == 1 { Rows::Le(b) } else { Rows::I16(x) };
+                    (rows, &mut o[..])
+                }),
             );
             for k in 0..n {
                 let w = widths[k];
-                let applies = list_ok && w != 8 && outs[k].len() == w && list.rows <= rows;
+                let applies = list_ok && (w == 16 || w == 32) && list.rows <= rows;
                 prop_assert_eq!(done >> k & 1 != 0, applies, "piece {}", k);
                 if applies {
                     let want: Vec<i16> = reference(&nodes, &a, &xs[k], w, w)

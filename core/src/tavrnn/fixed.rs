@@ -2,7 +2,7 @@
 //! `sigmoid`/`tanh`/`exp` from [`crate::lut`], and a ring of 4-bit GRU outputs.
 
 use super::error::TavrnnError;
-use super::step::{scratch_len, Backend, Layer, Piece, Src, StepCore, WindowOutput};
+use super::step::{scratch_len, Backend, Layer, Piece, StepCore, WindowOutput};
 use crate::blob;
 use crate::fixed::{sat_i16, sat_i16_from_i64};
 use crate::format::{Model, ModelError, QLayer, TavrnnDims, TavrnnSection};
@@ -292,21 +292,17 @@ impl Backend for FixedBackend<'_> {
     /// `floor((S + 2^(s−1)) / 2^s)` needs no saturation, where `round_shift_sat` is that
     /// rounding, saturated).
     #[inline(always)]
-    fn prop_final(&self, nb: &Neighbors<'_>, pieces: &mut [Piece<'_, i16, i64>]) -> u32 {
+    fn prop_final(&self, nb: &Neighbors<'_>, pieces: &mut [Piece<'_, i16>]) -> u32 {
         let Some(round) = &self.round else {
             return 0;
         };
         let phi_x = self.s.phi_x;
-        let phi = self.d.phi;
         kernels::propagate_round_many(
             nb,
             round,
             pieces.iter_mut().map(|p| {
-                let (x, width) = match p.src {
-                    Src::PhiX => (Rows::Le(phi_x), phi),
-                    Src::Rows(x, width) => (Rows::I16(x), width),
-                };
-                (x, width, &mut *p.out)
+                let x = p.x.map_or(Rows::Le(phi_x), Rows::I16);
+                (x, &mut *p.out)
             }),
         )
     }

@@ -59,7 +59,7 @@ pub(crate) trait Backend {
     /// pieces of the row (the matrices propagated over `nb`), in one, where the backend has
     /// a way: returns the pieces done, bit `k` for `pieces[k]` (their `out` written, their
     /// `acc` unused); the caller goes through `prop` and `finish` for the others.
-    fn prop_final(&self, nb: &Neighbors<'_>, pieces: &mut [Piece<'_, Self::V, Self::Acc>]) -> u32 {
+    fn prop_final(&self, nb: &Neighbors<'_>, pieces: &mut [Piece<'_, Self::V>]) -> u32 {
         let _ = (nb, pieces);
         0
     }
@@ -131,20 +131,12 @@ struct Aligned<A>(A);
 /// `r h` and where its propagation goes, in GRU pass 2 ([`StepCore::step`]).
 type RhOut<'a, V> = Option<(&'a [V], &'a mut [V])>;
 
-/// What a propagation [`Piece`] reads: the section's identity features `phi_x`, or a
-/// node-major matrix with rows of `width`.
-#[derive(Clone, Copy)]
-pub(crate) enum Src<'a, V> {
-    PhiX,
-    Rows(&'a [V], usize),
-}
-
-/// One of the propagations of a row: `Â src` into `out` (`out.len()` values), through the
-/// sums `acc` where the backend needs them (a row in several batches, or a row its
-/// [`Backend::prop_final`] does not take).
-pub(crate) struct Piece<'a, V, A> {
-    pub(crate) src: Src<'a, V>,
-    pub(crate) acc: &'a mut [A],
+/// One of the propagations of a row: `Â x` into `out`, `x` node-major with rows of
+/// `out.len()` values, or (`None`) the section's identity features `phi_x`. Two slices, 16
+/// bytes: the step's closures hold up to 4 on the stack (with the sums' slice and the width
+/// as well it took 32 a piece, 64 B more of stack at the peak).
+pub(crate) struct Piece<'a, V> {
+    pub(crate) x: Option<&'a [V]>,
     pub(crate) out: &'a mut [V],
 }
 
@@ -398,17 +390,19 @@ impl Batch<'_> {
     }
 }
 
-/// The propagations of a row's batch, the pieces of the row: the sums into each piece's
-/// `acc` ([`Backend::prop`], [`Backend::prop_phi_x`]), and at the last batch their values
-/// into its `out` ([`Backend::finish`]); a row in one batch straight into the `out`s where
-/// the backend can ([`Backend::prop_final`], one call for all the pieces). Inlined (out of
-/// line it saved 544 B of flash for 13,000 instructions a window step and 48 B of stack at
-/// N = 64, one piece a call).
+/// The propagations of a row's batch, the pieces of the row: the sums into `acc`
+/// ([`Backend::prop`], [`Backend::prop_phi_x`]; each piece takes the next `out.len()`
+/// accumulators), and at the last batch their values into its `out` ([`Backend::finish`]);
+/// a row in one batch straight into the `out`s where the backend can
+/// ([`Backend::prop_final`], one call for all the pieces). Inlined (out of line it saved
+/// 544 B of flash for 13,000 instructions a window step and 48 B of stack at N = 64, one
+/// piece a call).
 #[inline(always)]
 fn pieces<B: Backend>(
     be: &B,
     nb: &Neighbors<'_>,
-    ps: &mut [Piece<'_, B::V, B::Acc>],
+    ps: &mut [Piece<'_, B::V>],
+    acc: &mut [B::Acc],
     first: bool,
     last: bool,
 ) {
@@ -417,16 +411,21 @@ fn pieces<B: Backend>(
     } else {
         0
     };
+    let mut acc = acc;
     for (k, p) in ps.iter_mut().enumerate() {
+        let width = p.out.len();
+        let take = width.min(acc.len());
+        let (a, rest) = core::mem::take(&mut acc).split_at_mut(take);
+        acc = rest;
         if k < 32 && done >> k & 1 != 0 {
             continue;
         }
-        match p.src {
-            Src::PhiX => be.prop_phi_x(nb, p.acc, first),
-            Src::Rows(x, width) => be.prop(nb, x, width, p.acc, first),
+        match p.x {
+            None => be.prop_phi_x(nb, a, first),
+            Some(x) => be.prop(nb, x, width, a, first),
         }
         if last {
-            be.finish(p.acc, p.out);
+            be.finish(a, p.out);
         }
     }
 }
@@ -608,21 +607,15 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         // Encoder: E_i = ReLU((Â [phi_x || h])_i W_e + b_e) into `work`.
         for (i, e) in work.chunks_exact_mut(enc).enumerate().take(n) {
             for_neighbor_batches(g, i, &mut walk, &mut |nb, first, last| {
-                let (ax, ah) = acc.split_at_mut(phi);
                 let (xx, xh) = x.split_at_mut(phi.min(TMP));
                 let ps = &mut [
+                    Piece { x: None, out: xx },
                     Piece {
-                        src: Src::PhiX,
-                        acc: ax,
-                        out: xx,
-                    },
-                    Piece {
-                        src: Src::Rows(h, hd),
-                        acc: part_mut(ah, 0, hd),
+                        x: Some(h),
                         out: part_mut(xh, 0, hd),
                     },
                 ];
-                pieces(be, nb, ps, first, last);
+                pieces(be, nb, ps, &mut acc, first, last);
             });
             be.dense(Layer::EncHidden, 0, part(&*x, 0, phi + hd), e);
             e.iter_mut().for_each(|v| *v = B::relu(*v));
@@ -637,11 +630,10 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
             {
                 for_neighbor_batches(g, i, &mut walk, &mut |nb, first, last| {
                     let ps = &mut [Piece {
-                        src: Src::Rows(e, enc),
-                        acc: part_mut(&mut acc, 0, enc),
+                        x: Some(e),
                         out: part_mut(x, 0, enc),
                     }];
-                    pieces(be, nb, ps, first, last);
+                    pieces(be, nb, ps, &mut acc, first, last);
                 });
                 be.dense(Layer::EncMu, 0, part(&*x, 0, enc), m);
                 be.dense(Layer::PhiZ, 0, m, pz);
@@ -663,9 +655,6 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                                 z: &mut [B::V]| {
             let mut rh = rh;
             for_neighbor_batches(g, i, walk, &mut |nb, first, last| {
-                let (ax, rest) = acc.split_at_mut(phi);
-                let (az, rest) = rest.split_at_mut(phi.min(rest.len()));
-                let (ah, ap) = rest.split_at_mut(hd.min(rest.len()));
                 let (xx, xz) = x.split_at_mut(phi.min(x.len()));
                 // Without `r h` the fourth piece is left out (empty).
                 let (prh, pp, count): (&[B::V], &mut [B::V], usize) = match rh.as_mut() {
@@ -673,28 +662,21 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                     None => (&[], &mut [], 3),
                 };
                 let ps = &mut [
+                    Piece { x: None, out: xx },
                     Piece {
-                        src: Src::PhiX,
-                        acc: ax,
-                        out: xx,
-                    },
-                    Piece {
-                        src: Src::Rows(phiz, phi),
-                        acc: az,
+                        x: Some(phiz),
                         out: part_mut(xz, 0, phi),
                     },
                     Piece {
-                        src: Src::Rows(h, hd),
-                        acc: ah,
+                        x: Some(h),
                         out: part_mut(z, 0, hd),
                     },
                     Piece {
-                        src: Src::Rows(prh, hd),
-                        acc: part_mut(ap, 0, hd),
+                        x: Some(prh),
                         out: pp,
                     },
                 ];
-                pieces(be, nb, part_mut(ps, 0, count), first, last);
+                pieces(be, nb, part_mut(ps, 0, count), &mut acc[..], first, last);
             });
         };
         let mut gx = [B::V::default(); GATES];
