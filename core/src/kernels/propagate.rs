@@ -387,13 +387,19 @@ mod arm {
         let mut desc = [[0usize; 2]; MAX_PIECES];
         let mut n = 0;
         let mut done = 0;
-        for (k, (x, out)) in pieces.into_iter().enumerate().take(32) {
+        let mut bit = 1u32;
+        for (x, out) in pieces {
             let (p, o, width) = (x.ptr(), out.as_mut_ptr(), out.len());
             if piece_applies(nb, x.len(), width) && takes(nb, p, width) && o as usize & 3 == 0 {
                 let Some(d) = desc.get_mut(n) else { break };
                 *d = [p as usize | usize::from(width == 32), o as usize];
                 n += 1;
-                done |= 1 << k;
+                done |= bit;
+            }
+            // After 32 pieces `bit` is 0: no more are taken.
+            bit <<= 1;
+            if bit == 0 {
+                break;
             }
         }
         if n == 0 {
