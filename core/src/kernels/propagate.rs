@@ -29,11 +29,11 @@
 //! `x`, and every target but the Cortex-M4) a portable loop computes the same exact values.
 //!
 //! Measured (`scripts/firmware-tavrnn-bench.sh --profile`, the bench's window step at N = 64,
-//! H = 32, 277,984 propagation multiply-accumulates, 2026-11-28): `nl_prop8_rows` 435,070
-//! instructions a window (1.57 a MAC, exit and rounding included) + 33,030 in
+//! H = 32, 277,984 propagation multiply-accumulates, 2026-11-28): `nl_prop8_rows` 432,580
+//! instructions a window (1.56 a MAC, exit and rounding included) + 33,030 in
 //! [`propagate_round_many`] (the pieces checked, 260 calls); before, the per-block kernels
 //! took 487,100 + 46,420 in their per-piece callers (1,820 calls). The step went from
-//! 1,954,640 to 1,875,840 instructions, flash 47,480 to 47,412 B, RAM 31,700 to 31,852 B
+//! 1,954,640 to 1,873,600 instructions, flash 47,480 to 47,408 B, RAM 31,700 to 31,852 B
 //! (the kernel's frame of 10 words, the descriptors, the pieces in the step's closures).
 //!
 //! # Why `i32` is exact
@@ -527,8 +527,9 @@ mod arm {
     /// `$blk`: r1 = the block's address (`x + 16 b`), the job on the stack (`[sp]` e,
     /// `[sp, #4]` end, `#8` the `TBB` index, `#12` c, `#16` s, `#20` s − 16, `#32` the
     /// output cursor, `#36` the piece's end `x + 2 width`). The first neighbour sets the
-    /// sums to `c + a x` (its 4 words loaded into r12, lr, r10, r11 first: r3 is then free
-    /// for `c`), `TBB` enters the 8 copies where `(n − 1) mod 8` are left (or the exit).
+    /// sums to `c + a x` (its 4 words loaded into r8-r11 first, each read before the sum
+    /// that overwrites it; r3 is then free for `c`, loaded with the `TBB` index in one
+    /// `LDRD`), `TBB` enters the 8 copies where `(n − 1) mod 8` are left (or the exit).
     /// The exit rounds and stores 8 `i16`s (two a word: `ASR` by `s` of the even sum, by
     /// `s − 16` of the odd one, whose high half is then its result, and `PKHBT`), or with
     /// `s = 0` adds the sums to 8 `i64`s; then the next block, or the next piece.
@@ -542,18 +543,17 @@ mod arm {
                 "add r3, r1, r2, lsr #",
                 $shift,
                 "\n",
-                "ldrd r12, lr, [r3]\n",
+                "ldrd r8, r9, [r3]\n",
                 "ldrd r10, r11, [r3, #8]\n",
-                "ldr r3, [sp, #12]\n",
-                "smlabb r4, r12, r2, r3\n",
-                "smlatb r5, r12, r2, r3\n",
-                "smlabb r6, lr, r2, r3\n",
-                "smlatb r7, lr, r2, r3\n",
+                "ldrd r12, r3, [sp, #8]\n",
+                "smlabb r4, r8, r2, r3\n",
+                "smlatb r5, r8, r2, r3\n",
+                "smlabb r6, r9, r2, r3\n",
+                "smlatb r7, r9, r2, r3\n",
                 "smlabb r8, r10, r2, r3\n",
                 "smlatb r9, r10, r2, r3\n",
                 "smlabb r10, r11, r2, r3\n",
                 "smlatb r11, r11, r2, r3\n",
-                "ldr r12, [sp, #8]\n",
                 "tbb [pc, r12]\n",
                 "1:\n",
                 ".byte (20f - 1b) / 2\n",
@@ -673,17 +673,17 @@ mod arm {
         "str r12, [sp, #32]",
         "lsrs r2, r1, #1",
         "bic r1, r1, #1",
-        "bcs .Lnl_prop8_wide",
-        "add r12, r1, #32",
-        "str r12, [sp, #36]",
-        "b .Lnl_prop8_blk16",
-        ".Lnl_prop8_wide:",
+        "bcc .Lnl_prop8_narrow",
         "add r12, r1, #64",
         "str r12, [sp, #36]",
         "b .Lnl_prop8_blk32",
         ".Lnl_prop8_done:",
         "add sp, sp, #40",
         "pop {{r4-r11, pc}}",
+        // Rows of 16 columns: on into their blocks.
+        ".Lnl_prop8_narrow:",
+        "add r12, r1, #32",
+        "str r12, [sp, #36]",
         rows_kernel!("16", ".Lnl_prop8_blk16"),
         rows_kernel!("15", ".Lnl_prop8_blk32"),
         ".Lnl_prop8_add64:",
