@@ -21,9 +21,10 @@
 //! once per 8 neighbours, where it was once per 2); the first neighbour starts the sums at
 //! the rounding constant `2^(s−1)` (`SMLAxB` instead of `SMULxB`), so the exit is an `ASR`
 //! by `s` of one sum and by `s − 16` of the next, one `PKHBT` (two `i16` results a word)
-//! and, for the block, one `STM` (3.5 instructions a value where `ASR` + `ADD` + `SSAT` +
-//! `STRH` took 4, and a call a block with its Rust loop about 40 more a block). Before,
-//! a call took one block of one piece (1,820 calls a window step at N = 64 instead of 260).
+//! and, for the block, one `STM` (1.5 instructions a value and one a block, where `ASR` +
+//! `ADD` + `SSAT` + `STRH` took 4 a value, and a call a block with its Rust loop about 40
+//! more a block). Before, a call took one block of one piece (1,820 calls a window step at
+//! N = 64 instead of 260).
 //! The same loop adds its sums to `i64`s instead ([`propagate_i16`]: a row too heavy for one
 //! `i32` sum, taken in runs). Elsewhere (other widths, rows missing from `X`, unaligned
 //! `x`, and every target but the Cortex-M4) a portable loop computes the same exact values.
