@@ -23,10 +23,12 @@
 # it), scaled from per bin to per window (x 100 bins). The estimator's per-bin functions
 # (run_bin, dot64, dot8, inputs, select) and the graph encoder's window end are in the same
 # list; with LTO, the step's element-wise work (gates, rounding, ring) is inlined into
-# `window_end`; the propagation is the Cortex-M4 assembly kernels `nl_prop8_round_r32` /
-# `nl_prop8_round_r64` (a row in one batch, rounded to i16; `nl_prop8_r32` / `nl_prop8_r64`
-# with i64 sums otherwise) called from `kernels::propagate::*` (the neighbour walk:
-# `for_neighbor_batches` and `Batch::flush`, with the Â entries), the dense layers
+# `window_end`, except the Cortex-M4 element-wise kernels (`nl_gru_update`,
+# `nl_gate_mul_pairs`, `nl_tanh_pairs`, `nl_mix_nibbles`, `nl_relu_pairs`); the propagation
+# is the Cortex-M4 assembly kernel `nl_prop8_rows` (one call for all the pieces of a row in
+# one batch, rounded to i16, from `kernels::propagate::propagate_round_many`; i64 sums
+# otherwise, from `propagate_i16` / `propagate_le`), after the neighbour walk
+# (`for_neighbor_batches` and `Batch::flush`, with the Â entries), the dense layers
 # `nl_dense_pairs_x32c` / `x48c` / `x8c` (two rows a pass, the layer's common shift) and
 # `nl_dense_pairs_x32r` / `x16r` (a shift a row), with requantisation, bias and saturation in
 # assembly, called from `FixedBackend::dense` (the layer's plan, made at load), and

@@ -102,7 +102,7 @@ ELF="$TARGET_DIR/$TARGET/release/neuroloop-firmware"
 # The core's Cortex-M4 kernels are compiled only where `target_feature = "dsp"` is seen (it
 # needs RUSTC_BOOTSTRAP=1 above); without them the portable twins run, with the same bits but
 # none of the measured speed, and nothing else would notice.
-for k in nl_dense_rows_x8 nl_dense_pairs_x32c nl_dense_pairs_x32r nl_prop8_r32 nl_prop8_r64 nl_round_shift_pairs \
+for k in nl_dense_rows_x8 nl_dense_pairs_x32c nl_dense_pairs_x32r nl_prop8_rows nl_round_shift_pairs \
     nl_gru_update nl_gate_mul_pairs nl_tanh_pairs nl_mix_nibbles nl_relu_pairs; do
     "$NM" "$ELF" | awk -v s="$k" '$3 == s { found = 1 } END { exit !found }' \
         || die "the Cortex-M4 kernel $k is not in $ELF (was target_feature \"dsp\" off?)"

@@ -46,10 +46,10 @@
 //!   (word aligned: [`VecX8`]), the weights with `LDM` where the layer's blob is word
 //!   aligned, else with unaligned `LDR`s, two `i16` products per `SMLALD` (32 columns: two
 //!   rows a pass, 32-bit sums, `SMUAD`/`SMLAD`);
-//! * [`propagate_i16`] / [`propagate_le`] / [`propagate_round_i16`] / [`propagate_round_le`]:
-//!   8-column blocks of `Σ_k a_k X[j_k]` with the block's sums in registers, `SMULxB` /
-//!   `SMLAxB` on packed neighbour entries (`(j << 21) | a`), the sums added to `i64`s or,
-//!   for a row in one run, rounded straight to `i16`;
+//! * [`propagate_round_many`] / [`propagate_i16`] / [`propagate_le`]: all the pieces of a
+//!   row in one call, 8-column blocks of `Σ_k a_k X[j_k]` with the block's sums in
+//!   registers, `SMLAxB` on packed neighbour entries (`(j << 21) | a`), 8 neighbours an
+//!   iteration, the sums rounded straight to `i16` (two a word) or added to `i64`s;
 //! * [`round_shift_narrow`]: the rounding of `i64` sums that fit in 32 bits;
 //! * [`gru_update_row`] / [`gate_mul_row`] / [`tanh_row`] / [`relu_row`] / [`mix_nibbles`]:
 //!   the TAVRNN step's element-wise rows (GRU pass 2's `u`, `c`, blend and largest `|v|`;
@@ -58,18 +58,15 @@
 //!   lookup, `SSUB16`/`SEL`, `USAT16`) or eight sums in registers (the mix).
 //!
 //! Measured (`scripts/firmware-profile.sh`, windows 3 and 4 of the bench's model, N = 64,
-//! H = 32, 2026-11-28), per multiply-accumulate, requantisation, bias and saturation (dense)
-//! or rounding (propagation) included:
+//! H = 32, 2026-11-28, after the round-4 kernels were merged), per multiply-accumulate,
+//! requantisation, bias and saturation (dense) or rounding (propagation) included:
 //!
 //! | kernel | instructions / MAC |
 //! | --- | --- |
-//! | dense, 32 columns, word-aligned weights (two rows: `LDM` of `x` + 2 × (`LDM` + 4 `SMLAD`) per 8) | 1.24 (40 a row; was 1.44 with one row and `SMLALD`) |
-//! | dense, 32 columns, other weights (were two rows: `LDM` + 2 × 4 × (`LDR` + `SMLAD`) per 8; now the one-row `nl_dense_rows_x8`, as exported weights are word aligned) | 1.65 (53 a row; was 1.77) |
-//! | dense, 48 / 16 / 8 columns, word-aligned weights | 1.21 / 2.15 / 3.5 |
-//! | propagation, 32 columns (12 instructions per neighbour and 8 columns: `LDRD`s + the loop's 3 per two neighbours), block set-up and rounding included | 1.72 (was 2.02) |
+//! | dense, all layers of the step (the two-row `nl_dense_pairs_*` kernels with the layer's plan made at load, and `nl_dense_rows_x8` for the classifier), kernels alone / with `FixedBackend::dense` around them; per layer in `dense_x8.rs` | 1.09 / 1.21 (589 K + 62 K instructions for 538,624 MACs; were 1.41 / 1.48) |
+//! | propagation, all pieces of a row in one `nl_prop8_rows` call (blocks looped in assembly, 8 neighbours an iteration), block set-up and rounding included | 1.56 (433 K for 277,984 MACs; was 1.72 at 32 columns and 1.98 at 16) |
 //! | element-wise (2026-11-28, per value): GRU pass-2 row / pass-1 row / tanh / ReLU | 28 / 12 / 8.3 / 2.7 (were 45 / 17 / 13 / 5.5) |
 //! | ring mix, per slot and 8 values | 20 (was 31) |
-//! | propagation, 16 columns (14 per neighbour with `LDR`s while the `phi_x` table of the bench's model was not word aligned; 12 with `LDRD`s now) | 1.98 (before the alignment) |
 //!
 //! The alignment of a layer's weights and of `phi_x` is the model file's: postcard packs
 //! the blobs at any offset, so the exporter pads varints to put every `i16` weight blob and
@@ -148,8 +145,8 @@ pub use dot_i8::{dot64 as dot64_i8, dot_i8, I8_BLOCK};
 pub use elementwise::{gate_mul_row, gru_update_row, mix_nibbles, relu_row, tanh_row};
 pub use matvec::{dot, matvec_requant, rows};
 pub use propagate::{
-    pack_neighbor, propagate_i16, propagate_le, propagate_round_i16, propagate_round_le,
-    unpack_neighbor, Neighbors,
+    pack_neighbor, propagate_i16, propagate_le, propagate_round_many, unpack_neighbor, Neighbors,
+    RoundShift, Rows,
 };
 pub use round_shift::round_shift_narrow;
 pub use rowwise::{dense_layer, for_each_row, rows_bias_sat};

@@ -2,12 +2,12 @@
 //! `sigmoid`/`tanh`/`exp` from [`crate::lut`], and a ring of 4-bit GRU outputs.
 
 use super::error::TavrnnError;
-use super::step::{scratch_len, Backend, Layer, StepCore, WindowOutput};
+use super::step::{scratch_len, Backend, Layer, Piece, StepCore, WindowOutput};
 use crate::blob;
 use crate::fixed::{sat_i16, sat_i16_from_i64};
 use crate::format::{Model, ModelError, QLayer, TavrnnDims, TavrnnSection};
 use crate::graph::{normalized_entry, WindowGraph};
-use crate::kernels::{DensePlan, Neighbors};
+use crate::kernels::{DensePlan, Neighbors, RoundShift, Rows};
 use crate::{kernels, lut};
 
 /// Ring bytes of one node of one state: a 2-byte step (`i16` LE, Q15 units per 4-bit level)
@@ -231,6 +231,8 @@ pub(crate) struct FixedBackend<'m> {
     k: u32,
     /// The two-row kernel of each dense layer (by [`Layer`] index), chosen at load.
     plans: [DensePlan; LAYERS.len()],
+    /// The rounding of [`Backend::prop_final`]: `RoundShift::new(14 + k)`, made once.
+    round: Option<RoundShift>,
 }
 
 /// The dense layers, in the order of [`Layer`]'s discriminants (the index of `plans`).
@@ -248,13 +250,16 @@ const LAYERS: [Layer; 10] = [
 ];
 
 impl<'m> FixedBackend<'m> {
-    /// The backend of a checked section: each dense layer's [`DensePlan`] made here, once.
+    /// The backend of a checked section: each dense layer's [`DensePlan`] and the
+    /// propagation's rounding made here, once.
     fn new(s: TavrnnSection<'m>, d: TavrnnDims) -> Self {
+        let k = propagation_shift(d.nodes);
         let mut be = FixedBackend {
             s,
             d,
-            k: propagation_shift(d.nodes),
+            k,
             plans: [DensePlan::NONE; LAYERS.len()],
+            round: RoundShift::new((14 + k).min(30)),
         };
         be.plans = LAYERS.map(|l| DensePlan::new(&be.layer(l).weights));
         be
@@ -302,16 +307,25 @@ impl Backend for FixedBackend<'_> {
     fn prop_phi_x(&self, nb: &Neighbors<'_>, acc: &mut [i64], first: bool) {
         kernels::propagate_le(nb, self.s.phi_x, self.d.phi, acc, first);
     }
-    /// [`kernels::propagate_round_i16`] with the shift of [`FixedBackend::finish`]: the
-    /// same values as the sums through [`finish_all`] (a row in one run: its sums fit in 32
-    /// bits, where `round_shift_sat` is the kernel's rounding).
+    /// [`kernels::propagate_round_many`] with the shift of [`FixedBackend::finish`] (when it
+    /// is in the kernel's `16..=30`): the same values as the sums through [`finish_all`]
+    /// (within the bound of [`RoundShift`] the `i32` sums are exact and
+    /// `floor((S + 2^(s−1)) / 2^s)` needs no saturation, where `round_shift_sat` is that
+    /// rounding, saturated).
     #[inline(always)]
-    fn prop_final(&self, nb: &Neighbors<'_>, x: &[i16], width: usize, out: &mut [i16]) -> bool {
-        kernels::propagate_round_i16(nb, x, width, out, self.finish_shift())
-    }
-    #[inline(always)]
-    fn prop_phi_x_final(&self, nb: &Neighbors<'_>, out: &mut [i16]) -> bool {
-        kernels::propagate_round_le(nb, self.s.phi_x, self.d.phi, out, self.finish_shift())
+    fn prop_final(&self, nb: &Neighbors<'_>, pieces: &mut [Piece<'_, i16>]) -> u32 {
+        let Some(round) = &self.round else {
+            return 0;
+        };
+        let phi_x = self.s.phi_x;
+        kernels::propagate_round_many(
+            nb,
+            round,
+            pieces.iter_mut().map(|p| {
+                let x = p.x.map_or(Rows::Le(phi_x), Rows::I16);
+                (x, &mut *p.out)
+            }),
+        )
     }
     /// Round half up from Q14 weights and the headroom `k`: `floor((acc + 2^(13+k)) /
     /// 2^(14+k))`; never saturates ([`propagation_shift`]).

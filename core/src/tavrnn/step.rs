@@ -55,23 +55,13 @@ pub(crate) trait Backend {
     );
     /// [`Backend::prop`] of the identity features `phi_x` (the section's table).
     fn prop_phi_x(&self, nb: &Neighbors<'_>, acc: &mut [Self::Acc], first: bool);
-    /// [`Backend::prop`] of a row's only batch followed by [`Backend::finish`] into `out`
-    /// (`out.len()` values), in one, where the backend has a way (then `true`; `false`:
-    /// nothing done, the caller goes through `prop` and `finish`).
-    fn prop_final(
-        &self,
-        nb: &Neighbors<'_>,
-        x: &[Self::V],
-        width: usize,
-        out: &mut [Self::V],
-    ) -> bool {
-        let _ = (nb, x, width, out);
-        false
-    }
-    /// [`Backend::prop_final`] of the identity features `phi_x`.
-    fn prop_phi_x_final(&self, nb: &Neighbors<'_>, out: &mut [Self::V]) -> bool {
-        let _ = (nb, out);
-        false
+    /// [`Backend::prop`] of a row's only batch followed by [`Backend::finish`] for the
+    /// pieces of the row (the matrices propagated over `nb`), in one, where the backend has
+    /// a way: returns the pieces done, bit `k` for `pieces[k]` (their `out` written, their
+    /// `acc` unused); the caller goes through `prop` and `finish` for the others.
+    fn prop_final(&self, nb: &Neighbors<'_>, pieces: &mut [Piece<'_, Self::V>]) -> u32 {
+        let _ = (nb, pieces);
+        0
     }
     /// `out[i]` = the accumulated propagation `acc[i] = Σ_j Â_ij v_j`, in the format of the
     /// values summed scaled down by the propagation headroom ([`super::propagation_shift`])
@@ -166,6 +156,15 @@ struct Aligned<A>(A);
 
 /// `r h` and where its propagation goes, in GRU pass 2 ([`StepCore::step`]).
 type RhOut<'a, V> = Option<(&'a [V], &'a mut [V])>;
+
+/// One of the propagations of a row: `Â x` into `out`, `x` node-major with rows of
+/// `out.len()` values, or (`None`) the section's identity features `phi_x`. Two slices, 16
+/// bytes: the step's closures hold up to 4 on the stack (with the sums' slice and the width
+/// as well it took 32 a piece, 64 B more of stack at the peak).
+pub(crate) struct Piece<'a, V> {
+    pub(crate) x: Option<&'a [V]>,
+    pub(crate) out: &'a mut [V],
+}
 
 /// Calls `f(j, Â_ij)` for every `j` with `Â_ij != 0` (the self loop included), in increasing
 /// `j`: the plain definition ([`WindowGraph::normalized`]) that the walk is tested against.
@@ -417,46 +416,61 @@ impl Batch<'_> {
     }
 }
 
-/// One propagation of a row's batch, `(x, width)` the matrix: the sums into `acc`
-/// ([`Backend::prop`]), and at the last batch their values into `out` ([`Backend::finish`]);
-/// a row in one batch straight into `out` where the backend can ([`Backend::prop_final`]).
-/// Inlined (out of line it saved 544 B of flash for 13,000 instructions a window step and
-/// 48 B of stack at N = 64).
+/// The propagations of a row's batch, the pieces of the row: the sums into `acc`
+/// ([`Backend::prop`], [`Backend::prop_phi_x`]; each piece takes the next `out.len()`
+/// accumulators), and at the last batch their values into its `out` ([`Backend::finish`]);
+/// a row in one batch straight into the `out`s where the backend can
+/// ([`Backend::prop_final`], one call for all the pieces).
+///
+/// Inlined, with the general path out of line ([`pieces_rest`]): the device's rows are all
+/// done by `prop_final` (the walk over the pieces inlined into the three closures took
+/// 8,500 instructions a window step, or 470 B of flash with the early return inlined too).
 #[inline(always)]
-fn piece<B: Backend>(
+fn pieces<B: Backend>(
     be: &B,
     nb: &Neighbors<'_>,
-    (x, width): (&[B::V], usize),
+    ps: &mut [Piece<'_, B::V>],
     acc: &mut [B::Acc],
-    out: &mut [B::V],
     first: bool,
     last: bool,
 ) {
-    if first && last && be.prop_final(nb, x, width, out) {
-        return;
-    }
-    be.prop(nb, x, width, acc, first);
-    if last {
-        be.finish(acc, out);
+    let done = if first && last {
+        be.prop_final(nb, ps)
+    } else {
+        0
+    };
+    if ps.len() >= 32 || done != (1 << ps.len()) - 1 {
+        pieces_rest(be, nb, ps, acc, done, first, last);
     }
 }
 
-/// [`piece`] of the identity features `phi_x`.
-#[inline(always)]
-fn phi_x_piece<B: Backend>(
+/// The pieces of [`pieces`] that `prop_final` did not do (bit `k` of `done` for `ps[k]`).
+#[inline(never)]
+fn pieces_rest<B: Backend>(
     be: &B,
     nb: &Neighbors<'_>,
+    ps: &mut [Piece<'_, B::V>],
     acc: &mut [B::Acc],
-    out: &mut [B::V],
+    done: u32,
     first: bool,
     last: bool,
 ) {
-    if first && last && be.prop_phi_x_final(nb, out) {
-        return;
-    }
-    be.prop_phi_x(nb, acc, first);
-    if last {
-        be.finish(acc, out);
+    let mut acc = acc;
+    for (k, p) in ps.iter_mut().enumerate() {
+        let width = p.out.len();
+        let take = width.min(acc.len());
+        let (a, rest) = core::mem::take(&mut acc).split_at_mut(take);
+        acc = rest;
+        if k < 32 && done >> k & 1 != 0 {
+            continue;
+        }
+        match p.x {
+            None => be.prop_phi_x(nb, a, first),
+            Some(x) => be.prop(nb, x, width, a, first),
+        }
+        if last {
+            be.finish(a, p.out);
+        }
     }
 }
 
@@ -654,18 +668,15 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
         // Encoder: E_i = ReLU((Â [phi_x || h])_i W_e + b_e) into `work`.
         for (i, e) in work.chunks_exact_mut(enc).enumerate().take(n) {
             for_neighbor_batches(g, i, &mut walk, &mut |nb, first, last| {
-                let (ax, ah) = acc.split_at_mut(phi);
                 let (xx, xh) = x.split_at_mut(phi.min(TMP));
-                phi_x_piece(be, nb, ax, xx, first, last);
-                piece(
-                    be,
-                    nb,
-                    (h, hd),
-                    part_mut(ah, 0, hd),
-                    part_mut(xh, 0, hd),
-                    first,
-                    last,
-                );
+                let ps = &mut [
+                    Piece { x: None, out: xx },
+                    Piece {
+                        x: Some(h),
+                        out: part_mut(xh, 0, hd),
+                    },
+                ];
+                pieces(be, nb, ps, &mut acc, first, last);
             });
             be.dense(Layer::EncHidden, 0, part(&*x, 0, phi + hd), e);
             B::relu_row(e);
@@ -679,8 +690,11 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                 .enumerate()
             {
                 for_neighbor_batches(g, i, &mut walk, &mut |nb, first, last| {
-                    let (a, o) = (part_mut(&mut acc, 0, enc), part_mut(x, 0, enc));
-                    piece(be, nb, (e, enc), a, o, first, last);
+                    let ps = &mut [Piece {
+                        x: Some(e),
+                        out: part_mut(x, 0, enc),
+                    }];
+                    pieces(be, nb, ps, &mut acc, first, last);
                 });
                 be.dense(Layer::EncMu, 0, part(&*x, 0, enc), m);
                 be.dense(Layer::PhiZ, 0, m, pz);
@@ -702,24 +716,28 @@ impl<B: Backend, const RING: usize, const KEYS: usize> StepCore<B, RING, KEYS> {
                                 z: &mut [B::V]| {
             let mut rh = rh;
             for_neighbor_batches(g, i, walk, &mut |nb, first, last| {
-                let (ax, rest) = acc.split_at_mut(phi);
-                let (az, rest) = rest.split_at_mut(phi.min(rest.len()));
-                let (ah, ap) = rest.split_at_mut(hd.min(rest.len()));
                 let (xx, xz) = x.split_at_mut(phi.min(x.len()));
-                phi_x_piece(be, nb, ax, xx, first, last);
-                piece(be, nb, (phiz, phi), az, part_mut(xz, 0, phi), first, last);
-                piece(be, nb, (h, hd), ah, part_mut(z, 0, hd), first, last);
-                if let Some((rh, p)) = rh.as_mut() {
-                    piece(
-                        be,
-                        nb,
-                        (rh, hd),
-                        part_mut(ap, 0, hd),
-                        part_mut(p, 0, hd),
-                        first,
-                        last,
-                    );
-                }
+                // Without `r h` the fourth piece is left out (empty).
+                let (prh, pp, count): (&[B::V], &mut [B::V], usize) = match rh.as_mut() {
+                    Some((rh, p)) => (rh, part_mut(p, 0, hd), 4),
+                    None => (&[], &mut [], 3),
+                };
+                let ps = &mut [
+                    Piece { x: None, out: xx },
+                    Piece {
+                        x: Some(phiz),
+                        out: part_mut(xz, 0, phi),
+                    },
+                    Piece {
+                        x: Some(h),
+                        out: part_mut(z, 0, hd),
+                    },
+                    Piece {
+                        x: Some(prh),
+                        out: pp,
+                    },
+                ];
+                pieces(be, nb, part_mut(ps, 0, count), &mut acc[..], first, last);
             });
         };
         let mut gx = [B::V::default(); GATES];
