@@ -29,7 +29,7 @@
 //! flag, which the kernel reads once a pass (before the `SSAT`s, which set it too, and
 //! clears it after them); a pass whose sums overflowed stops the kernel at its first row,
 //! which the caller computes the exact way (`rowwise::dense_layer`: one row through the
-//! one-row kernel below, 64-bit sums), then it resumes with the row after it. The portable
+//! one-row kernel below, 64-bit sums) together with every row after it. The portable
 //! twin stops at the same rows (its sums are checked in `i32` after every two columns, as
 //! `SMLAD` adds two products at a time), so the host runs the same fallback.
 //!

@@ -41,11 +41,15 @@
 //! values on every input (proptested against plain references; the assembly is checked bit
 //! for bit against the host by the QEMU tests):
 //!
-//! * [`dense_rows_narrow`]: a dense layer's rows, dot product, `apply_narrow`
-//!   requantisation (`SMMUL`), bias and `SSAT` in one loop, the vector read with `LDM`
-//!   (word aligned: [`VecX8`]), the weights with `LDM` where the layer's blob is word
-//!   aligned, else with unaligned `LDR`s, two `i16` products per `SMLALD` (32 columns: two
-//!   rows a pass, 32-bit sums, `SMUAD`/`SMLAD`);
+//! * [`dense_planned`] (with the layer's [`DensePlan`], made at model load): two rows of
+//!   8 to 48 columns a pass (`nl_dense_pairs_*`), the vector read once a pair with `LDM`
+//!   (word aligned: [`VecX8`]), the weights with `LDM`, `SMUAD`/`SMLAD` into 32-bit sums
+//!   (an overflow caught by the sticky Q flag), the requantisation with the rounding
+//!   folded into `SMMLA`, one bias word and one store for both rows;
+//! * [`dense_rows_narrow`]: one row at a time (`nl_dense_rows_x8`: the classifier, weights
+//!   that are not word aligned, and the rows after a pass that overflowed), dot product,
+//!   `apply_narrow` requantisation (`SMMUL`), bias and `SSAT` in one loop, the weights
+//!   with unaligned `LDR`s, two `i16` products per `SMLALD`;
 //! * [`propagate_round_many`] / [`propagate_i16`] / [`propagate_le`]: all the pieces of a
 //!   row in one call, 8-column blocks of `Σ_k a_k X[j_k]` with the block's sums in
 //!   registers, `SMLAxB` on packed neighbour entries (`(j << 21) | a`), 8 neighbours an
@@ -100,7 +104,8 @@
 
 /// The assembler header of one Cortex-M4 kernel function `$name` (its own section,
 /// Thumb-2, global, typed as a function), as one template string for `global_asm!`: the
-/// kernels of `dense_x8` and `propagate` share it instead of repeating its seven lines.
+/// kernels of `dense_x8`, `propagate` and `elementwise` share it instead of repeating its
+/// seven lines.
 #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
 macro_rules! thumb_fn {
     ($name:literal) => {

@@ -44,9 +44,11 @@
 //! can overflow `i32` (the `i64` path adds the runs in `i64`), and for the rounding kernel
 //! [`RoundShift`] bounds `W` so that `S + 2^(s−1)` fits in `i32` and its shift by `s` fits
 //! in `i16` (no saturation is ever needed). For the normalised adjacency in Q1.14 (entries
-//! `<= 2^13` with the history node, every degree `>= 2`) a neuron's row of the N = 64
-//! device graphs is within both bounds; the history node's row (65 neighbours of up to
-//! `≈ 1,437`, `W` up to ~93,000) on dense graphs is not, and takes the `i64` path.
+//! `<= 2^13` with the history node, every degree `>= 2`) the rows of the bench's graphs
+//! are within both bounds, but not every row of every N = 64 graph: a row whose neighbours
+//! have few links of their own is heavy (the history node's row on a sparse graph, 65
+//! neighbours of degree 2 with entries `≈ 1,437`, `W` up to ~93,000; a hub neuron among
+//! neurons of low degree, up to `2^14 · sqrt(d / 2)`), and takes the `i64` path.
 
 /// Largest `Σ |a_k|` of a run summed in `i32` by the `i64` path (see the module
 /// documentation).
@@ -278,7 +280,7 @@ fn propagate_rows(nb: &Neighbors<'_>, x: Rows<'_>, width: usize, acc: &mut [i64]
 /// pieces of a row): for each piece `(x, out)` (`x` with rows of `width = out.len()`)
 /// where it applies, `out[c] = sat_i16(floor((S_c + 2^(s−1)) / 2^s))` for `c < width`,
 /// `S_c = Σ_k a_k · x[j_k · width + c]`, `s = round.shift()`; returns the pieces done, bit
-/// `k` for the `k`-th (at most 32, the first 4 on the Cortex-M4); the others' `out` is left
+/// `k` for the `k`-th (at most 32; on the Cortex-M4, the first 4 pieces that qualify); the others' `out` is left
 /// as it was, for the caller's general path ([`propagate_i16`] and its rounding), which
 /// gives the same values.
 ///

@@ -75,7 +75,8 @@ pub fn rows_bias_sat(m: &QMatrix<'_>, row0: usize, x: &[i16], bias: &[[u8; 2]], 
 /// The per-call path of the TAVRNN's dense layers (579 calls a window step at N = 64): the
 /// plan, made at model load, leaves only the bounds of the rows and the vector to check
 /// here ([`dense_planned`]). A row the kernel leaves (its pass overflowed 32 bits, or the
-/// odd last row) is computed the exact way, out of line, and the kernel resumes after it.
+/// odd last row) is computed the exact way, out of line, with every row after it
+/// (`rest_of_layer`, the one-row kernel).
 #[inline(always)]
 pub fn dense_layer(
     plan: DensePlan,
@@ -153,9 +154,8 @@ fn rows_x8(m: &QMatrix<'_>, row0: usize, x8: VecX8<'_>, bias: &[[u8; 2]], out: &
     }
 }
 
-/// [`rows_bias_sat`]'s general case, `sat_i16(apply_wide(acc) + b)`, out of line: the row
-/// loop calls its kernel anyway, and the rows of the device models take the 32-bit path, so
-/// the loop keeps only that one inline.
+/// [`rows_bias_sat`]'s general case, `sat_i16(apply_wide(acc) + b)`, out of line: the
+/// general row loop's one call for every row (the device's dense rows take the kernels).
 #[inline(never)]
 fn wide_row(rq: Requant, acc: i64, b: i16) -> i16 {
     sat_i16_from_i64(rq.apply_wide(acc) + b as i64)

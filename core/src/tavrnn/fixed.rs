@@ -130,8 +130,8 @@ const MIX_I32_BOUND: u64 = 3 << 26;
 /// [`Backend::mix_node`] of the fixed-point backend for a hidden width that is a multiple of
 /// 8 (`out.len()`), in `i32`, eight elements (one 32-bit word of nibbles) at a time with the
 /// eight sums in registers and the slots in the inner loop; `false` (nothing written) where
-/// the slots' `Σ |coef|` exceeds [`MIX_I32_BOUND`] or `alpha` is longer than a window can be,
-/// and the caller sums in `i64`.
+/// the slots' `Σ |coef|` exceeds [`MIX_I32_BOUND`], `alpha` is longer than a window can be,
+/// or no slot is usable (`alpha` empty, or no ring row), and the caller sums in `i64`.
 ///
 /// Why: the `i64` path keeps its 32 sums in memory (a load and a store of 8 bytes per
 /// element and slot, 5.5 instructions an element-slot and a 256-byte clear per node),
@@ -231,7 +231,9 @@ pub(crate) struct FixedBackend<'m> {
     k: u32,
     /// The two-row kernel of each dense layer (by [`Layer`] index), chosen at load.
     plans: [DensePlan; LAYERS.len()],
-    /// The rounding of [`Backend::prop_final`]: `RoundShift::new(14 + k)`, made once.
+    /// The rounding of [`Backend::prop_final`], made once: `RoundShift::new` of the shift
+    /// `14 + k` clamped to 30; `None` below 16 (graphs of up to 8 nodes), and then every
+    /// row takes the general path ([`Backend::prop`] and [`Backend::finish`]).
     round: Option<RoundShift>,
 }
 
@@ -717,7 +719,6 @@ mod tests {
         }
     }
 
-    /// `mul` and `blend` in `i32` are their former `i64` forms, at the extremes.
     /// `plans` is indexed by `Layer as usize`: `LAYERS` must list the layers in the order of
     /// their discriminants, each once.
     #[test]
@@ -727,6 +728,7 @@ mod tests {
         }
     }
 
+    /// `mul` and `blend` in `i32` are their former `i64` forms, at the extremes.
     #[test]
     fn mul_and_blend_match_i64() {
         let edges = [

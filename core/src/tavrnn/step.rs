@@ -422,8 +422,9 @@ impl Batch<'_> {
 /// a row in one batch straight into the `out`s where the backend can
 /// ([`Backend::prop_final`], one call for all the pieces).
 ///
-/// Inlined, with the general path out of line ([`pieces_rest`]): the device's rows are all
-/// done by `prop_final` (the walk over the pieces inlined into the three closures took
+/// Inlined, with the general path out of line ([`pieces_rest`]): the rows of the bench's
+/// graphs are all done by `prop_final`; heavy rows (see `kernels::propagate`'s `i32`
+/// bound), other widths and unaligned buffers take `pieces_rest` (the walk over the pieces inlined into the three closures took
 /// 8,500 instructions a window step, or 470 B of flash with the early return inlined too).
 #[inline(always)]
 fn pieces<B: Backend>(
