@@ -322,6 +322,24 @@ fn unpadded_model_matches_host_bit_for_bit() {
     let _ = both_models("unpadded", WINDOW_BINS, "", Layout::Minimal);
 }
 
+/// The two-model file with its graph settings changed to threshold 1 and no top-k (only
+/// the self loops and the history node's links), aligned as the exporter writes it. Every
+/// neuron then has degree 2, so the history node's row sums 65 entries of about 1,437
+/// (`Σ |a|` about 92,000): over the bound of the propagation's `i32` sums, it takes the
+/// general path, runs summed in `i64` (the `i64` exit of `nl_prop8_rows` on the device),
+/// which the denser graphs of the other cases never reach.
+#[test]
+fn sparse_graph_model_matches_host_bit_for_bit() {
+    let (_, run) = both_models("sparse-graph", WINDOW_BINS, "", Layout::Sparse);
+    let edges = run
+        .number("tavrnn_macs.edges")
+        .unwrap_or_else(|e| panic!("{e}\n{}", run.output));
+    assert!(
+        edges <= 2.0 * N as f64,
+        "the sparse case's last graph has {edges} edges: not sparse"
+    );
+}
+
 /// How the two-model case's file lays out its weight blobs.
 #[derive(Clone, Copy, PartialEq)]
 enum Layout {
@@ -329,6 +347,22 @@ enum Layout {
     Aligned,
     /// Re-encoded with minimal varints, as before the padding.
     Minimal,
+    /// Aligned, with the graph settings changed to threshold 1 and no top-k.
+    Sparse,
+}
+
+/// `file` with the TAVRNN section's graph settings at threshold 1 (`|R| = 1` only) and no
+/// top-k, re-encoded and word aligned again by the exporter's padding.
+fn sparse_graph(file: &[u8]) -> Vec<u8> {
+    use neuroloop_core::format::{encode_model_with, encoded_len_with};
+    let m = neuroloop_core::Model::from_bytes(file).unwrap_or_else(|e| panic!("{e}"));
+    let mut t = *m.tavrnn().expect("the two-model case has a TAVRNN section");
+    t.theta_q30 = 1 << 30;
+    t.top_k = 0;
+    let mut out = vec![0u8; encoded_len_with(&m.body, Some(&t)).unwrap()];
+    let n = encode_model_with(&m.body, Some(&t), &mut out).unwrap_or_else(|e| panic!("{e}"));
+    out.truncate(n);
+    neuroloop_trainer::export::align_blobs(&out).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// `file` re-encoded by the core's writer with minimal varints (no alignment padding).
@@ -352,6 +386,9 @@ fn both_models(
 ) -> (DeviceCase, FirmwareRun) {
     let mut case = both_sections_case(6000, BINS, WINDOW_BINS, step, 3, 7);
     assert_eq!(case.neurons, N);
+    if layout == Layout::Sparse {
+        case.model = sparse_graph(&case.model);
+    }
     let bin_s = 0.01;
     let (classes, emb_crc, windows) = host_tavrnn(&case.model, &case.counts, N, bin_s);
     if layout == Layout::Minimal {

@@ -35,6 +35,8 @@ pub mod tavrnn;
 pub mod tensor;
 pub(crate) mod write;
 
+/// Re-exported for tests that rewrite a section and need the exporter's layout back.
+pub use align::align_blobs;
 pub use host::{
     core_err, device_counts, device_stream, run_paired, run_reference, Bin, HostEstimator,
     HostReference,
