@@ -415,9 +415,7 @@ impl Backend for FixedBackend<'_> {
     #[inline(always)]
     fn reset_row(gx: &[i16], gh: &[i16], h: &[i16], out: &mut [i16]) {
         if kernels::gate_mul_row(gx, gh, h, out, &lut::SIGMOID).is_none() {
-            for (((o, &a), &b), &hv) in out.iter_mut().zip(gx).zip(gh).zip(h) {
-                *o = Self::reset_mul(a, b, hv);
-            }
+            super::step::reset_row_by_values::<Self>(gx, gh, h, out);
         }
     }
     /// [`kernels::relu_row`] (the Cortex-M4 kernel), the same values as
@@ -425,7 +423,7 @@ impl Backend for FixedBackend<'_> {
     #[inline(always)]
     fn relu_row(v: &mut [i16]) {
         if kernels::relu_row(v).is_none() {
-            v.iter_mut().for_each(|x| *x = (*x).max(0));
+            super::step::relu_row_by_values::<Self>(v);
         }
     }
     /// [`kernels::tanh_row`] (the Cortex-M4 kernel), the same values as [`Backend::tanh`]
@@ -434,9 +432,7 @@ impl Backend for FixedBackend<'_> {
     #[inline(always)]
     fn tanh_row(v: &mut [i16]) {
         if kernels::tanh_row(v, &lut::TANH).is_none() {
-            for x in v.iter_mut() {
-                *x = lut::tanh(*x);
-            }
+            super::step::tanh_row_by_values::<Self>(v);
         }
     }
     /// [`kernels::gru_update_row`] (the Cortex-M4 kernel: about 27 instructions a value

@@ -97,21 +97,17 @@ pub(crate) trait Backend {
     /// GRU pass 1's row: `out[k]` = [`Backend::reset_mul`]`(gx[k], gh[k], h[k])` for
     /// `k < out.len()`. A row at a time: a backend may have a faster way.
     fn reset_row(gx: &[Self::V], gh: &[Self::V], h: &[Self::V], out: &mut [Self::V]) {
-        for (((o, &a), &b), &hv) in out.iter_mut().zip(gx).zip(gh).zip(h) {
-            *o = Self::reset_mul(a, b, hv);
-        }
+        reset_row_by_values::<Self>(gx, gh, h, out);
     }
     /// `v[k] =` [`Backend::relu`]`(v[k])` in place. A row at a time: a backend may have a
     /// faster way.
     fn relu_row(v: &mut [Self::V]) {
-        v.iter_mut().for_each(|x| *x = Self::relu(*x));
+        relu_row_by_values::<Self>(v);
     }
     /// `v[k] = tanh(v[k])` ([`Backend::tanh`] of `v[k]` and 0) in place. A row at a time:
     /// a backend may have a faster way.
     fn tanh_row(v: &mut [Self::V]) {
-        for x in v.iter_mut() {
-            *x = Self::tanh(*x, Self::V::default());
-        }
+        tanh_row_by_values::<Self>(v);
     }
     /// GRU pass 2's row in place: `gh[k]` = [`Backend::update`]`(gx[k], gh[k], gx[hd + k],
     /// gh[hd + k], h[k])` for `k < hd = h.len()` (`gx`, `gh`: the gates' `u | c` halves);
@@ -424,8 +420,9 @@ impl Batch<'_> {
 ///
 /// Inlined, with the general path out of line ([`pieces_rest`]): the rows of the bench's
 /// graphs are all done by `prop_final`; heavy rows (see `kernels::propagate`'s `i32`
-/// bound), other widths and unaligned buffers take `pieces_rest` (the walk over the pieces inlined into the three closures took
-/// 8,500 instructions a window step, or 470 B of flash with the early return inlined too).
+/// bound), other widths and unaligned buffers take `pieces_rest` (the walk over the pieces
+/// inlined into the three closures took 8,500 instructions a window step, or 470 B of flash
+/// with the early return inlined too).
 #[inline(always)]
 fn pieces<B: Backend>(
     be: &B,
@@ -497,7 +494,31 @@ pub(crate) fn mix_node_by_slots<B: Backend + ?Sized>(
     }
 }
 
-/// [`Backend::update_row`] value by value.
+/// [`Backend::reset_row`] value by value (the default, and a backend's fallback).
+pub(crate) fn reset_row_by_values<B: Backend + ?Sized>(
+    gx: &[B::V],
+    gh: &[B::V],
+    h: &[B::V],
+    out: &mut [B::V],
+) {
+    for (((o, &a), &b), &hv) in out.iter_mut().zip(gx).zip(gh).zip(h) {
+        *o = B::reset_mul(a, b, hv);
+    }
+}
+
+/// [`Backend::relu_row`] value by value (the default, and a backend's fallback).
+pub(crate) fn relu_row_by_values<B: Backend + ?Sized>(v: &mut [B::V]) {
+    v.iter_mut().for_each(|x| *x = B::relu(*x));
+}
+
+/// [`Backend::tanh_row`] value by value (the default, and a backend's fallback).
+pub(crate) fn tanh_row_by_values<B: Backend + ?Sized>(v: &mut [B::V]) {
+    for x in v.iter_mut() {
+        *x = B::tanh(*x, B::V::default());
+    }
+}
+
+/// [`Backend::update_row`] value by value (the default, and a backend's fallback).
 pub(crate) fn update_row_by_values<B: Backend + ?Sized>(
     gx: &[B::V],
     gh: &mut [B::V],
