@@ -190,8 +190,8 @@ impl DensePlan {
 /// [`dense_rows_narrow`] for the rows it does. Returns the rows done from the start of
 /// `out`, in pairs: the row after them, if any, is left as it was for the caller (its pass
 /// overflowed 32 bits on the Cortex-M4, or it is the odd last row); `None` (nothing done)
-/// when `plan` has no kernel or does not fit: `x` not of the layer's width or not word
-/// aligned, rows missing from `m` or `bias`, weights not word aligned.
+/// when `plan` has no kernel or does not fit: `x` or the layer not of the plan's width,
+/// `x` not word aligned, rows missing from `m` or `bias`, weights not word aligned.
 #[inline(always)]
 pub fn dense_planned(
     plan: DensePlan,
@@ -203,7 +203,15 @@ pub fn dense_planned(
 ) -> Option<usize> {
     let cols = 8 * *GROUPS.get(plan.code as usize)? as usize;
     let n = out.len();
-    if cols == 0 || x.len() != cols || !aligned(x) || row0 > 0xffff || n > 0xffff {
+    // `m.cols`: a plan made for another layer of the same width would run, with this
+    // layer's rows read at the wrong stride, were only `x` checked.
+    if cols == 0
+        || x.len() != cols
+        || m.cols as usize != cols
+        || !aligned(x)
+        || row0 > 0xffff
+        || n > 0xffff
+    {
         return None;
     }
     // No product below can overflow: end < 2^17, width <= 96.
@@ -889,8 +897,8 @@ mod tests {
             }
         }
 
-        /// A plan declines a vector of another width, rows past the layer's or its bias's
-        /// end, and shifts outside `apply_narrow`'s range (no plan then).
+        /// A plan declines a vector of another width, a layer of another width, rows past
+        /// the layer's or its bias's end, and shifts outside `apply_narrow`'s range (no plan then).
         #[test]
         fn planned_declines(groups in prop::sample::select(vec![1usize, 4, 6]),
                             bad in any::<i8>().prop_filter("outside -31..=-2", |s| !(-31..=-2).contains(s))) {
@@ -906,6 +914,9 @@ mod tests {
             prop_assert_eq!(dense_planned(plan, &m, &layer.bias, 1, &x[..cols], &mut out), None);
             prop_assert_eq!(dense_planned(plan, &m, &layer.bias[..6], 0, &x[..cols], &mut out), None);
             prop_assert_eq!(dense_planned(plan, &m, &layer.bias, 0, &x[..cols], &mut out), Some(4));
+            // The plan on a layer of another width (its weights long enough): declined.
+            let wider = QMatrix { cols: (cols + 8) as u16, ..m };
+            prop_assert_eq!(dense_planned(plan, &wider, &layer.bias, 0, &x[..cols], &mut out), None);
             let shift: Vec<u8> = [-5i8, -5, bad, -5].iter().map(|&s| s as u8).collect();
             let m = QMatrix { shift: &shift, ..m };
             prop_assert_eq!(DensePlan::new(&m), DensePlan::NONE);
