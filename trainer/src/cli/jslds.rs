@@ -159,6 +159,11 @@ pub struct TrainArgs {
     /// sit between fixed points; 0: all pinned).
     #[arg(long, default_value_t = 0)]
     pub free_regimes: usize,
+    /// Weight of the contraction term sum_k |J_h(e_k)^8|_F^2 over the pinned expansion points
+    /// (0: off): slow modes at the fixed points keep the error a transition leaves between the
+    /// two paths for the whole quiet stretch after it.
+    #[arg(long, default_value_t = 0.0)]
+    pub l_c: f32,
     /// Weight of the linear path's Poisson NLL.
     #[arg(long, default_value_t = 1.0)]
     pub l_lin: f32,
@@ -320,6 +325,7 @@ fn train(a: TrainArgs) -> Result<()> {
             gate_open: a.l_z,
             approx_step: a.l_a1,
             free_points: a.free_regimes,
+            contraction: a.l_c,
             z_max: a.z_max,
             ..LossWeights::default()
         },

@@ -62,6 +62,15 @@ pub struct LossWeights {
     /// points. 0 = every point pinned (older checkpoints: 0).
     #[serde(default)]
     pub free_points: usize,
+    /// `l_c`: weight of the contraction term `sum_k |J_h(e_k)^8|_F^2` over the pinned
+    /// points. A mode of `J_h` with `|lambda|` near 1 holds whatever offset a transition left
+    /// between the two paths (both integrate it), so the free rollout keeps that error for the
+    /// whole quiet stretch that follows; the flip-flop's true corners contract
+    /// (`exp(-2 dt / tau)` = 0.45 at 20 ms). The eighth power weighs slow modes (0.99^16 =
+    /// 0.85) far above fast ones (0.6^16 = 3e-4). Ramped with `l_a` in the warm-up. 0 = off
+    /// (older checkpoints: off).
+    #[serde(default)]
+    pub contraction: f32,
 }
 
 fn default_z_max() -> f32 {
@@ -82,6 +91,7 @@ impl Default for LossWeights {
             z_max: default_z_max(),
             approx_step: 0.0,
             free_points: 0,
+            contraction: 0.0,
         }
     }
 }
@@ -145,6 +155,9 @@ pub fn jslds_loss(model: &Jslds, roll: &Rollout, counts: Tensor<3>, w: &LossWeig
         }
         total = total + term.mul_scalar(w.approx_step);
     }
+    if w.contraction > 0.0 {
+        total = total + contraction(&roll.lin.jh_t, pinned).mul_scalar(w.contraction);
+    }
     if w.gate_open > 0.0 {
         let over = (roll.lin.z.clone() - w.z_max).clamp_min(0.0);
         total = total + over.square().mean().mul_scalar(w.gate_open);
@@ -165,6 +178,16 @@ pub fn jslds_loss(model: &Jslds, roll: &Rollout, counts: Tensor<3>, w: &LossWeig
         fixed_point,
         approx,
     }
+}
+
+/// `sum_k |J_h(e_k)^8|_F^2` over the first `pinned` points of `jh_t` (`[K, d, d]`, the
+/// transposes, which have the same powers' norms), by three squarings.
+pub fn contraction(jh_t: &Tensor<3>, pinned: usize) -> Tensor<1> {
+    let j = jh_t.clone().narrow(0, 0, pinned);
+    let j2 = j.clone().matmul(j);
+    let j4 = j2.clone().matmul(j2);
+    let j8 = j4.clone().matmul(j4);
+    j8.square().sum()
 }
 
 impl LossParts {
@@ -250,6 +273,71 @@ mod tests {
         let a = jslds_loss(&model, &roll, y.clone(), &base).values();
         let b = jslds_loss(&model, &roll, y, &with).values();
         assert!(((b[0] - a[0]) - 50.0 * expected).abs() < 1e-3 * (1.0 + a[0].abs()));
+        assert_eq!(a[1..], b[1..], "the reported parts do not change");
+    }
+
+    /// The contraction term is `sum_k |J_h(e_k)^8|_F^2` over the pinned points (checked
+    /// against plain matrix powers of the closed-form Jacobians), and the loss grows by
+    /// `l_c` times it and only that.
+    #[test]
+    fn contraction_term_is_the_eighth_power_norm_over_pinned_points() {
+        let _guard = seeded();
+        let (model, roll, y) = setup();
+        let d = 4;
+        let jh = roll
+            .lin
+            .jh_t
+            .clone()
+            .detach()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        assert_eq!(jh.len(), 3 * d * d);
+        let mul = |a: &[f64], b: &[f64]| -> Vec<f64> {
+            let mut c = vec![0.0; d * d];
+            for i in 0..d {
+                for j in 0..d {
+                    c[i * d + j] = (0..d).map(|l| a[i * d + l] * b[l * d + j]).sum();
+                }
+            }
+            c
+        };
+        let norm8 = |k: usize| -> f64 {
+            let j: Vec<f64> = jh[k * d * d..(k + 1) * d * d]
+                .iter()
+                .map(|&v| v as f64)
+                .collect();
+            let j2 = mul(&j, &j);
+            let j4 = mul(&j2, &j2);
+            mul(&j4, &j4).iter().map(|v| v * v).sum()
+        };
+        let per_point: Vec<f64> = (0..3).map(norm8).collect();
+        assert!(per_point[2] > 1e-8, "degenerate: {per_point:?}");
+        let all = contraction(&roll.lin.jh_t, 3).into_scalar::<f32>() as f64;
+        let two = contraction(&roll.lin.jh_t, 2).into_scalar::<f32>() as f64;
+        let expected: f64 = per_point.iter().sum();
+        assert!(
+            (all - expected).abs() < 1e-4 * (1e-3 + expected),
+            "{all} vs {expected}"
+        );
+        assert!((two - per_point[0] - per_point[1]).abs() < 1e-4 * (1e-3 + expected));
+        let base = LossWeights::default();
+        let with = LossWeights {
+            contraction: 1e3,
+            free_points: 1,
+            ..base.clone()
+        };
+        let pinned_only = LossWeights {
+            free_points: 1,
+            ..base.clone()
+        };
+        let a = jslds_loss(&model, &roll, y.clone(), &pinned_only).values();
+        let b = jslds_loss(&model, &roll, y, &with).values();
+        let grew = (b[0] - a[0]) as f64;
+        assert!(
+            (grew - 1e3 * two).abs() < 1e-3 * (1.0 + a[0].abs() as f64),
+            "{grew} vs {}",
+            1e3 * two
+        );
         assert_eq!(a[1..], b[1..], "the reported parts do not change");
     }
 

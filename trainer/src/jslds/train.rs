@@ -361,6 +361,7 @@ impl Trainer {
         weights.lin *= ramp;
         weights.approx *= ramp;
         weights.approx_step *= ramp;
+        weights.contraction *= ramp;
         let parts = jslds_loss(&self.model, &roll, y, &weights);
         let values = parts.values();
         for (v, name) in values.iter().zip(PART_NAMES) {
@@ -501,6 +502,9 @@ fn check_config(cfg: &TrainConfig) -> Result<(), TrainError> {
             "open-gate weight {} must be >= 0 and z_max {} in (0, 1]",
             w.gate_open, w.z_max
         ));
+    }
+    if !(w.contraction.is_finite() && w.contraction >= 0.0) {
+        return bad(format!("contraction weight {} must be >= 0", w.contraction));
     }
     if w.free_points >= cfg.regimes {
         return bad(format!(
