@@ -167,8 +167,8 @@ pub struct TrainArgs {
     /// Weight of the linear path's Poisson NLL.
     #[arg(long, default_value_t = 1.0)]
     pub l_lin: f32,
-    /// Warm-up steps of the linear path: `l_lin` and `l_a` rise linearly from 0 over these
-    /// steps, and the linear path restarts at the GRU state each chunk until then (0: off).
+    /// Warm-up steps of the linear path: `l_lin`, `l_a`, `l_a1` and `l_c` rise linearly from 0
+    /// over these steps, and the linear path restarts at the GRU state each chunk until then (0: off).
     #[arg(long, default_value_t = 0)]
     pub warmup: usize,
     /// Every this many steps, move expansion points that no bin of the batch selected onto

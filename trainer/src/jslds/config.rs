@@ -91,10 +91,11 @@ pub struct TrainConfig {
     pub reseed_until: usize,
     /// Stop as diverged when the loss exceeds this multiple of the best loss so far.
     pub divergence_factor: f32,
-    /// Warm-up of the linear path: the weights of its NLL (`l_lin`) and of the approximation
-    /// term (`l_a`) rise linearly from 0 to their values over this many steps, and until then
-    /// each chunk restarts the linear path at the GRU's state. A memory (bistable GRU) forms
-    /// before the pull towards a linearisable GRU sets in; 0 = off. Older checkpoints: 0.
+    /// Warm-up of the linear path: the weights of its NLL (`l_lin`), of the approximation
+    /// terms (`l_a`, `l_a1`) and of the contraction term (`l_c`) rise linearly from 0 to their
+    /// values over this many steps, and until then each chunk restarts the linear path at the
+    /// GRU's state. A memory (bistable GRU) forms before the pull towards a linearisable GRU
+    /// sets in; 0 = off. Older checkpoints: 0.
     #[serde(default)]
     pub warmup: usize,
     /// Learning rate at the last step as a fraction of `lr`: the rate follows a half cosine

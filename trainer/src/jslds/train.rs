@@ -547,3 +547,28 @@ fn reseed_points(model: Jslds, nearest: &[i64], h: &[f32], d: usize, rng: &mut S
     model.points = model.points.map(|_| new.require_grad());
     model
 }
+
+#[cfg(test)]
+mod config_checks {
+    use super::*;
+
+    /// A negative or non-finite contraction weight is refused before training, with the
+    /// weight in the message; 0 (off) and a positive weight pass.
+    #[test]
+    fn contraction_weight_must_be_finite_and_non_negative() {
+        let with = |c: f32| {
+            let mut cfg = TrainConfig::default();
+            cfg.weights.contraction = c;
+            check_config(&cfg)
+        };
+        assert!(with(0.0).is_ok());
+        assert!(with(0.03).is_ok());
+        for c in [-0.5, f32::NAN, f32::INFINITY] {
+            let err = with(c).expect_err("accepted a bad contraction weight");
+            assert!(
+                err.to_string().contains("contraction weight"),
+                "message does not name the field: {err}"
+            );
+        }
+    }
+}
