@@ -71,6 +71,7 @@ fn curves() -> TrainingCurves {
                 relative_error: 0.3 / (1.0 + i as f32),
                 nll: 10.0,
                 nll_linear: 11.0,
+                validation_relative_error: None,
             })
             .collect(),
         step,

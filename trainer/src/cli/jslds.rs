@@ -164,10 +164,15 @@ pub struct TrainArgs {
     /// two paths for the whole quiet stretch after it.
     #[arg(long, default_value_t = 0.0)]
     pub l_c: f32,
+    /// Weight of the regime-match term: cross-entropy of softmax(-|a_t - e_j|^2) against the
+    /// expansion point nearest to the GRU state h_t (0: off). It weighs by which side of a
+    /// regime boundary the linear path is on, where the rare missed flips of `flipflop` are.
+    #[arg(long, default_value_t = 0.0)]
+    pub l_s: f32,
     /// Weight of the linear path's Poisson NLL.
     #[arg(long, default_value_t = 1.0)]
     pub l_lin: f32,
-    /// Warm-up steps of the linear path: `l_lin`, `l_a`, `l_a1` and `l_c` rise linearly from 0
+    /// Warm-up steps of the linear path: `l_lin`, `l_a`, `l_a1`, `l_c` and `l_s` rise linearly from 0
     /// over these steps, and the linear path restarts at the GRU state each chunk until then (0: off).
     #[arg(long, default_value_t = 0)]
     pub warmup: usize,
@@ -181,6 +186,11 @@ pub struct TrainArgs {
     /// Held-out fraction (the last bins).
     #[arg(long, default_value_t = 0.2)]
     pub heldout: f64,
+    /// Validation fraction, the bins just before the held-out ones (0: none). With it the
+    /// checkpoint keeps, beside the last state, the model of lowest validation relative error
+    /// after the warm-up, and `analyze` and `export` read that one.
+    #[arg(long, default_value_t = 0.0)]
+    pub validation: f64,
     /// Evaluate on the held-out bins and checkpoint every this many steps.
     #[arg(long, default_value_t = 250)]
     pub eval_every: usize,
@@ -326,10 +336,12 @@ fn train(a: TrainArgs) -> Result<()> {
             approx_step: a.l_a1,
             free_points: a.free_regimes,
             contraction: a.l_c,
+            regime_match: a.l_s,
             z_max: a.z_max,
             ..LossWeights::default()
         },
         heldout_frac: a.heldout,
+        validation_frac: a.validation,
         eval_every: a.eval_every.max(1),
         warmup: a.warmup,
         lr_final: a.lr_final,
@@ -360,10 +372,19 @@ fn train(a: TrainArgs) -> Result<()> {
     }
     let total = trainer.cfg.steps;
     eprintln!(
-        "training: {} bins ({} held out from bin {}), {} neurons, {} inputs, d={} K={} anchor {:?}, {} streams of {} bins in chunks of {} ({} steps an epoch), {} steps, backend {:?}",
+        "training: {} bins ({} held out from bin {}{}), {} neurons, {} inputs, d={} K={} anchor {:?}, {} streams of {} bins in chunks of {} ({} steps an epoch), {} steps, backend {:?}",
         counts.n_bins,
         counts.n_bins - trainer.prep.heldout_start,
         trainer.prep.heldout_start,
+        if trainer.prep.validation_segments > 0 {
+            format!(
+                ", {} for validation from bin {}",
+                trainer.prep.heldout_start - trainer.prep.validation_start,
+                trainer.prep.validation_start
+            )
+        } else {
+            String::new()
+        },
         n,
         trainer.prep.inputs.len(),
         trainer.cfg.latent,
@@ -405,8 +426,17 @@ fn train(a: TrainArgs) -> Result<()> {
         if r.step.is_multiple_of(trainer.cfg.eval_every) || r.step == total {
             if let Some(e) = trainer.evaluate() {
                 last_eval = format!(
-                    "held-out rel.err {:.4} nll {:.3}/{:.3}",
-                    e.relative_error, e.nll, e.nll_linear
+                    "held-out rel.err {:.4} nll {:.3}/{:.3}{}",
+                    e.relative_error,
+                    e.nll,
+                    e.nll_linear,
+                    trainer
+                        .curves
+                        .eval
+                        .last()
+                        .and_then(|p| p.validation_relative_error)
+                        .map(|v| format!("; validation rel.err {v:.4}"))
+                        .unwrap_or_default()
                 );
                 if !e.relative_error.is_finite() || !e.nll_linear.is_finite() {
                     eprintln!(
@@ -421,7 +451,7 @@ fn train(a: TrainArgs) -> Result<()> {
                     );
                 }
             }
-            checkpoint::save(&a.out, &trainer, &source)?;
+            checkpoint::save(&a.out, &mut trainer, &source)?;
         }
         bar.set_position(r.step as u64);
         bar.set_message(format!(
@@ -442,5 +472,23 @@ fn train(a: TrainArgs) -> Result<()> {
         e.map(|e| format!("{:.4}", e.nll)).unwrap_or("-".into()),
         e.map(|e| format!("{:.4}", e.nll_linear)).unwrap_or("-".into()),
     );
+    if let Some((_, sel)) = &trainer.selected {
+        let held = trainer
+            .curves
+            .eval
+            .iter()
+            .rfind(|p| p.step == sel.step)
+            .map(|p| format!("{:.4}", p.relative_error))
+            .unwrap_or("-".into());
+        println!(
+            "selected on the validation bins: the model of step {} (validation relative error {:.4}, held-out {held}); analyze and export read it",
+            sel.step, sel.validation_relative_error
+        );
+    } else if trainer.prep.validation_segments > 0 {
+        println!(
+            "no model selected yet: the validation split is scored from the end of the warm-up (step {})",
+            trainer.cfg.warmup
+        );
+    }
     Ok(())
 }

@@ -142,4 +142,8 @@ pub struct EvalPoint {
     pub nll: f32,
     /// Poisson NLL a bin of the linear path on the held-out bins.
     pub nll_linear: f32,
+    /// `||H - A||_F / ||H||_F` over the validation rollout (`jslds train --validation`), once
+    /// the warm-up is over; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_relative_error: Option<f32>,
 }

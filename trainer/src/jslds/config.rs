@@ -82,6 +82,15 @@ pub struct TrainConfig {
     pub heldout_frac: f64,
     /// Pieces the held-out bins are cut into for the full rollout (each from zero state).
     pub eval_segments: usize,
+    /// Fraction of bins, just before the held-out ones, kept apart as a validation split
+    /// (0 = none, the default; older checkpoints: none). With it, every evaluation also rolls
+    /// the model out freely over these bins, and the model with the lowest validation relative
+    /// error after the warm-up is kept as the checkpoint's selected model (what `analyze` and
+    /// `export` read); the held-out bins take no part in the choice. The free rollout's error
+    /// moves by a factor of two between evaluations late in training (measured on
+    /// `flipflop`), more than any setting changes it.
+    #[serde(default)]
+    pub validation_frac: f64,
     /// Held-out evaluation (and checkpoint) every this many steps.
     pub eval_every: usize,
     /// Until `reseed_until`, every `reseed_every` steps, expansion points that no bin of the
@@ -92,10 +101,10 @@ pub struct TrainConfig {
     /// Stop as diverged when the loss exceeds this multiple of the best loss so far.
     pub divergence_factor: f32,
     /// Warm-up of the linear path: the weights of its NLL (`l_lin`), of the approximation
-    /// terms (`l_a`, `l_a1`) and of the contraction term (`l_c`) rise linearly from 0 to their
-    /// values over this many steps, and until then each chunk restarts the linear path at the
-    /// GRU's state. A memory (bistable GRU) forms before the pull towards a linearisable GRU
-    /// sets in; 0 = off. Older checkpoints: 0.
+    /// terms (`l_a`, `l_a1`) and of the contraction and regime-match terms (`l_c`, `l_s`)
+    /// rise linearly from 0 to their values over this many steps, and until then each chunk
+    /// restarts the linear path at the GRU's state. A memory (bistable GRU) forms before the
+    /// pull towards a linearisable GRU sets in; 0 = off. Older checkpoints: 0.
     #[serde(default)]
     pub warmup: usize,
     /// Learning rate at the last step as a fraction of `lr`: the rate follows a half cosine
@@ -149,6 +158,7 @@ impl Default for TrainConfig {
             weights: LossWeights::default(),
             heldout_frac: 0.2,
             eval_segments: 4,
+            validation_frac: 0.0,
             eval_every: 250,
             reseed_every: 50,
             reseed_until: 1000,

@@ -57,7 +57,22 @@ pub fn heldout_rollout(
     from: usize,
     segments: usize,
 ) -> Option<HeldOutRollout> {
-    let total = session.bins.checked_sub(from)?;
+    rollout_range(model, session, from..session.bins, segments)
+}
+
+/// [`heldout_rollout`] over the bins `range` (the validation split). `None` when the range
+/// is not inside the session or a piece would hold fewer than 2 bins.
+pub fn rollout_range(
+    model: &Jslds,
+    session: &Session,
+    range: std::ops::Range<usize>,
+    segments: usize,
+) -> Option<HeldOutRollout> {
+    let from = range.start;
+    if range.end > session.bins {
+        return None;
+    }
+    let total = range.end.checked_sub(from)?;
     let segments = segments.max(1);
     let len = total / segments;
     if len < 2 {

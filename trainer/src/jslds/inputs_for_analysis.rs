@@ -85,10 +85,10 @@ pub fn analysis_inputs(ckpt: &Path, data: Option<&Path>) -> Result<AnalysisInput
             let bins = r.bins();
             let train_mean_counts = (0..n)
                 .map(|i| {
-                    (0..s.heldout_start)
+                    (0..s.training_bins())
                         .map(|t| counts.data[t * n + i] as f64)
                         .sum::<f64>()
-                        / s.heldout_start.max(1) as f64
+                        / s.training_bins().max(1) as f64
                 })
                 .collect();
             Some(HeldOut {

@@ -71,6 +71,16 @@ pub struct LossWeights {
     /// (older checkpoints: off).
     #[serde(default)]
     pub contraction: f32,
+    /// `l_s`: weight of the regime-match term, the cross-entropy of
+    /// `softmax_j(-|a_t - e_j|^2)` against the expansion point nearest to the GRU's `h_t`
+    /// (the cells are held fixed: only `a_t` carries a gradient). The free rollout's error on
+    /// `flipflop` comes from a few events in which the linear path ends up in another point's
+    /// cell than the GRU (a pulse that kicks it short of the boundary, a drift across it) and
+    /// then follows that regime's dynamics for hundreds of bins; `|h - a|^2` weighs such a bin like any other bin at the
+    /// same distance, this term by which side of the boundary it is on. Ramped with `l_a`
+    /// in the warm-up. 0 = off (older checkpoints: off).
+    #[serde(default)]
+    pub regime_match: f32,
 }
 
 fn default_z_max() -> f32 {
@@ -92,6 +102,7 @@ impl Default for LossWeights {
             approx_step: 0.0,
             free_points: 0,
             contraction: 0.0,
+            regime_match: 0.0,
         }
     }
 }
@@ -158,6 +169,10 @@ pub fn jslds_loss(model: &Jslds, roll: &Rollout, counts: Tensor<3>, w: &LossWeig
     if w.contraction > 0.0 {
         total = total + contraction(&roll.lin.jh_t, pinned).mul_scalar(w.contraction);
     }
+    if w.regime_match > 0.0 {
+        total =
+            total + regime_match(&roll.h, &roll.a, model.points.val()).mul_scalar(w.regime_match);
+    }
     if w.gate_open > 0.0 {
         let over = (roll.lin.z.clone() - w.z_max).clamp_min(0.0);
         total = total + over.square().mean().mul_scalar(w.gate_open);
@@ -188,6 +203,31 @@ pub fn contraction(jh_t: &Tensor<3>, pinned: usize) -> Tensor<1> {
     let j4 = j2.clone().matmul(j2);
     let j8 = j4.clone().matmul(j4);
     j8.square().sum()
+}
+
+/// `mean_{b,t} CE(softmax_j(-|a_t - e_j|^2), nearest_j |h_t - e_j|)` for states `h`, `a`
+/// (`[B, T, d]`) and points `[K, d]`; the points and the GRU's states enter detached (they
+/// set the cells and the target), so the gradient moves the linear path, and through it the
+/// GRU's Jacobians and the points it is linearised at.
+pub fn regime_match(h: &Tensor<3>, a: &Tensor<3>, points: Tensor<2>) -> Tensor<1> {
+    let [b, t, d] = a.dims();
+    let k = points.dims()[0];
+    let points = points.detach().reshape([1, 1, k, d]);
+    let sq = |x: Tensor<3>| {
+        (x.reshape([b, t, 1, d]) - points.clone())
+            .square()
+            .sum_dim(3)
+            .reshape([b, t, k])
+    };
+    let target: Tensor<3> = sq(h.clone().detach())
+        .argmin(2)
+        .reshape([b, t])
+        .one_hot(k)
+        .float();
+    (log_softmax(sq(a.clone()).neg(), 2) * target)
+        .sum_dim(2)
+        .mean()
+        .neg()
 }
 
 impl LossParts {
@@ -339,6 +379,73 @@ mod tests {
             1e3 * two
         );
         assert_eq!(a[1..], b[1..], "the reported parts do not change");
+    }
+
+    /// The regime-match term is the mean cross-entropy of `softmax_j(-|a_t - e_j|^2)`
+    /// against the point nearest to `h_t` (checked by hand over every bin), the loss grows by
+    /// `l_s` times it and only that, and its gradient reaches the GRU's weights (through the
+    /// linear path).
+    #[test]
+    fn regime_match_term_is_the_cross_entropy_of_the_linear_state() {
+        let _guard = seeded();
+        let (model, roll, y) = setup();
+        let vec3 = |t: &Tensor<3>| t.clone().detach().try_into_vec_as::<f32>().unwrap();
+        let (h, a) = (vec3(&roll.h), vec3(&roll.a));
+        let e = model
+            .points
+            .val()
+            .detach()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        let (d, k) = (4, 3);
+        let sq = |x: &[f32], j: usize| -> f64 {
+            (0..d).map(|i| ((x[i] - e[j * d + i]) as f64).powi(2)).sum()
+        };
+        let bins = h.len() / d;
+        let mut ce = 0.0;
+        let mut mismatched = 0;
+        for n in 0..bins {
+            let (hn, an) = (&h[n * d..(n + 1) * d], &a[n * d..(n + 1) * d]);
+            let target = (0..k)
+                .min_by(|&i, &j| sq(hn, i).total_cmp(&sq(hn, j)))
+                .unwrap();
+            let nearest_a = (0..k)
+                .min_by(|&i, &j| sq(an, i).total_cmp(&sq(an, j)))
+                .unwrap();
+            mismatched += usize::from(target != nearest_a);
+            let lse = (0..k).map(|j| (-sq(an, j)).exp()).sum::<f64>().ln();
+            ce += lse + sq(an, target);
+        }
+        let expected = ce / bins as f64;
+        assert!(mismatched > 0, "degenerate: the two paths never disagree");
+        let got = regime_match(&roll.h, &roll.a, model.points.val()).into_scalar::<f32>() as f64;
+        assert!(
+            (got - expected).abs() < 1e-4 * (1.0 + expected),
+            "{got} vs {expected}"
+        );
+        let base = LossWeights::default();
+        let with = LossWeights {
+            regime_match: 3.0,
+            ..base.clone()
+        };
+        let plain = jslds_loss(&model, &roll, y.clone(), &base).values();
+        let parts = jslds_loss(&model, &roll, y, &with);
+        let b = parts.values();
+        assert!(
+            ((b[0] - plain[0]) as f64 - 3.0 * expected).abs()
+                < 1e-3 * (1.0 + plain[0].abs() as f64)
+        );
+        assert_eq!(plain[1..], b[1..], "the reported parts do not change");
+        let term = regime_match(&roll.h, &roll.a, model.points.val());
+        let grads = term.backward();
+        let gru = model
+            .gru
+            .hidden
+            .weight
+            .val()
+            .grad(&grads)
+            .expect("no gradient reaches the GRU");
+        assert!(gru.abs().sum().into_scalar::<f32>() > 0.0);
     }
 
     /// The one-step term: the step from the GRU's previous state is the one the one-step

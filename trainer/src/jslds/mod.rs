@@ -7,7 +7,8 @@
 //!   loss;
 //! * [`input`]: the count transform; [`session`]: the prepared data and the streams of
 //!   stateful truncated backpropagation; [`train`]: the loop; [`eval`]: held-out rollouts;
-//!   [`checkpoint`]: burnpack + JSON sidecar, exact resume;
+//!   [`checkpoint`]: burnpack + JSON sidecar, exact resume, the model selected on the
+//!   validation split;
 //! * [`fold`]: the trained model as the device's [`crate::slds::SwitchingLinear`];
 //! * [`analysis_inputs()`]: the plain numbers the analysis reads from a checkpoint
 //!   ([`AnalysisInputs`]).
@@ -37,3 +38,5 @@ pub use inputs_for_analysis::{
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod validation_tests;

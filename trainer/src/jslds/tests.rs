@@ -263,7 +263,7 @@ fn resume_is_exact() {
     };
     let mut first = Trainer::new(&counts, n, &cfg).unwrap();
     let mut got = run_steps(&mut first, 3);
-    super::checkpoint::save(dir.path(), &first, &src).unwrap();
+    super::checkpoint::save(dir.path(), &mut first, &src).unwrap();
     drop(first);
     let mut second = super::checkpoint::resume(dir.path(), &counts, n, 6).unwrap();
     assert_eq!(second.step, 3);

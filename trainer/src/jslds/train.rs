@@ -19,7 +19,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use super::analysis_inputs::{EvalPoint, TrainingCurves};
 use super::config::{Anchor, SelectionKind, TrainConfig};
-use super::eval::{heldout_rollout, Eval, HeldOutRollout};
+use super::eval::{heldout_rollout, rollout_range, Eval, HeldOutRollout};
 use super::input::InputTransform;
 use super::loss::jslds_loss;
 use super::model::{Jslds, JsldsConfig};
@@ -93,6 +93,11 @@ pub struct Prepared {
     pub session: Session,
     /// First held-out bin.
     pub heldout_start: usize,
+    /// First validation bin: the training bins are `[0, validation_start)`, the validation
+    /// bins `[validation_start, heldout_start)` (empty without a validation split).
+    pub validation_start: usize,
+    /// Pieces the validation bins are cut into (0 without a validation split).
+    pub validation_segments: usize,
     /// Streams over the training bins.
     pub streams: Streams,
     /// Mean count a bin of each neuron over the training bins.
@@ -122,18 +127,40 @@ impl Prepared {
             )));
         }
         let heldout_start = ((bins as f64) * (1.0 - cfg.heldout_frac)) as usize;
-        let streams = Streams::new(heldout_start, cfg.batch, cfg.chunk_len).ok_or_else(|| {
-            TrainError::Data(format!(
-                "{heldout_start} training bins are too few for {} streams of at least 2 chunks \
-                 of {} bins (lower --batch or --chunk)",
-                cfg.batch, cfg.chunk_len
-            ))
-        })?;
-        if (bins - heldout_start) / cfg.eval_segments.max(1) < 2 {
+        if !(cfg.validation_frac >= 0.0 && cfg.validation_frac + cfg.heldout_frac < 1.0) {
+            return Err(TrainError::Data(format!(
+                "validation fraction {} must be >= 0 and leave training bins beside the held-out \
+                 fraction {}",
+                cfg.validation_frac, cfg.heldout_frac
+            )));
+        }
+        let validation_bins = ((bins as f64) * cfg.validation_frac) as usize;
+        let validation_start = heldout_start - validation_bins;
+        let streams =
+            Streams::new(validation_start, cfg.batch, cfg.chunk_len).ok_or_else(|| {
+                TrainError::Data(format!(
+                    "{validation_start} training bins are too few for {} streams of at least 2 \
+                 chunks of {} bins (lower --batch or --chunk)",
+                    cfg.batch, cfg.chunk_len
+                ))
+            })?;
+        let piece = (bins - heldout_start) / cfg.eval_segments.max(1);
+        if piece < 2 {
             return Err(TrainError::Data(format!(
                 "{} held-out bins are too few for {} evaluation pieces",
                 bins - heldout_start,
                 cfg.eval_segments
+            )));
+        }
+        // Validation pieces as long as the held-out ones, so that both errors are comparable.
+        let validation_segments = if validation_bins == 0 {
+            0
+        } else {
+            (validation_bins as f64 / piece as f64).round().max(1.0) as usize
+        };
+        if validation_bins > 0 && validation_bins / validation_segments < 2 {
+            return Err(TrainError::Data(format!(
+                "{validation_bins} validation bins are too few for a rollout (raise --validation)"
             )));
         }
         let inputs: Vec<usize> = cfg.inputs.clone().unwrap_or_else(|| (0..neurons).collect());
@@ -152,17 +179,17 @@ impl Prepared {
                 )))
             }
             None => InputTransform::fit(
-                &select_columns(&counts[..heldout_start * neurons], neurons, &inputs),
+                &select_columns(&counts[..validation_start * neurons], neurons, &inputs),
                 inputs.len(),
             ),
         };
         let session = Session::new(counts, neurons, &inputs, &transform);
         let train_mean_counts = (0..neurons)
             .map(|i| {
-                (0..heldout_start)
+                (0..validation_start)
                     .map(|t| counts[t * neurons + i] as f64)
                     .sum::<f64>()
-                    / heldout_start as f64
+                    / validation_start as f64
             })
             .collect();
         Ok(Self {
@@ -170,6 +197,8 @@ impl Prepared {
             transform,
             session,
             heldout_start,
+            validation_start,
+            validation_segments,
             streams,
             train_mean_counts,
         })
@@ -198,7 +227,21 @@ pub struct Trainer {
     pub curves: TrainingCurves,
     /// Seconds spent in optimiser steps so far (evaluation excluded).
     pub train_seconds: f64,
+    /// The model of lowest validation error so far (autodiff device) and its step; `None`
+    /// without a validation split or before the warm-up ends.
+    pub selected: Option<(Jslds, Selected)>,
+    /// Whether `selected` changed since the last checkpoint was written.
+    pub selected_unsaved: bool,
     device: Device,
+}
+
+/// The model chosen on the validation split.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Selected {
+    /// Its step.
+    pub step: usize,
+    /// Its validation relative error.
+    pub validation_relative_error: f32,
 }
 
 /// The model's sizes for `cfg` and `prep`.
@@ -258,12 +301,14 @@ impl Trainer {
             best: f32::INFINITY,
             curves: TrainingCurves::default(),
             train_seconds: 0.0,
+            selected: None,
+            selected_unsaved: false,
             device,
         })
     }
 
     /// A run restored from its parts (see [`super::checkpoint`]); `model` and `optim` already
-    /// hold the saved parameters and Adam state.
+    /// hold the saved parameters and Adam state, `selected` the validation's choice so far.
     #[allow(clippy::too_many_arguments)]
     pub fn restore(
         counts: &[u32],
@@ -273,6 +318,7 @@ impl Trainer {
         model: Jslds,
         optim: ModuleOptimizer,
         state: RunState,
+        selected: Option<(Jslds, Selected)>,
     ) -> Result<Self, TrainError> {
         check_config(cfg)?;
         let prep = Prepared::new(counts, neurons, cfg, Some(transform))?;
@@ -298,6 +344,8 @@ impl Trainer {
             best: state.best,
             curves: state.curves,
             train_seconds: state.train_seconds,
+            selected,
+            selected_unsaved: false,
             device,
         })
     }
@@ -362,6 +410,7 @@ impl Trainer {
         weights.approx *= ramp;
         weights.approx_step *= ramp;
         weights.contraction *= ramp;
+        weights.regime_match *= ramp;
         let parts = jslds_loss(&self.model, &roll, y, &weights);
         let values = parts.values();
         for (v, name) in values.iter().zip(PART_NAMES) {
@@ -448,15 +497,61 @@ impl Trainer {
         )
     }
 
-    /// Evaluates on the held-out bins and records the point in the curves.
+    /// Rolls `model` (plain device) out freely over the validation bins; `None` without a
+    /// validation split.
+    pub fn validation(&self, model: &Jslds) -> Option<Eval> {
+        let p = &self.prep;
+        (p.validation_segments > 0)
+            .then(|| {
+                rollout_range(
+                    model,
+                    &p.session,
+                    p.validation_start..p.heldout_start,
+                    p.validation_segments,
+                )
+            })
+            .flatten()
+            .map(|r| r.eval(&p.session))
+    }
+
+    /// Evaluates on the held-out bins and records the point in the curves. With a validation
+    /// split and the warm-up over, also on the validation bins, and the model becomes the
+    /// selected one when its validation error is the lowest so far (the held-out error takes
+    /// no part in the choice).
     pub fn evaluate(&mut self) -> Option<Eval> {
-        let e = self.heldout()?.eval(&self.prep.session);
+        let plain = self.inference_model();
+        let e = heldout_rollout(
+            &plain,
+            &self.prep.session,
+            self.prep.heldout_start,
+            self.cfg.eval_segments,
+        )?
+        .eval(&self.prep.session);
+        let v = (self.step >= self.cfg.warmup)
+            .then(|| self.validation(&plain))
+            .flatten()
+            .map(|v| v.relative_error);
+        if let Some(v) = v.filter(|v| v.is_finite()) {
+            let better = self
+                .selected
+                .as_ref()
+                .is_none_or(|(_, s)| v < s.validation_relative_error);
+            if better {
+                let s = Selected {
+                    step: self.step,
+                    validation_relative_error: v,
+                };
+                self.selected = Some((self.model.clone(), s));
+                self.selected_unsaved = true;
+            }
+        }
         self.curves.eval.push(EvalPoint {
             step: self.step,
             train_seconds: self.train_seconds,
             relative_error: e.relative_error,
             nll: e.nll,
             nll_linear: e.nll_linear,
+            validation_relative_error: v,
         });
         Some(e)
     }
@@ -505,6 +600,12 @@ fn check_config(cfg: &TrainConfig) -> Result<(), TrainError> {
     }
     if !(w.contraction.is_finite() && w.contraction >= 0.0) {
         return bad(format!("contraction weight {} must be >= 0", w.contraction));
+    }
+    if !(w.regime_match.is_finite() && w.regime_match >= 0.0) {
+        return bad(format!(
+            "regime-match weight {} must be >= 0",
+            w.regime_match
+        ));
     }
     if w.free_points >= cfg.regimes {
         return bad(format!(
@@ -567,6 +668,25 @@ mod config_checks {
             let err = with(c).expect_err("accepted a bad contraction weight");
             assert!(
                 err.to_string().contains("contraction weight"),
+                "message does not name the field: {err}"
+            );
+        }
+    }
+
+    /// The same for the regime-match weight.
+    #[test]
+    fn regime_match_weight_must_be_finite_and_non_negative() {
+        let with = |w: f32| {
+            let mut cfg = TrainConfig::default();
+            cfg.weights.regime_match = w;
+            check_config(&cfg)
+        };
+        assert!(with(0.0).is_ok());
+        assert!(with(10.0).is_ok());
+        for w in [-1.0, f32::NAN, f32::NEG_INFINITY] {
+            let err = with(w).expect_err("accepted a bad regime-match weight");
+            assert!(
+                err.to_string().contains("regime-match weight"),
                 "message does not name the field: {err}"
             );
         }
