@@ -160,6 +160,8 @@ fn known_system(bins: usize, neurons: usize) -> AnalysisInputs {
             inputs: Vec::new(),
         }),
         curves: curves(),
+        model_step: None,
+        validation_relative_error: None,
     }
 }
 
@@ -388,6 +390,8 @@ fn model(
         free_points: 0,
         heldout: Some(heldout),
         curves: curves(),
+        model_step: None,
+        validation_relative_error: None,
     }
 }
 

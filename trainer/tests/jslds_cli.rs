@@ -169,3 +169,83 @@ fn train_refuses_bad_options_clearly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/phy"), "{err}");
 }
+
+/// `--validation`: training reports the model it selected, the checkpoint names it, and
+/// `analyze` analyses that model (its report says which step and validation error).
+#[test]
+fn validation_selects_the_model_that_analyze_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let sess = dir.path().join("ff");
+    let ckpt = dir.path().join("ckpt");
+    let report = dir.path().join("r.json");
+    neuroloop(&[
+        "simulate",
+        "flipflop",
+        "--out",
+        p(&sess),
+        "--duration-s",
+        "40",
+        "--neurons",
+        "32",
+        "--quiet",
+    ]);
+    let train = neuroloop(&[
+        "jslds",
+        "train",
+        "--data",
+        p(&sess.join("phy")),
+        "--out",
+        p(&ckpt),
+        "--steps",
+        "40",
+        "--latent",
+        "6",
+        "--regimes",
+        "4",
+        "--batch",
+        "4",
+        "--chunk",
+        "32",
+        "--eval-every",
+        "5",
+        "--validation",
+        "0.2",
+        "--quiet",
+    ]);
+    assert!(
+        train.contains("for validation from bin 2400"),
+        "{train}"
+    );
+    assert!(train.contains("selected on the validation bins"), "{train}");
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ckpt.join("checkpoint.json")).unwrap())
+            .unwrap();
+    let step = side["selected"]["step"]
+        .as_u64()
+        .expect("no selected model");
+    let file = side["selected"]["file"].as_str().unwrap();
+    assert!(ckpt.join(file).is_file(), "{file} missing");
+    let curves = side["run"]["curves"]["eval"].as_array().unwrap();
+    let best = curves
+        .iter()
+        .filter_map(|e| e["validation_relative_error"].as_f64())
+        .fold(f64::INFINITY, f64::min);
+    let v = side["selected"]["validation_relative_error"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(v, best, "the selection is not the lowest validation error");
+    let out = neuroloop(&[
+        "jslds",
+        "analyze",
+        "--model",
+        p(&ckpt),
+        "--report",
+        p(&report),
+    ]);
+    assert!(out.contains(&format!("step {step}, selected")), "{out}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["model_step"].as_u64(), Some(step));
+    assert_eq!(r["training_steps"].as_u64(), Some(40));
+    assert!((r["validation_relative_error"].as_f64().unwrap() - v).abs() < 1e-6);
+}

@@ -48,6 +48,13 @@ pub struct AnalysisInputs {
     pub heldout: Option<HeldOut>,
     /// The training curves recorded while training.
     pub curves: TrainingCurves,
+    /// Step of the model analysed: the one selected on the validation split when training
+    /// had one (`jslds train --validation`), else the last (absent in older analysis inputs).
+    #[serde(default)]
+    pub model_step: Option<usize>,
+    /// The analysed model's validation relative error when it was selected on it.
+    #[serde(default)]
+    pub validation_relative_error: Option<f32>,
 }
 
 /// The linear gate of a `"gate"` model: regime `argmax_k (W a + b)_k`.

@@ -141,6 +141,11 @@ pub fn analysis_inputs(ckpt: &Path, data: Option<&Path>) -> Result<AnalysisInput
         free_points: s.config.weights.free_points,
         heldout,
         curves: s.run.curves.clone(),
+        model_step: Some(s.selected.as_ref().map_or(s.run.step, |x| x.selected.step)),
+        validation_relative_error: s
+            .selected
+            .as_ref()
+            .map(|x| x.selected.validation_relative_error),
     })
 }
 

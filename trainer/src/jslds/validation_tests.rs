@@ -5,8 +5,8 @@ use burn::tensor::Tensor;
 
 use super::checkpoint::{self, DataSource};
 use super::config::{Backend, TrainConfig};
-use super::train::{Prepared, Trainer};
 use super::tests::{seeded, tiny_config, toy_counts};
+use super::train::{Prepared, Trainer};
 
 fn source(t: usize, n: usize) -> DataSource {
     DataSource {
@@ -47,10 +47,16 @@ fn the_split_keeps_validation_bins_out_of_training() {
     assert_eq!((p.validation_start, p.heldout_start), (720, 960));
     assert_eq!(p.validation_segments, 2, "240 bins in pieces of 240 / 2");
     let s = &p.streams;
-    assert!(s.stretch * cfg.batch <= 720, "streams reach into validation");
+    assert!(
+        s.stretch * cfg.batch <= 720,
+        "streams reach into validation"
+    );
     assert!(p.train_mean_counts.iter().all(|&m| m < 5.0));
     let plain = Prepared::new(&counts, n, &tiny_config(Backend::Flex), None).unwrap();
-    assert_eq!((plain.validation_start, plain.validation_segments), (960, 0));
+    assert_eq!(
+        (plain.validation_start, plain.validation_segments),
+        (960, 0)
+    );
     assert!(plain.train_mean_counts.iter().all(|&m| m > 5.0));
     for bad in [-0.1, 0.8, f64::NAN] {
         let err = Prepared::new(
@@ -85,7 +91,11 @@ fn the_checkpoint_keeps_the_model_of_lowest_validation_error() {
         tr.train_step().unwrap();
         tr.evaluate().unwrap();
         checkpoint::save(dir.path(), &mut tr, &src).unwrap();
-        if tr.selected.as_ref().is_some_and(|(_, s)| s.step + 2 < tr.step) {
+        if tr
+            .selected
+            .as_ref()
+            .is_some_and(|(_, s)| s.step + 2 < tr.step)
+        {
             break;
         }
     }
@@ -121,12 +131,18 @@ fn the_checkpoint_keeps_the_model_of_lowest_validation_error() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|f| f.ends_with(".bpk"))
         .collect();
-    assert_eq!(bpk.len(), 3, "one model, one optimiser, one selected: {bpk:?}");
+    assert_eq!(
+        bpk.len(),
+        3,
+        "one model, one optimiser, one selected: {bpk:?}"
+    );
     assert!(bpk.contains(&format!("selected-{:07}.bpk", best.0)));
     // A resumed run starts from the last state and keeps the choice so far.
     let resumed = checkpoint::resume(dir.path(), &counts, n, last + 2).unwrap();
     assert_eq!(resumed.step, last);
-    let (m, s) = resumed.selected.expect("the resumed run lost the selection");
+    let (m, s) = resumed
+        .selected
+        .expect("the resumed run lost the selection");
     assert_eq!(s, sel);
     assert_eq!(values(m.points.val()), want);
 }

@@ -92,6 +92,15 @@ fn session_counts(data: Option<&Path>, truth: &TruthSession, bin_s: f64) -> Opti
 
 fn print_summary(r: &super::Report, path: &Path) {
     println!("jslds analyze — {}", path.display());
+    if let Some(step) = r.model_step {
+        match r.validation_relative_error {
+            Some(v) => println!(
+                "  {:<34}: step {step}, selected on the validation bins (relative error {v:.4})",
+                "model"
+            ),
+            None => println!("  {:<34}: step {step} (the last)", "model"),
+        }
+    }
     println!(
         "  {:<34}: {:.4}  ({} bins)",
         "held-out relative error |h-a|/|h|", r.relative_error, r.heldout_bins

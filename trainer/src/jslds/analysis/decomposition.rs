@@ -304,6 +304,8 @@ mod tests {
             free_points: 0,
             heldout: None,
             curves: TrainingCurves::default(),
+            model_step: None,
+            validation_relative_error: None,
         };
         let mut h = Vec::with_capacity(bins * D);
         {

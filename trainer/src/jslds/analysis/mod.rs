@@ -144,6 +144,8 @@ pub fn analyze(
         heldout_bins: ho.regime.len(),
         heldout_segment_len: ho.segment_len,
         training_steps: view.curves.step.last().copied(),
+        model_step: inputs.model_step,
+        validation_relative_error: inputs.validation_relative_error.map(f64::from),
         figures: Vec::new(),
         labels: Vec::new(),
         labels_rollout_pieces: None,

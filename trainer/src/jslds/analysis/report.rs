@@ -54,6 +54,12 @@ pub struct Report {
     pub heldout_segment_len: usize,
     /// Optimiser steps recorded in the training curves (last logged step).
     pub training_steps: Option<usize>,
+    /// Step of the model analysed: the one selected on the validation split, or the last.
+    pub model_step: Option<usize>,
+    /// The analysed model's validation relative error, when it was selected on a validation
+    /// split (`jslds train --validation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_relative_error: Option<f64>,
     /// Figures written (relative to `--plots`).
     pub figures: Vec<String>,
     /// One entry per `--labels` file: the whole-session regimes against its labels (absent
