@@ -212,10 +212,7 @@ fn validation_selects_the_model_that_analyze_reads() {
         "0.2",
         "--quiet",
     ]);
-    assert!(
-        train.contains("for validation from bin 2400"),
-        "{train}"
-    );
+    assert!(train.contains("for validation from bin 2400"), "{train}");
     assert!(train.contains("selected on the validation bins"), "{train}");
     let side: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(ckpt.join("checkpoint.json")).unwrap())

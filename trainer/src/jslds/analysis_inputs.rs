@@ -143,14 +143,49 @@ pub struct EvalPoint {
     pub step: usize,
     /// Seconds of training (evaluation excluded) up to this step.
     pub train_seconds: f64,
-    /// `||H - A||_F / ||H||_F` over the held-out rollout.
+    /// `||H - A||_F / ||H||_F` over the held-out rollout (NaN when a path was not finite:
+    /// JSON writes it as `null`, read back as NaN).
+    #[serde(deserialize_with = "nan_if_null")]
     pub relative_error: f32,
     /// Poisson NLL a bin of the GRU path on the held-out bins.
+    #[serde(deserialize_with = "nan_if_null")]
     pub nll: f32,
     /// Poisson NLL a bin of the linear path on the held-out bins.
+    #[serde(deserialize_with = "nan_if_null")]
     pub nll_linear: f32,
     /// `||H - A||_F / ||H||_F` over the validation rollout (`jslds train --validation`), once
     /// the warm-up is over; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_relative_error: Option<f32>,
+}
+
+/// A number that JSON wrote as `null` (serde_json writes a non-finite float so) read back as
+/// NaN: an evaluation whose linear path blew up must not make the checkpoint unreadable.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An evaluation with a non-finite error survives the JSON round trip as NaN (it used to
+    /// make the whole checkpoint sidecar unreadable).
+    #[test]
+    fn a_non_finite_evaluation_reads_back_as_nan() {
+        let p = EvalPoint {
+            step: 7000,
+            train_seconds: 1.0,
+            relative_error: f32::NAN,
+            nll: f32::INFINITY,
+            nll_linear: 2.5,
+            validation_relative_error: Some(f32::NAN),
+        };
+        let text = serde_json::to_string(&p).unwrap();
+        assert!(text.contains("null"), "{text}");
+        let back: EvalPoint = serde_json::from_str(&text).unwrap();
+        assert!(back.relative_error.is_nan() && back.nll.is_nan());
+        assert_eq!((back.step, back.nll_linear), (7000, 2.5));
+        assert_eq!(back.validation_relative_error, None);
+    }
 }
