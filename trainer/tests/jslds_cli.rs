@@ -23,34 +23,31 @@ fn p(path: &Path) -> &str {
     path.to_str().expect("utf-8 temp path")
 }
 
-#[test]
-fn train_export_replay_agree() {
-    let dir = tempfile::tempdir().unwrap();
-    let sess = dir.path().join("ff");
-    let ckpt = dir.path().join("ckpt");
-    let model = dir.path().join("model.nlm");
-    let report = dir.path().join("replay.json");
+/// Simulates a 40 s, 32-neuron flip-flop session into `sess`.
+fn flipflop_session(sess: &Path) {
     neuroloop(&[
         "simulate",
         "flipflop",
         "--out",
-        p(&sess),
+        p(sess),
         "--duration-s",
         "40",
         "--neurons",
         "32",
         "--quiet",
     ]);
-    let phy = sess.join("phy");
-    let train = neuroloop(&[
+}
+
+/// `jslds train` of a tiny model (d = 6, K = 4, 4 streams of 32-bin chunks) on `phy` into
+/// `ckpt`, with `extra` options.
+fn train_tiny(phy: &Path, ckpt: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
         "jslds",
         "train",
         "--data",
-        p(&phy),
+        p(phy),
         "--out",
-        p(&ckpt),
-        "--steps",
-        "30",
+        p(ckpt),
         "--latent",
         "6",
         "--regimes",
@@ -59,10 +56,22 @@ fn train_export_replay_agree() {
         "4",
         "--chunk",
         "32",
-        "--eval-every",
-        "15",
         "--quiet",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    neuroloop(&args)
+}
+
+#[test]
+fn train_export_replay_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let sess = dir.path().join("ff");
+    let ckpt = dir.path().join("ckpt");
+    let model = dir.path().join("model.nlm");
+    let report = dir.path().join("replay.json");
+    flipflop_session(&sess);
+    let phy = sess.join("phy");
+    let train = train_tiny(&phy, &ckpt, &["--steps", "30", "--eval-every", "15"]);
     // The flip-flop session's truth.json names the input units: they are found by default.
     assert!(train.contains("input units listed in"), "{train}");
     assert!(ckpt.join("checkpoint.json").is_file());
@@ -178,40 +187,12 @@ fn validation_selects_the_model_that_analyze_reads() {
     let sess = dir.path().join("ff");
     let ckpt = dir.path().join("ckpt");
     let report = dir.path().join("r.json");
-    neuroloop(&[
-        "simulate",
-        "flipflop",
-        "--out",
-        p(&sess),
-        "--duration-s",
-        "40",
-        "--neurons",
-        "32",
-        "--quiet",
-    ]);
-    let train = neuroloop(&[
-        "jslds",
-        "train",
-        "--data",
-        p(&sess.join("phy")),
-        "--out",
-        p(&ckpt),
-        "--steps",
-        "40",
-        "--latent",
-        "6",
-        "--regimes",
-        "4",
-        "--batch",
-        "4",
-        "--chunk",
-        "32",
-        "--eval-every",
-        "5",
-        "--validation",
-        "0.2",
-        "--quiet",
-    ]);
+    flipflop_session(&sess);
+    let train = train_tiny(
+        &sess.join("phy"),
+        &ckpt,
+        &["--steps", "40", "--eval-every", "5", "--validation", "0.2"],
+    );
     assert!(train.contains("for validation from bin 2400"), "{train}");
     assert!(train.contains("selected on the validation bins"), "{train}");
     let side: serde_json::Value =

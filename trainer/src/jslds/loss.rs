@@ -280,6 +280,11 @@ mod tests {
         (model, u, y, h0)
     }
 
+    /// The values of a tensor, untracked.
+    fn plain<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
+        t.clone().detach().try_into_vec_as::<f32>().unwrap()
+    }
+
     fn setup() -> (Jslds, Rollout, Tensor<3>) {
         let (model, u, y, h0) = fixtures(11);
         let roll = model.rollout(u, h0.clone(), h0 + 0.3);
@@ -292,13 +297,7 @@ mod tests {
     fn open_gate_term_is_the_hinge_on_z() {
         let _guard = seeded();
         let (model, roll, y) = setup();
-        let z = roll
-            .lin
-            .z
-            .clone()
-            .detach()
-            .try_into_vec_as::<f32>()
-            .unwrap();
+        let z = plain(&roll.lin.z);
         assert_eq!(z.len(), 3 * 4);
         let z_max = 0.3;
         let expected: f32 =
@@ -324,13 +323,7 @@ mod tests {
         let _guard = seeded();
         let (model, roll, y) = setup();
         let d = 4;
-        let jh = roll
-            .lin
-            .jh_t
-            .clone()
-            .detach()
-            .try_into_vec_as::<f32>()
-            .unwrap();
+        let jh = plain(&roll.lin.jh_t);
         assert_eq!(jh.len(), 3 * d * d);
         let mul = |a: &[f64], b: &[f64]| -> Vec<f64> {
             let mut c = vec![0.0; d * d];
@@ -389,14 +382,8 @@ mod tests {
     fn regime_match_term_is_the_cross_entropy_of_the_linear_state() {
         let _guard = seeded();
         let (model, roll, y) = setup();
-        let vec3 = |t: &Tensor<3>| t.clone().detach().try_into_vec_as::<f32>().unwrap();
-        let (h, a) = (vec3(&roll.h), vec3(&roll.a));
-        let e = model
-            .points
-            .val()
-            .detach()
-            .try_into_vec_as::<f32>()
-            .unwrap();
+        let (h, a) = (plain(&roll.h), plain(&roll.a));
+        let e = plain(&model.points.val());
         let (d, k) = (4, 3);
         let sq = |x: &[f32], j: usize| -> f64 {
             (0..d).map(|i| ((x[i] - e[j * d + i]) as f64).powi(2)).sum()
@@ -480,19 +467,8 @@ mod tests {
     fn free_points_leave_the_fixed_point_term() {
         let _guard = seeded();
         let (model, roll, y) = setup();
-        let f = roll
-            .lin
-            .f
-            .clone()
-            .detach()
-            .try_into_vec_as::<f32>()
-            .unwrap();
-        let e = model
-            .points
-            .val()
-            .detach()
-            .try_into_vec_as::<f32>()
-            .unwrap();
+        let f = plain(&roll.lin.f);
+        let e = plain(&model.points.val());
         let per_point: Vec<f32> = f
             .chunks(4)
             .zip(e.chunks(4))

@@ -197,6 +197,18 @@ fn fold_matches_linear_path_with_gate_and_input_subset() {
     check_fold(true, true);
 }
 
+/// The data source a checkpoint of [`toy_counts`] names.
+pub(crate) fn toy_source(t: usize, n: usize) -> super::checkpoint::DataSource {
+    super::checkpoint::DataSource {
+        path: "toy".into(),
+        good_only: false,
+        units: None,
+        range_s: None,
+        unit_ids: (0..n as u32).collect(),
+        bins: t,
+    }
+}
+
 pub(crate) fn tiny_config(backend: Backend) -> TrainConfig {
     TrainConfig {
         latent: 6,
@@ -253,14 +265,7 @@ fn resume_is_exact() {
     let mut straight = Trainer::new(&counts, n, &cfg).unwrap();
     let all = run_steps(&mut straight, 6);
     let dir = tempfile::tempdir().unwrap();
-    let src = super::checkpoint::DataSource {
-        path: "toy".into(),
-        good_only: false,
-        units: None,
-        range_s: None,
-        unit_ids: (0..n as u32).collect(),
-        bins: t,
-    };
+    let src = toy_source(t, n);
     let mut first = Trainer::new(&counts, n, &cfg).unwrap();
     let mut got = run_steps(&mut first, 3);
     super::checkpoint::save(dir.path(), &mut first, &src).unwrap();

@@ -3,21 +3,10 @@
 
 use burn::tensor::Tensor;
 
-use super::checkpoint::{self, DataSource};
+use super::checkpoint;
 use super::config::{Backend, TrainConfig};
-use super::tests::{seeded, tiny_config, toy_counts};
+use super::tests::{seeded, tiny_config, toy_counts, toy_source};
 use super::train::{Prepared, Trainer};
-
-fn source(t: usize, n: usize) -> DataSource {
-    DataSource {
-        path: "toy".into(),
-        good_only: false,
-        units: None,
-        range_s: None,
-        unit_ids: (0..n as u32).collect(),
-        bins: t,
-    }
-}
 
 fn values(t: Tensor<2>) -> Vec<f32> {
     t.try_into_vec_as::<f32>().unwrap()
@@ -84,7 +73,7 @@ fn the_checkpoint_keeps_the_model_of_lowest_validation_error() {
     let counts = toy_counts(t, n);
     let cfg = config();
     let dir = tempfile::tempdir().unwrap();
-    let src = source(t, n);
+    let src = toy_source(t, n);
     let mut tr = Trainer::new(&counts, n, &cfg).unwrap();
     // Train until the last model is not the selected one (else `load` could return either).
     while tr.step < 60 {
