@@ -652,43 +652,34 @@ fn reseed_points(model: Jslds, nearest: &[i64], h: &[f32], d: usize, rng: &mut S
 #[cfg(test)]
 mod config_checks {
     use super::*;
+    use crate::jslds::loss::LossWeights;
 
-    /// A negative or non-finite contraction weight is refused before training, with the
-    /// weight in the message; 0 (off) and a positive weight pass.
-    #[test]
-    fn contraction_weight_must_be_finite_and_non_negative() {
-        let with = |c: f32| {
+    /// Sets one loss weight with `set` and checks that 0 (off) and `good` pass, and that a
+    /// negative or non-finite weight is refused before training with `field` in the message.
+    fn refuses_bad_weight(set: fn(&mut LossWeights, f32), good: f32, field: &str) {
+        let with = |w: f32| {
             let mut cfg = TrainConfig::default();
-            cfg.weights.contraction = c;
+            set(&mut cfg.weights, w);
             check_config(&cfg)
         };
         assert!(with(0.0).is_ok());
-        assert!(with(0.03).is_ok());
-        for c in [-0.5, f32::NAN, f32::INFINITY] {
-            let err = with(c).expect_err("accepted a bad contraction weight");
+        assert!(with(good).is_ok());
+        for w in [-0.5, f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let err = with(w).expect_err(&format!("accepted {w} as the {field}"));
             assert!(
-                err.to_string().contains("contraction weight"),
+                err.to_string().contains(field),
                 "message does not name the field: {err}"
             );
         }
     }
 
-    /// The same for the regime-match weight.
+    #[test]
+    fn contraction_weight_must_be_finite_and_non_negative() {
+        refuses_bad_weight(|w, x| w.contraction = x, 0.03, "contraction weight");
+    }
+
     #[test]
     fn regime_match_weight_must_be_finite_and_non_negative() {
-        let with = |w: f32| {
-            let mut cfg = TrainConfig::default();
-            cfg.weights.regime_match = w;
-            check_config(&cfg)
-        };
-        assert!(with(0.0).is_ok());
-        assert!(with(10.0).is_ok());
-        for w in [-1.0, f32::NAN, f32::NEG_INFINITY] {
-            let err = with(w).expect_err("accepted a bad regime-match weight");
-            assert!(
-                err.to_string().contains("regime-match weight"),
-                "message does not name the field: {err}"
-            );
-        }
+        refuses_bad_weight(|w, x| w.regime_match = x, 10.0, "regime-match weight");
     }
 }
