@@ -172,8 +172,9 @@ pub struct TrainArgs {
     /// Weight of the linear path's Poisson NLL.
     #[arg(long, default_value_t = 1.0)]
     pub l_lin: f32,
-    /// Warm-up steps of the linear path: `l_lin`, `l_a`, `l_a1`, `l_c` and `l_s` rise linearly from 0
-    /// over these steps, and the linear path restarts at the GRU state each chunk until then (0: off).
+    /// Warm-up steps of the linear path: `l_lin`, `l_a`, `l_a1`, `l_c` and `l_s` rise linearly
+    /// from 0 over these steps, and the linear path restarts at the GRU state each chunk until
+    /// then (0: off).
     #[arg(long, default_value_t = 0)]
     pub warmup: usize,
     /// Every this many steps, move expansion points that no bin of the batch selected onto
@@ -416,8 +417,19 @@ fn train(a: TrainArgs) -> Result<()> {
             Ok(r) => r,
             Err(e) => {
                 bar.abandon();
+                let selected = trainer
+                    .selected
+                    .as_ref()
+                    .map(|(_, s)| {
+                        format!(
+                            "; its model selected on the validation bins, of step {}, is what \
+                             analyze and export read",
+                            s.step
+                        )
+                    })
+                    .unwrap_or_default();
                 bail!(
-                    "{e}\n(the last good checkpoint, step {}, is in {})",
+                    "{e}\n(the last good checkpoint, step {}, is in {}{selected})",
                     trainer.curves.eval.last().map(|p| p.step).unwrap_or(0),
                     a.out.display()
                 );

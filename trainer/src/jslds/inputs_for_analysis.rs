@@ -10,7 +10,7 @@ use super::analysis_inputs::{AnalysisInputs, GateWeights, HeldOut, RegimeLineari
 use super::checkpoint::{self, DataSource};
 use super::config::SelectionKind;
 use super::eval::heldout_rollout;
-use super::session::Session;
+use super::session::{mean_counts, Session};
 use crate::data::{load_counts, Counts, LoadOptions};
 
 fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -83,14 +83,7 @@ pub fn analysis_inputs(ckpt: &Path, data: Option<&Path>) -> Result<AnalysisInput
                     )
                 })?;
             let bins = r.bins();
-            let train_mean_counts = (0..n)
-                .map(|i| {
-                    (0..s.training_bins())
-                        .map(|t| counts.data[t * n + i] as f64)
-                        .sum::<f64>()
-                        / s.training_bins().max(1) as f64
-                })
-                .collect();
+            let train_mean_counts = mean_counts(&counts.data, n, s.training_bins());
             Some(HeldOut {
                 first_bin: r.first_bin,
                 bins,

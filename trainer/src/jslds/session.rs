@@ -13,6 +13,19 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::input::InputTransform;
 
+/// Mean count a bin of each of `neurons` neurons over the first `bins` bins of `counts`
+/// (`[T, neurons]`): the mean-rate model of the training bins.
+pub fn mean_counts(counts: &[u32], neurons: usize, bins: usize) -> Vec<f64> {
+    (0..neurons)
+        .map(|i| {
+            (0..bins)
+                .map(|t| counts[t * neurons + i] as f64)
+                .sum::<f64>()
+                / bins.max(1) as f64
+        })
+        .collect()
+}
+
 /// Columns `index` of a `[T, neurons]` count matrix.
 pub fn select_columns(counts: &[u32], neurons: usize, index: &[usize]) -> Vec<u32> {
     counts

@@ -23,7 +23,7 @@ use super::eval::{heldout_rollout, rollout_range, Eval, HeldOutRollout};
 use super::input::InputTransform;
 use super::loss::jslds_loss;
 use super::model::{Jslds, JsldsConfig};
-use super::session::{select_columns, Session, Streams};
+use super::session::{mean_counts, select_columns, Session, Streams};
 
 /// Why training cannot go on.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,14 +184,7 @@ impl Prepared {
             ),
         };
         let session = Session::new(counts, neurons, &inputs, &transform);
-        let train_mean_counts = (0..neurons)
-            .map(|i| {
-                (0..validation_start)
-                    .map(|t| counts[t * neurons + i] as f64)
-                    .sum::<f64>()
-                    / validation_start as f64
-            })
-            .collect();
+        let train_mean_counts = mean_counts(counts, neurons, validation_start);
         Ok(Self {
             inputs,
             transform,
