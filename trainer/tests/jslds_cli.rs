@@ -1,31 +1,17 @@
 //! `neuroloop jslds train` -> `export --jslds` -> `replay` end to end on a small simulated
 //! flip-flop session: the trained model runs on neuroloop-core, and the fixed-point estimator
-//! agrees with the f32 fold (the file's reference section) on at least 99 % of the bins.
+//! agrees with the f32 fold (the file's reference section) on at least 99 % of the bins; bad
+//! options are refused clearly; `--validation` selects the model that `analyze` reads.
+
+mod cli_common;
 
 use std::path::Path;
-use std::process::Command;
 
-fn neuroloop(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_neuroloop"))
-        .args(args)
-        .output()
-        .expect("run neuroloop");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "neuroloop {args:?} failed:\n{text}");
-    text
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("utf-8 temp path")
-}
+use cli_common::{analyze, ok, p, run};
 
 /// Simulates a 40 s, 32-neuron flip-flop session into `sess`.
 fn flipflop_session(sess: &Path) {
-    neuroloop(&[
+    ok(&[
         "simulate",
         "flipflop",
         "--out",
@@ -59,7 +45,7 @@ fn train_tiny(phy: &Path, ckpt: &Path, extra: &[&str]) -> String {
         "--quiet",
     ];
     args.extend_from_slice(extra);
-    neuroloop(&args)
+    ok(&args)
 }
 
 #[test]
@@ -77,7 +63,7 @@ fn train_export_replay_agree() {
     assert!(ckpt.join("checkpoint.json").is_file());
     assert!(ckpt.join("curves.json").is_file());
     // Resume to 40 steps from the 30-step checkpoint.
-    let resumed = neuroloop(&[
+    let resumed = ok(&[
         "jslds",
         "train",
         "--data",
@@ -95,7 +81,7 @@ fn train_export_replay_agree() {
         resumed.contains("resuming") && resumed.contains("40 steps"),
         "{resumed}"
     );
-    neuroloop(&[
+    ok(&[
         "export",
         "--jslds",
         p(&ckpt),
@@ -104,7 +90,7 @@ fn train_export_replay_agree() {
         "--out",
         p(&model),
     ]);
-    neuroloop(&[
+    ok(&[
         "replay",
         "--model",
         p(&model),
@@ -132,7 +118,7 @@ fn train_export_replay_agree() {
 fn train_refuses_bad_options_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let sess = dir.path().join("ff");
-    neuroloop(&[
+    ok(&[
         "simulate",
         "flipflop",
         "--out",
@@ -143,37 +129,31 @@ fn train_refuses_bad_options_clearly() {
         "32",
         "--quiet",
     ]);
-    let out = Command::new(env!("CARGO_BIN_EXE_neuroloop"))
-        .args([
-            "jslds",
-            "train",
-            "--data",
-            p(&sess.join("phy")),
-            "--out",
-            p(&dir.path().join("c")),
-            "--batch",
-            "64",
-            "--chunk",
-            "64",
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
+    let out = run(&[
+        "jslds",
+        "train",
+        "--data",
+        p(&sess.join("phy")),
+        "--out",
+        p(&dir.path().join("c")),
+        "--batch",
+        "64",
+        "--chunk",
+        "64",
+        "--quiet",
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("too few") && err.contains("--batch"), "{err}");
-    let out = Command::new(env!("CARGO_BIN_EXE_neuroloop"))
-        .args([
-            "jslds",
-            "train",
-            "--data",
-            "/nonexistent/phy",
-            "--out",
-            "/tmp/x",
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
+    let out = run(&[
+        "jslds",
+        "train",
+        "--data",
+        "/nonexistent/phy",
+        "--out",
+        "/tmp/x",
+        "--quiet",
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/phy"), "{err}");
@@ -212,14 +192,7 @@ fn validation_selects_the_model_that_analyze_reads() {
         .as_f64()
         .unwrap();
     assert_eq!(v, best, "the selection is not the lowest validation error");
-    let out = neuroloop(&[
-        "jslds",
-        "analyze",
-        "--model",
-        p(&ckpt),
-        "--report",
-        p(&report),
-    ]);
+    let out = ok(&analyze(&ckpt, &report, &[]));
     assert!(out.contains(&format!("step {step}, selected")), "{out}");
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
