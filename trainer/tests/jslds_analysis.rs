@@ -10,7 +10,7 @@ use indicatif::ProgressBar;
 use neuroloop_trainer::data::{load_counts, Counts, LoadOptions};
 use neuroloop_trainer::jslds::analysis::{analyze, plots, Report, TruthSession};
 use neuroloop_trainer::jslds::{
-    AnalysisInputs, EvalPoint, HeldOut, RegimeLinearisation, TrainingCurves,
+    AnalysisInputs, AttractorInput, EvalPoint, HeldOut, RegimeLinearisation, TrainingCurves,
 };
 use neuroloop_trainer::simulate::{self, Options, Scenario};
 
@@ -162,6 +162,8 @@ fn known_system(bins: usize, neurons: usize) -> AnalysisInputs {
         curves: curves(),
         model_step: None,
         validation_relative_error: None,
+        attractors: Vec::new(),
+        attractor_iterations: 0,
     }
 }
 
@@ -392,6 +394,8 @@ fn model(
         curves: curves(),
         model_step: None,
         validation_relative_error: None,
+        attractors: Vec::new(),
+        attractor_iterations: 0,
     }
 }
 
@@ -444,6 +448,23 @@ fn truth_match_of_an_exact_model_of_the_regimes_session() {
     // model regime 3 sits on is no longer matched.
     let mut freed = inputs.clone();
     freed.free_points = 2;
+    // The GRU's own attractors, here on the four true points.
+    assert_eq!(m.attractors_matched, 0, "no attractors given: {m:?}");
+    let stable: Vec<Vec<f64>> = t
+        .fixed_points
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|f| f.stable)
+        .map(|f| embed(&f.point, d))
+        .collect();
+    freed.attractors = stable
+        .iter()
+        .map(|p| AttractorInput {
+            point: p.clone(),
+            basin_share: 0.25,
+        })
+        .collect();
     let (report_freed, _) = analyze(&freed, Some(&truth), Some(&counts)).unwrap();
     let pinned: Vec<bool> = report_freed.regimes.iter().map(|r| r.pinned).collect();
     assert_eq!(pinned, [true, true, true, false, false]);
@@ -453,6 +474,19 @@ fn truth_match_of_an_exact_model_of_the_regimes_session() {
         mf.fixed_point_matches.iter().all(|f| f.regime != Some(3)),
         "{mf:?}"
     );
+    // The attractors count whether or not a pinned point sits on them: all four; the one on
+    // the freed regime 3's point is the one without a pinned point near it.
+    assert_eq!(mf.attractors_matched, 4, "{mf:?}");
+    assert_eq!(report_freed.attractors.len(), 4);
+    for (a, p) in report_freed.attractors.iter().zip(&stable) {
+        assert_eq!(&a.point, p);
+        let dist = a.distance.unwrap();
+        if *p == freed.regimes[3].expansion_point {
+            assert!(dist > 0.5 && a.nearest_pinned_regime != Some(3), "{a:?}");
+        } else {
+            assert!(dist < 1e-9 && a.nearest_pinned_regime.unwrap() < 3, "{a:?}");
+        }
+    }
     assert!(
         m.affine_map_r2.iter().all(|&r| r > 0.99),
         "{:?}",

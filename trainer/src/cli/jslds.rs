@@ -184,6 +184,11 @@ pub struct TrainArgs {
     /// Last step of dead-point reseeding.
     #[arg(long, default_value_t = 1000)]
     pub reseed_until: usize,
+    /// At each reseeding step, also run the GRU at the input anchor from the batch's states
+    /// until they come to rest, and move redundant pinned expansion points onto the
+    /// attractors no pinned point is near.
+    #[arg(long)]
+    pub cover_attractors: bool,
     /// Held-out fraction (the last bins).
     #[arg(long, default_value_t = 0.2)]
     pub heldout: f64,
@@ -348,6 +353,7 @@ fn train(a: TrainArgs) -> Result<()> {
         lr_final: a.lr_final,
         reseed_every: a.reseed_every,
         reseed_until: a.reseed_until,
+        cover_attractors: a.cover_attractors,
         seed: a.seed,
         backend: a.backend,
         ..TrainConfig::default()

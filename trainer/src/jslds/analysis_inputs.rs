@@ -55,6 +55,24 @@ pub struct AnalysisInputs {
     /// The analysed model's validation relative error when it was selected on it.
     #[serde(default)]
     pub validation_relative_error: Option<f32>,
+    /// The GRU's attractors at the input anchor: where the GRU comes to rest when run from
+    /// the held-out states with `u = u*` ([`crate::jslds::attractors`]), largest basin first.
+    /// Empty without held-out data, and in older analysis inputs.
+    #[serde(default)]
+    pub attractors: Vec<AttractorInput>,
+    /// Steps of `F(h, u*)` the attractor search ran (its horizon is this times `bin_s`); 0
+    /// when it did not run.
+    #[serde(default)]
+    pub attractor_iterations: usize,
+}
+
+/// One attractor of the GRU at the input anchor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttractorInput {
+    /// Where the states came to rest (mean), `d`.
+    pub point: Vec<f64>,
+    /// Fraction of the starting states that came to rest here.
+    pub basin_share: f64,
 }
 
 /// The linear gate of a `"gate"` model: regime `argmax_k (W a + b)_k`.

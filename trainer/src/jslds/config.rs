@@ -98,6 +98,11 @@ pub struct TrainConfig {
     pub reseed_every: usize,
     /// Last step of dead-point reseeding.
     pub reseed_until: usize,
+    /// At every reseeding step, also move redundant pinned expansion points onto the GRU's
+    /// attractors that no pinned point is near ([`super::attractors`]). Off by default; older
+    /// checkpoints: off.
+    #[serde(default)]
+    pub cover_attractors: bool,
     /// Stop as diverged when the loss exceeds this multiple of the best loss so far.
     pub divergence_factor: f32,
     /// Warm-up of the linear path: the weights of its NLL (`l_lin`), of the approximation
@@ -162,6 +167,7 @@ impl Default for TrainConfig {
             eval_every: 250,
             reseed_every: 50,
             reseed_until: 1000,
+            cover_attractors: false,
             divergence_factor: 1e3,
             warmup: 0,
             lr_final: 1.0,

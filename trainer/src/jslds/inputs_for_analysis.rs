@@ -4,9 +4,12 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 
-use super::analysis_inputs::{AnalysisInputs, GateWeights, HeldOut, RegimeLinearisation};
+use super::analysis_inputs::{
+    AnalysisInputs, AttractorInput, GateWeights, HeldOut, RegimeLinearisation,
+};
+use super::attractors;
 use super::checkpoint::{self, DataSource};
 use super::config::SelectionKind;
 use super::eval::heldout_rollout;
@@ -100,6 +103,15 @@ pub fn analysis_inputs(ckpt: &Path, data: Option<&Path>) -> Result<AnalysisInput
             })
         }
     };
+    let attractor_iterations = if heldout.is_some() {
+        attractors::ANALYSIS_ITERATIONS
+    } else {
+        0
+    };
+    let attractors = heldout
+        .as_ref()
+        .map(|ho| gru_attractors(model, &ho.h))
+        .unwrap_or_default();
     Ok(AnalysisInputs {
         bin_s: s.config.bin_s,
         latent: d,
@@ -139,7 +151,44 @@ pub fn analysis_inputs(ckpt: &Path, data: Option<&Path>) -> Result<AnalysisInput
             .selected
             .as_ref()
             .map(|x| x.selected.validation_relative_error),
+        attractor_iterations,
+        attractors,
     })
+}
+
+/// Held-out states the attractor search starts from: every this many (consecutive states are
+/// close; 18,000 held-out bins give 3,600 starts).
+const ATTRACTOR_START_STRIDE: usize = 5;
+
+/// The GRU's attractors at the anchor, run from every [`ATTRACTOR_START_STRIDE`]-th held-out
+/// state `h` (`bins x d`).
+fn gru_attractors(model: &super::model::Jslds, h: &[f32]) -> Vec<AttractorInput> {
+    let d = model.latent();
+    let starts: Vec<f32> = h
+        .chunks_exact(d)
+        .step_by(ATTRACTOR_START_STRIDE)
+        .flatten()
+        .copied()
+        .collect();
+    let n = starts.len() / d;
+    if n == 0 {
+        return Vec::new();
+    }
+    let device = model.points.device();
+    let states = Tensor::<2>::from_data(TensorData::new(starts, [n, d]), &device);
+    let (found, _) = attractors::find(
+        &model.gru,
+        model.anchor_val(),
+        states,
+        attractors::ANALYSIS_ITERATIONS,
+    );
+    found
+        .into_iter()
+        .map(|a| AttractorInput {
+            point: a.point.iter().map(|&x| f64::from(x)).collect(),
+            basin_share: a.basin as f64 / n as f64,
+        })
+        .collect()
 }
 
 /// Regimes of a trained JSLDS over a whole session (training and held-out bins), for relating

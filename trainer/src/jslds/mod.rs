@@ -15,6 +15,7 @@
 
 pub mod analysis;
 pub mod analysis_inputs;
+pub mod attractors;
 pub mod checkpoint;
 pub mod config;
 pub mod eval;
@@ -29,7 +30,8 @@ pub mod session;
 pub mod train;
 
 pub use analysis_inputs::{
-    AnalysisInputs, EvalPoint, GateWeights, HeldOut, RegimeLinearisation, TrainingCurves,
+    AnalysisInputs, AttractorInput, EvalPoint, GateWeights, HeldOut, RegimeLinearisation,
+    TrainingCurves,
 };
 pub use config::{Anchor, Backend, SelectionKind, TrainConfig};
 pub use inputs_for_analysis::{

@@ -18,10 +18,11 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use super::analysis_inputs::{EvalPoint, TrainingCurves};
+use super::attractors;
 use super::config::{Anchor, SelectionKind, TrainConfig};
 use super::eval::{heldout_rollout, rollout_range, Eval, HeldOutRollout};
 use super::input::InputTransform;
-use super::loss::jslds_loss;
+use super::loss::{jslds_loss, pinned_points};
 use super::model::{Jslds, JsldsConfig};
 use super::session::{mean_counts, select_columns, Session, Streams};
 
@@ -457,6 +458,10 @@ impl Trainer {
         if let Some((nearest, h)) = reseed_data {
             let mut rng = StdRng::seed_from_u64(cfg.seed ^ (step as u64).wrapping_mul(0x9e37_79b9));
             model = reseed_points(model, &nearest, &h, cfg.latent, &mut rng);
+            if cfg.cover_attractors {
+                let pinned = pinned_points(cfg.regimes, cfg.weights.free_points);
+                model = cover_attractors(model, &h, pinned);
+            }
         }
         self.model = model;
         self.step = step;
@@ -640,6 +645,74 @@ fn reseed_points(model: Jslds, nearest: &[i64], h: &[f32], d: usize, rng: &mut S
     let mut model = model;
     model.points = model.points.map(|_| new.require_grad());
     model
+}
+
+/// Moves redundant pinned expansion points onto the GRU's attractors that no pinned point is
+/// near, found by running the GRU at the anchor from the batch states `h` (see
+/// [`attractors`]; the ParamId is kept, as in [`reseed_points`]).
+fn cover_attractors(model: Jslds, h: &[f32], pinned: usize) -> Jslds {
+    let plain = model.valid();
+    let d = plain.latent();
+    let k = plain.regimes();
+    let mut points = plain
+        .points
+        .val()
+        .try_into_vec_as::<f32>()
+        .unwrap_or_default();
+    let moved =
+        attractors::cover_from_states(&plain.gru, plain.anchor_val(), h, &mut points, pinned);
+    if moved == 0 {
+        return model;
+    }
+    let device = model.points.device();
+    let new = Tensor::<2>::from_data(TensorData::new(points, [k, d]), &device);
+    let mut model = model;
+    model.points = model.points.map(|_| new.require_grad());
+    model
+}
+
+#[cfg(test)]
+mod cover_tests {
+    use super::*;
+    use crate::jslds::attractors::contracting_gru;
+
+    #[test]
+    fn covering_moves_a_redundant_point_and_keeps_the_points_trainable() {
+        let device = Device::flex().autodiff();
+        let b = [0.5f32, -1.0, 0.2];
+        let mut model = JsldsConfig {
+            inputs: 2,
+            outputs: 4,
+            latent: 3,
+            regimes: 4,
+            learn_anchor: false,
+            gate: false,
+        }
+        .init(&device);
+        model.gru = contracting_gru(2, &b, &device);
+        // Pinned 0 and 1 on top of each other, 2 elsewhere; 3 free.
+        let points = vec![
+            0.9, 0.9, 0.9, 0.9, 0.9, 0.91, -0.9, 0.9, -0.9, 0.0, 0.0, 0.0,
+        ];
+        let t = Tensor::<2>::from_data(TensorData::new(points, [4, 3]), &device);
+        model.points = model.points.map(|_| t.require_grad());
+        let states: Vec<f32> = (0..30 * 3)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+            .collect();
+        let model = cover_attractors(model, &states, 3);
+        let after = model
+            .points
+            .val()
+            .try_into_vec_as::<f32>()
+            .unwrap_or_default();
+        let on_fixed_point =
+            |k: usize| (0..3).all(|i| (after[k * 3 + i] - b[i].tanh()).abs() < 1e-4);
+        assert!(on_fixed_point(0) ^ on_fixed_point(1), "{after:?}");
+        assert_eq!(&after[6..], &[-0.9, 0.9, -0.9, 0.0, 0.0, 0.0]);
+        // The moved points still train.
+        let grads = model.points.val().sum().backward();
+        assert!(model.points.val().grad(&grads).is_some());
+    }
 }
 
 #[cfg(test)]

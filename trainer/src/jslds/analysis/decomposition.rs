@@ -306,6 +306,8 @@ mod tests {
             curves: TrainingCurves::default(),
             model_step: None,
             validation_relative_error: None,
+            attractors: Vec::new(),
+            attractor_iterations: 0,
         };
         let mut h = Vec::with_capacity(bins * D);
         {

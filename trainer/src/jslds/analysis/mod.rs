@@ -6,7 +6,8 @@
 //! frequencies), the occupancy; over the held-out full rollout the relative error of the
 //! linear path and the co-smoothing bits per spike; with a simulated session's truth, the
 //! match to the true fixed points, frequencies and regime timeline, a ring measure and a
-//! population-rate threshold baseline; figures in SVG.
+//! population-rate threshold baseline; the GRU's own attractors beside the expansion points;
+//! figures in SVG.
 //!
 //! The linear algebra is small and local ([`mat`], [`eigen`], [`pca`], [`lstsq`]): `d` is at
 //! most a few hundred, and the crate has no LAPACK.
@@ -15,6 +16,7 @@
 // do; iterator rewrites of those loops would hide the algorithm.
 #![allow(clippy::needless_range_loop)]
 
+pub mod attractor;
 pub mod baseline;
 pub mod cli;
 pub mod decomposition;
@@ -116,6 +118,7 @@ pub fn analyze(
                     h: &ho.h,
                     regime: &ho.regime,
                     regimes: &regimes,
+                    attractors: &inputs.attractors,
                 },
                 t,
                 baseline,
@@ -130,6 +133,8 @@ pub fn analyze(
         co_bps: co,
         regimes_occupied: regimes.iter().filter(|r| r.occupancy > 0.0).count(),
         regimes_stable: regimes.iter().filter(|r| r.stable).count(),
+        attractors: attractor::attractor_reports(&inputs.attractors, &regimes),
+        attractor_horizon_s: inputs.attractor_iterations as f64 * view.bin_s,
         regimes,
         truth_match,
         co_bps_neurons: which.to_string(),

@@ -46,6 +46,13 @@ pub struct Report {
     pub regimes_occupied: usize,
     /// Regimes whose `J_h` is stable.
     pub regimes_stable: usize,
+    /// The GRU's attractors at the input anchor (where it comes to rest from the held-out
+    /// states), largest basin first, each with its nearest pinned expansion point; empty
+    /// without held-out data.
+    pub attractors: Vec<super::attractor::AttractorReport>,
+    /// How long the GRU was run at the anchor to find `attractors`, seconds: a state that is
+    /// still at rest after it counts, so a slow point that holds for longer counts too.
+    pub attractor_horizon_s: f64,
     /// Session bin of the first held-out bin.
     pub heldout_first_bin: usize,
     /// Held-out bins.

@@ -9,6 +9,8 @@
 //!   of the smallest distance between two true stable points (flip-flop corners are 2 apart:
 //!   0.5; the `regimes` attractors about 1.41 apart: 0.35). With one true point the scale is
 //!   the RMS spread of the true latent state instead.
+//! * Attractors: the same for the GRU's own attractors at the input anchor (where it comes to
+//!   rest from the held-out states), whether or not a pinned expansion point sits on them.
 //! * Frequency: the model frequency (over the occupied regimes' `frequencies_hz`) closest to
 //!   the truth's oscillation; a model without any oscillatory mode counts as 0 Hz.
 //! * Regimes: each model regime is mapped to the true label it co-occurs with most on the
@@ -25,6 +27,7 @@ use super::mat::{distance, Mat};
 use super::regime::RegimeReport;
 use super::ring::{ring_in_pcs, ring_measure, RingMeasure};
 use super::truth::TruthSession;
+use crate::jslds::analysis_inputs::AttractorInput;
 
 /// Match tolerance as a fraction of the smallest distance between true stable points.
 pub const MATCH_FRACTION: f64 = 0.25;
@@ -51,6 +54,13 @@ pub struct TruthMatch {
     pub affine_map_r2: Vec<f64>,
     /// Per true stable fixed point: the nearest mapped expansion point.
     pub fixed_point_matches: Vec<FixedPointMatch>,
+    /// How many true stable fixed points one of the GRU's own attractors (the report's
+    /// `attractors`) matches, with the same map and tolerance as `fixed_points_matched`: the
+    /// stable states the GRU learned, whether or not a pinned expansion point sits on them.
+    pub attractors_matched: usize,
+    /// Per true stable fixed point: the nearest mapped attractor (`regime` is its index in
+    /// `attractors`).
+    pub attractor_matches: Vec<FixedPointMatch>,
     /// The truth's oscillation frequency, Hz.
     pub frequency_true_hz: Option<f64>,
     /// The model frequency closest to it, Hz (0 when the model has no oscillatory mode).
@@ -78,7 +88,7 @@ pub struct TruthMatch {
     pub baseline_rate_threshold: Option<RateThresholdBaseline>,
 }
 
-/// One true stable fixed point and its nearest mapped expansion point.
+/// One true stable fixed point and its nearest mapped expansion point (or attractor).
 #[derive(Debug, Clone, Serialize)]
 pub struct FixedPointMatch {
     /// The true point.
@@ -108,6 +118,8 @@ pub struct ModelSide<'a> {
     pub regime: &'a [usize],
     /// The per-regime report (expansion points, frequencies, occupancy).
     pub regimes: &'a [RegimeReport],
+    /// The GRU's attractors at the input anchor (may be empty).
+    pub attractors: &'a [AttractorInput],
 }
 
 /// Scores the model against the truth. `baseline` is computed by the caller (it needs the
@@ -150,33 +162,23 @@ pub fn match_truth(
     let true_points = true_stable_points(truth);
     let tolerance = match_tolerance(&true_points, truth.latent.as_ref());
     let mut matches = Vec::new();
+    let mut attractor_matches = Vec::new();
     if let (Some(map), Some(tol)) = (&map, tolerance) {
+        // Free points (not held to a fixed point) do not count as fixed points.
+        let pinned: Vec<(usize, &[f64])> = occupied
+            .iter()
+            .filter(|&&k| model.regimes[k].pinned)
+            .map(|&k| (k, model.regimes[k].expansion_point.as_slice()))
+            .collect();
+        let attractors: Vec<(usize, &[f64])> = model
+            .attractors
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (i, a.point.as_slice()))
+            .collect();
         for p in &true_points {
-            // Free points (not held to a fixed point) do not count as fixed points.
-            let nearest = occupied
-                .iter()
-                .filter(|&&k| model.regimes[k].pinned)
-                .map(|&k| {
-                    let m = map.apply(&model.regimes[k].expansion_point);
-                    (k, distance(&m, p), m)
-                })
-                .min_by(|a, b| a.1.total_cmp(&b.1));
-            matches.push(match nearest {
-                Some((k, d, m)) => FixedPointMatch {
-                    point: p.clone(),
-                    regime: Some(k),
-                    mapped_point: Some(m),
-                    distance: Some(d),
-                    matched: d <= tol,
-                },
-                None => FixedPointMatch {
-                    point: p.clone(),
-                    regime: None,
-                    mapped_point: None,
-                    distance: None,
-                    matched: false,
-                },
-            });
+            matches.push(nearest_match(p, &pinned, map, tol));
+            attractor_matches.push(nearest_match(p, &attractors, map, tol));
         }
     }
 
@@ -289,6 +291,8 @@ pub fn match_truth(
         match_tolerance: tolerance,
         affine_map_r2: map.map(|m| m.r2).unwrap_or_default(),
         fixed_point_matches: matches,
+        attractors_matched: attractor_matches.iter().filter(|m| m.matched).count(),
+        attractor_matches,
         frequency_true_hz: f_true,
         frequency_model_hz: f_model,
         frequency_regime: f_regime,
@@ -308,6 +312,39 @@ pub fn match_truth(
         ring_regime_means,
         baseline_rate_threshold: baseline,
     })
+}
+
+/// The candidate (`(index, point in latent space)`) whose mapped point is nearest to the true
+/// point `p`, matched when within `tol`.
+fn nearest_match(
+    p: &[f64],
+    candidates: &[(usize, &[f64])],
+    map: &AffineMap,
+    tol: f64,
+) -> FixedPointMatch {
+    let nearest = candidates
+        .iter()
+        .map(|&(k, x)| {
+            let m = map.apply(x);
+            (k, distance(&m, p), m)
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    match nearest {
+        Some((k, d, m)) => FixedPointMatch {
+            point: p.to_vec(),
+            regime: Some(k),
+            mapped_point: Some(m),
+            distance: Some(d),
+            matched: d <= tol,
+        },
+        None => FixedPointMatch {
+            point: p.to_vec(),
+            regime: None,
+            mapped_point: None,
+            distance: None,
+            matched: false,
+        },
+    }
 }
 
 /// Least-squares affine map from `h` (held-out rows) to the true latent of the same bins.
