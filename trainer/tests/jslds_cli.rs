@@ -200,3 +200,52 @@ fn validation_selects_the_model_that_analyze_reads() {
     assert_eq!(r["training_steps"].as_u64(), Some(40));
     assert!((r["validation_relative_error"].as_f64().unwrap() - v).abs() < 1e-6);
 }
+
+/// `--cover-attractors` is kept in the checkpoint (so `--resume` goes on with it), and
+/// `analyze` reports the GRU's attractors with the horizon they were searched over.
+#[test]
+fn cover_attractors_is_recorded_and_analyze_reports_attractors() {
+    let dir = tempfile::tempdir().unwrap();
+    let sess = dir.path().join("ff");
+    let ckpt = dir.path().join("ckpt");
+    let report = dir.path().join("r.json");
+    flipflop_session(&sess);
+    train_tiny(
+        &sess.join("phy"),
+        &ckpt,
+        &[
+            "--steps",
+            "20",
+            "--eval-every",
+            "10",
+            "--reseed-every",
+            "5",
+            "--cover-attractors",
+        ],
+    );
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ckpt.join("checkpoint.json")).unwrap())
+            .unwrap();
+    assert_eq!(side["config"]["cover_attractors"].as_bool(), Some(true));
+    ok(&analyze(&ckpt, &report, &[]));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    // 2,000 steps of the default 10 ms bins.
+    assert!(
+        (r["attractor_horizon_s"].as_f64().unwrap() - 20.0).abs() < 1e-9,
+        "{r}"
+    );
+    let attractors = r["attractors"].as_array().expect("no attractors list");
+    let share: f64 = attractors
+        .iter()
+        .map(|a| a["basin_share"].as_f64().unwrap())
+        .sum();
+    assert!(
+        share <= 1.0 + 1e-9,
+        "basins share more than all states: {share}"
+    );
+    for a in attractors {
+        assert_eq!(a["point"].as_array().unwrap().len(), 6);
+        assert!(a["distance"].as_f64().unwrap() >= 0.0);
+    }
+}

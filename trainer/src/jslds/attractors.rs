@@ -28,6 +28,8 @@ pub const ANALYSIS_ITERATIONS: usize = 2000;
 pub const REST_FRACTION: f32 = 1e-3;
 /// Resting states within this fraction of the spread are one attractor.
 pub const GROUP_FRACTION: f32 = 0.05;
+/// A pinned point within this fraction of the spread of an attractor is moved onto it.
+pub const SNAP_FRACTION: f32 = 0.25;
 /// An attractor is covered when a pinned point lies within this fraction of the spread
 /// (on `flipflop` the corners are about one spread apart, and the match tolerance of the
 /// analysis, a quarter of the corner distance, is about a third of a spread).
@@ -152,17 +154,24 @@ pub fn find(
     )
 }
 
-/// Moves pinned points (the first `pinned` rows of `points`, `K x d`) onto the attractors no
-/// pinned point lies within `radius` of, largest basin first. The point given up is the most
-/// redundant one (closest to another pinned point) among those not moved in this call, and only
-/// when it is closer to its neighbour than the attractor is to its nearest pinned point, so that
-/// every move narrows the largest gap. Returns `(point, attractor)` for each move.
+/// Puts a pinned point (of the first `pinned` rows of `points`, `K x d`) on each attractor,
+/// largest basin first:
+/// * the nearest pinned point, when it lies within `snap` and has not been placed on another
+///   attractor in this call, moves onto it (a point near an attractor but off it sits on a
+///   slow manifold, where the fixed-point term holds it only loosely);
+/// * else, when no pinned point lies within `radius`, the most redundant one (closest to another
+///   pinned point) among those not placed in this call moves onto it, but only when it is closer
+///   to its neighbour than the attractor is to its nearest pinned point, so that every such move
+///   narrows the largest gap.
+///
+/// Returns `(point, attractor)` for each move.
 pub fn cover(
     points: &mut [f32],
     d: usize,
     pinned: usize,
     attractors: &[Attractor],
     radius: f32,
+    snap: f32,
 ) -> Vec<(usize, usize)> {
     let pinned = pinned.min(points.len() / d.max(1));
     let mut moved = vec![false; pinned];
@@ -171,9 +180,17 @@ pub fn cover(
         return moves;
     }
     for (ai, a) in attractors.iter().enumerate() {
-        let gap = (0..pinned)
-            .map(|k| distance(&points[k * d..(k + 1) * d], &a.point))
-            .fold(f32::INFINITY, f32::min);
+        let (nearest, gap) = (0..pinned)
+            .map(|k| (k, distance(&points[k * d..(k + 1) * d], &a.point)))
+            .fold((0, f32::INFINITY), |b, c| if c.1 < b.1 { c } else { b });
+        if gap <= snap && !moved[nearest] {
+            moved[nearest] = true;
+            if gap > 0.0 {
+                points[nearest * d..(nearest + 1) * d].copy_from_slice(&a.point);
+                moves.push((nearest, ai));
+            }
+            continue;
+        }
         if gap <= radius {
             continue;
         }
@@ -223,7 +240,15 @@ pub fn cover_from_states(
     let device = anchor.device();
     let t = Tensor::<2>::from_data(TensorData::new(states[..n * d].to_vec(), [n, d]), &device);
     let (attractors, s) = find(gru, anchor, t, TRAIN_ITERATIONS);
-    cover(points, d, pinned, &attractors, COVER_FRACTION * s).len()
+    cover(
+        points,
+        d,
+        pinned,
+        &attractors,
+        COVER_FRACTION * s,
+        SNAP_FRACTION * s,
+    )
+    .len()
 }
 
 /// A GRU whose weights are zero except the candidate's input bias `b`: `r = z = 1/2`,
@@ -298,7 +323,7 @@ mod tests {
             att(&[-1.0, 0.0], 9),
             att(&[0.0, -1.0], 5),
         ];
-        let moves = cover(&mut points, d, 3, &attractors, 0.25);
+        let moves = cover(&mut points, d, 3, &attractors, 0.25, 0.0);
         assert_eq!(moves.len(), 1);
         let (k, a) = moves[0];
         assert_eq!(a, 2);
@@ -307,7 +332,7 @@ mod tests {
         // The free point is never moved; the point kept at (1,0) still covers it.
         assert_eq!(&points[6..8], &[0.0, 1.0]);
         // Every attractor is now covered: a second call moves nothing.
-        assert!(cover(&mut points, d, 3, &attractors, 0.25).is_empty());
+        assert!(cover(&mut points, d, 3, &attractors, 0.25, 0.0).is_empty());
     }
 
     #[test]
@@ -342,6 +367,25 @@ mod tests {
     }
 
     #[test]
+    fn cover_snaps_a_nearby_pinned_point_onto_its_attractor_once() {
+        let d = 2;
+        // Pinned 0 near attractor 0, pinned 1 near both (but nearer attractor 1).
+        let mut points = vec![0.05, 0.0, 1.0, 0.04, 9.0, 9.0];
+        let attractors = [att(&[0.0, 0.0], 10), att(&[1.0, 0.0], 5)];
+        let moves = cover(&mut points, d, 2, &attractors, 0.01, 0.1);
+        assert_eq!(moves, [(0, 0), (1, 1)]);
+        assert_eq!(&points[..4], &[0.0, 0.0, 1.0, 0.0]);
+        // The free point is left alone, and on the attractors nothing moves again.
+        assert_eq!(&points[4..], &[9.0, 9.0]);
+        assert!(cover(&mut points, d, 2, &attractors, 0.01, 0.1).is_empty());
+        // One point near two attractors is placed on the larger basin's only.
+        let mut one = vec![0.5, 0.0, 9.0, 9.0];
+        let near_both = [att(&[0.45, 0.0], 10), att(&[0.55, 0.0], 5)];
+        assert_eq!(cover(&mut one, d, 2, &near_both, 0.01, 0.1), [(0, 0)]);
+        assert_eq!(&one[..2], &[0.45, 0.0]);
+    }
+
+    #[test]
     fn cover_leaves_points_that_are_each_alone_on_an_attractor() {
         let d = 1;
         let mut points = vec![-1.0, 1.0];
@@ -349,9 +393,9 @@ mod tests {
         // A third attractor at 0 is closer to both points (1) than they are to each other (2):
         // moving either would open a larger gap than it closes.
         let attractors = [att(&[-1.0], 3), att(&[1.0], 3), att(&[0.0], 3)];
-        assert!(cover(&mut points, d, 2, &attractors, 0.1).is_empty());
+        assert!(cover(&mut points, d, 2, &attractors, 0.1, 0.1).is_empty());
         assert_eq!(points, before);
         // With one pinned point there is nothing to give up.
-        assert!(cover(&mut points, d, 1, &[att(&[5.0], 3)], 0.1).is_empty());
+        assert!(cover(&mut points, d, 1, &[att(&[5.0], 3)], 0.1, 0.1).is_empty());
     }
 }
