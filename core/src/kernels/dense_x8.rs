@@ -60,7 +60,7 @@
 //!
 //! # Exactness
 //! `SMLALD` adds two `i16 × i16` products to a 64-bit accumulator (wrapping modulo `2^64`,
-//! as the `wrapping_add` chain of [`super::dot_i16`]); with `|w·x| <= 2^30` and fewer than
+//! as the `wrapping_add` chain of [`super::dot_i16()`]); with `|w·x| <= 2^30` and fewer than
 //! `2^16` elements the sum stays below `2^47`, so no wrap happens and the value is the exact
 //! `Σ w·x`, the same as the portable path's. A pass of the two-row kernels that completes
 //! has 32-bit sums that never overflowed (Q clear), so they are the exact sums. `SMMUL` is

@@ -9,7 +9,7 @@ pub const I8_BLOCK: usize = 256;
 /// exact for any length. On Cortex-M4 the inner loop is `LDRSB` + `LDRSH` + `SMLABB` per
 /// element plus loop overhead (about 5 instructions a multiply-accumulate): without the
 /// `SXTB16` intrinsic (unstable, and `unsafe`) int8 weights cannot use the dual 16-bit MAC,
-/// so on that core int16 weights ([`super::dot_i16`]) are the faster choice and int8 weights
+/// so on that core int16 weights ([`super::dot_i16()`]) are the faster choice and int8 weights
 /// the smaller one.
 #[inline]
 pub fn dot_i8(w: &[u8], x: &[i16]) -> i64 {

@@ -4,8 +4,8 @@
 use crate::fixed::{sat_i16_from_i64, Requant};
 use crate::format::{QMatrix, WeightType};
 
-/// Raw accumulator of one row of `wtype` weights with `x` (dispatches to [`super::dot_i8`] or
-/// [`super::dot_i16`]).
+/// Raw accumulator of one row of `wtype` weights with `x` (dispatches to [`super::dot_i8()`] or
+/// [`super::dot_i16()`]).
 #[inline]
 pub fn dot(wtype: WeightType, row: &[u8], x: &[i16]) -> i64 {
     match wtype {

@@ -6,8 +6,8 @@
 //!
 //! | kernel | product bound | accumulator | why it cannot overflow |
 //! | --- | --- | --- | --- |
-//! | [`dot_i8`] | `128·32768 = 2^22` | `i32` per block of 256, summed in `i64` | `256·2^22 = 2^30 < 2^31` |
-//! | [`dot_i16`] | `32768² = 2^30` | `i64` | `1024·2^30 = 2^40` |
+//! | [`dot_i8()`] | `128·32768 = 2^22` | `i32` per block of 256, summed in `i64` | `256·2^22 = 2^30 < 2^31` |
+//! | [`dot_i16()`] | `32768² = 2^30` | `i64` | `1024·2^30 = 2^40` |
 //! | [`sqdist_i16`] | `(2^16)² = 2^32` | `i64` | `256·2^32 = 2^40` |
 //!
 //! Arithmetic is written with explicit `wrapping_*` operations where the bounds above prove no

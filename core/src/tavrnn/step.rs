@@ -231,7 +231,7 @@ impl Walk {
 /// Consumer of [`for_neighbor_batches`]: `f(neighbours, first)`.
 type BatchFn<'f> = dyn FnMut(&Neighbors<'_>, bool, bool) + 'f;
 
-/// Calls `f(neighbours, first, last)` for the neighbours of row `i` ([`for_neighbors`], in
+/// Calls `f(neighbours, first, last)` for the neighbours of row `i` (`for_neighbors`, in
 /// order, with the same values) in batches of up to [`NB_BATCH`]; `first` on the first
 /// batch, `last` on the last, and one empty first (and last) batch for a row without
 /// neighbours, so that the consumer always initialises and finishes its sums. The graph
