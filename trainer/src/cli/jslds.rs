@@ -185,8 +185,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1000)]
     pub reseed_until: usize,
     /// At each reseeding step, also run the GRU at the input anchor from the batch's states
-    /// until they come to rest, and move redundant pinned expansion points onto the
-    /// attractors no pinned point is near.
+    /// until they come to rest, and give each attractor found a pinned expansion point (the
+    /// nearest one snaps onto it, or a redundant one moves there).
     #[arg(long)]
     pub cover_attractors: bool,
     /// Held-out fraction (the last bins).

@@ -98,9 +98,9 @@ pub struct TrainConfig {
     pub reseed_every: usize,
     /// Last step of dead-point reseeding.
     pub reseed_until: usize,
-    /// At every reseeding step, also move redundant pinned expansion points onto the GRU's
-    /// attractors that no pinned point is near ([`super::attractors`]). Off by default; older
-    /// checkpoints: off.
+    /// At every reseeding step, also give each of the GRU's attractors a pinned expansion
+    /// point: the nearest one snaps onto it, or a redundant one moves there
+    /// ([`super::attractors::cover`]). Off by default; older checkpoints: off.
     #[serde(default)]
     pub cover_attractors: bool,
     /// Stop as diverged when the loss exceeds this multiple of the best loss so far.

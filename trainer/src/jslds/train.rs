@@ -647,9 +647,9 @@ fn reseed_points(model: Jslds, nearest: &[i64], h: &[f32], d: usize, rng: &mut S
     model
 }
 
-/// Moves redundant pinned expansion points onto the GRU's attractors that no pinned point is
-/// near, found by running the GRU at the anchor from the batch states `h` (see
-/// [`attractors`]; the ParamId is kept, as in [`reseed_points`]).
+/// Gives each of the GRU's attractors a pinned expansion point ([`attractors::cover`]): the
+/// attractors are found by running the GRU at the anchor from the batch states `h`. The
+/// ParamId is kept, as in [`reseed_points`].
 fn cover_attractors(model: Jslds, h: &[f32], pinned: usize) -> Jslds {
     let plain = model.valid();
     let d = plain.latent();
