@@ -631,7 +631,6 @@ fn reseed_points(model: Jslds, nearest: &[i64], h: &[f32], d: usize, rng: &mut S
     if used.iter().all(|&u| u) || states == 0 {
         return model;
     }
-    let device = model.points.device();
     let mut points = model
         .points
         .val()
@@ -641,19 +640,23 @@ fn reseed_points(model: Jslds, nearest: &[i64], h: &[f32], d: usize, rng: &mut S
         let s = rng.random_range(0..states);
         points[i * d..(i + 1) * d].copy_from_slice(&h[s * d..(s + 1) * d]);
     }
-    let new = Tensor::<2>::from_data(TensorData::new(points, [k, d]), &device);
+    with_points(model, points)
+}
+
+/// `model` with its expansion points replaced by `points` (`K x d`, row-major), still trained:
+/// the ParamId is kept, so Adam's state stays attached.
+fn with_points(model: Jslds, points: Vec<f32>) -> Jslds {
+    let (k, d) = (model.regimes(), model.latent());
+    let new = Tensor::<2>::from_data(TensorData::new(points, [k, d]), &model.points.device());
     let mut model = model;
     model.points = model.points.map(|_| new.require_grad());
     model
 }
 
 /// Gives each of the GRU's attractors a pinned expansion point ([`attractors::cover`]): the
-/// attractors are found by running the GRU at the anchor from the batch states `h`. The
-/// ParamId is kept, as in [`reseed_points`].
+/// attractors are found by running the GRU at the anchor from the batch states `h`.
 fn cover_attractors(model: Jslds, h: &[f32], pinned: usize) -> Jslds {
     let plain = model.valid();
-    let d = plain.latent();
-    let k = plain.regimes();
     let mut points = plain
         .points
         .val()
@@ -664,11 +667,7 @@ fn cover_attractors(model: Jslds, h: &[f32], pinned: usize) -> Jslds {
     if moved == 0 {
         return model;
     }
-    let device = model.points.device();
-    let new = Tensor::<2>::from_data(TensorData::new(points, [k, d]), &device);
-    let mut model = model;
-    model.points = model.points.map(|_| new.require_grad());
-    model
+    with_points(model, points)
 }
 
 #[cfg(test)]
