@@ -235,14 +235,16 @@ fn cover_attractors_is_recorded_and_analyze_reports_attractors() {
         (r["attractor_horizon_s"].as_f64().unwrap() - 20.0).abs() < 1e-9,
         "{r}"
     );
+    // A GRU trained this briefly still contracts: its held-out states come to rest somewhere.
     let attractors = r["attractors"].as_array().expect("no attractors list");
+    assert!(!attractors.is_empty(), "no attractor found: {r}");
     let share: f64 = attractors
         .iter()
         .map(|a| a["basin_share"].as_f64().unwrap())
         .sum();
     assert!(
-        share <= 1.0 + 1e-9,
-        "basins share more than all states: {share}"
+        share > 0.0 && share <= 1.0 + 1e-9,
+        "basins share {share} of the states"
     );
     for a in attractors {
         assert_eq!(a["point"].as_array().unwrap().len(), 6);

@@ -133,22 +133,24 @@ pub fn group(finals: &[f32], step: &[f32], d: usize, rest: f32, radius: f32) -> 
     out
 }
 
-/// The attractors the GRU reaches from `states` (`[n, d]`, plain backend) at the input anchor
-/// within `iterations` steps, largest basin first, and the spread of `states` they were grouped
-/// at.
+/// The attractors the GRU reaches at the input anchor within `iterations` steps from the rows
+/// of `states` (`n x d`, row-major; a partial last row is ignored), largest basin first, and
+/// the spread of `states` they were grouped at. The GRU runs on `anchor`'s device.
 pub fn find(
     gru: &GruCell,
     anchor: Tensor<2>,
-    states: Tensor<2>,
+    states: &[f32],
     iterations: usize,
 ) -> (Vec<Attractor>, f32) {
     let d = gru.latent;
-    let start = states.clone().try_into_vec_as::<f32>().unwrap_or_default();
-    let s = spread(&start, d);
-    if !(s.is_finite() && s > 0.0) {
+    let n = states.len() / d.max(1);
+    let states = &states[..n * d];
+    let s = spread(states, d);
+    if n == 0 || !(s.is_finite() && s > 0.0) {
         return (Vec::new(), s);
     }
-    let (finals, step) = iterate_to_rest(gru, anchor, states, iterations);
+    let t = Tensor::<2>::from_data(TensorData::new(states.to_vec(), [n, d]), &anchor.device());
+    let (finals, step) = iterate_to_rest(gru, anchor, t, iterations);
     (
         group(&finals, &step, d, REST_FRACTION * s, GROUP_FRACTION * s),
         s,
@@ -233,17 +235,10 @@ pub fn cover_from_states(
     points: &mut [f32],
     pinned: usize,
 ) -> usize {
-    let d = gru.latent;
-    let n = states.len() / d.max(1);
-    if n == 0 {
-        return 0;
-    }
-    let device = anchor.device();
-    let t = Tensor::<2>::from_data(TensorData::new(states[..n * d].to_vec(), [n, d]), &device);
-    let (attractors, s) = find(gru, anchor, t, TRAIN_ITERATIONS);
+    let (attractors, s) = find(gru, anchor, states, TRAIN_ITERATIONS);
     cover(
         points,
-        d,
+        gru.latent,
         pinned,
         &attractors,
         COVER_FRACTION * s,
@@ -346,8 +341,7 @@ mod tests {
         let states: Vec<f32> = (0..40 * 3)
             .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
             .collect();
-        let t = Tensor::<2>::from_data(TensorData::new(states.clone(), [40, 3]), &device);
-        let (found, s) = find(&gru, anchor.clone(), t, TRAIN_ITERATIONS);
+        let (found, s) = find(&gru, anchor.clone(), &states, TRAIN_ITERATIONS);
         assert!(s > 0.1);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].basin, 40);

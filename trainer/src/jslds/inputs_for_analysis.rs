@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 
 use super::analysis_inputs::{
     AnalysisInputs, AttractorInput, GateWeights, HeldOut, RegimeLinearisation,
@@ -171,15 +171,10 @@ fn gru_attractors(model: &super::model::Jslds, h: &[f32]) -> Vec<AttractorInput>
         .copied()
         .collect();
     let n = starts.len() / d;
-    if n == 0 {
-        return Vec::new();
-    }
-    let device = model.points.device();
-    let states = Tensor::<2>::from_data(TensorData::new(starts, [n, d]), &device);
     let (found, _) = attractors::find(
         &model.gru,
         model.anchor_val(),
-        states,
+        &starts,
         attractors::ANALYSIS_ITERATIONS,
     );
     found
