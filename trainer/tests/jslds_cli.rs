@@ -251,3 +251,49 @@ fn cover_attractors_is_recorded_and_analyze_reports_attractors() {
         assert!(a["distance"].as_f64().unwrap() >= 0.0);
     }
 }
+
+/// A learning rate far too high: training stops with the step and the remedy, exits non-zero,
+/// and says truthfully that no checkpoint exists (the blow-up comes before the first
+/// evaluation, which would otherwise have saved the diverged model as one).
+#[test]
+fn a_diverging_run_stops_clearly_and_writes_no_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let sess = dir.path().join("ff");
+    let ckpt = dir.path().join("ckpt");
+    flipflop_session(&sess);
+    let phy = sess.join("phy");
+    let out = run(&[
+        "jslds",
+        "train",
+        "--data",
+        p(&phy),
+        "--out",
+        p(&ckpt),
+        "--latent",
+        "6",
+        "--regimes",
+        "4",
+        "--batch",
+        "4",
+        "--chunk",
+        "32",
+        "--steps",
+        "60",
+        "--eval-every",
+        "15",
+        "--lr",
+        "1000",
+        "--quiet",
+    ]);
+    assert!(!out.status.success(), "a learning rate of 1000 trained");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("training diverged at step") && err.contains("--lr"),
+        "{err}"
+    );
+    assert!(
+        err.contains("no checkpoint was written: the first is at step 15"),
+        "{err}"
+    );
+    assert!(!ckpt.join("checkpoint.json").exists());
+}

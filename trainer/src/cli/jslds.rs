@@ -434,11 +434,17 @@ fn train(a: TrainArgs) -> Result<()> {
                         )
                     })
                     .unwrap_or_default();
-                bail!(
-                    "{e}\n(the last good checkpoint, step {}, is in {}{selected})",
-                    trainer.curves.eval.last().map(|p| p.step).unwrap_or(0),
-                    a.out.display()
-                );
+                match trainer.curves.eval.last() {
+                    Some(last) => bail!(
+                        "{e}\n(the last good checkpoint, step {}, is in {}{selected})",
+                        last.step,
+                        a.out.display()
+                    ),
+                    None => bail!(
+                        "{e}\n(no checkpoint was written: the first is at step {})",
+                        trainer.cfg.eval_every.min(total)
+                    ),
+                }
             }
         };
         if r.step.is_multiple_of(trainer.cfg.eval_every) || r.step == total {
