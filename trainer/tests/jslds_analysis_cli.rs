@@ -79,6 +79,13 @@ fn analyze_a_trained_model_against_its_truth() {
         assert!(part(k).is_finite() && part(k) >= 0.0, "{k} = {}", part(k));
     }
     assert!(part("one_step_best") <= part("one_step") + 1e-12, "{dec}");
+    // The worst 5 % of bins hold at least their even share of the error, and the worst bin is
+    // at least the RMS error.
+    assert!(
+        part("worst_bins_share") >= 0.05 && part("worst_bins_share") <= 1.0 + 1e-12,
+        "{dec}"
+    );
+    assert!(part("worst_bin_error") >= rel * (1.0 - 1e-3), "{dec}");
     let regimes = v["regimes"].as_array().expect("regimes");
     assert_eq!(regimes.len(), 3);
     let mut occupancy = 0.0;

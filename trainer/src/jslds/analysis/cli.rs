@@ -114,6 +114,12 @@ fn print_summary(r: &super::Report, path: &Path) {
             "  {:<34}: {:.4} ({:.4} with the best regime)",
             "  one step from the GRU's state", e.one_step, e.one_step_best
         );
+        println!(
+            "  {:<34}: {:.0} % of it in the worst 5 % of bins; the worst bin {:.2} of the RMS state",
+            "  where the error lies",
+            100.0 * e.worst_bins_share,
+            e.worst_bin_error
+        );
     }
     println!(
         "  {:<34}: {:.4} bits/spike ({} neurons)",

@@ -24,6 +24,16 @@
 //!   `k` chosen from `h_{t-1}`: the linearisation error of a single step, nothing accumulated.
 //! * `one_step_best`: the same with the best regime for each step (`<= one_step`).
 //!
+//!
+//! Two figures say how the free rollout's error is spread over the bins, which tells a missed
+//! flip (the linear path in the wrong corner for a whole quiet stretch: bins whose error is as
+//! large as the state) from errors confined to the transitions:
+//!
+//! * `worst_bins_share`: the share of `sum_t |a_t - h_t|^2` in the worst 5 % of bins.
+//! * `worst_bin_error`: the largest bin's `|a_t - h_t|`, relative to the RMS state
+//!   `sqrt(sum_t |h_t|^2 / T)` (a bin in the wrong corner of a flip-flop scores of the order of
+//!   1: the distance between two corners over the RMS state).
+//!
 //! `lin_k(x, u) = F(e_k, u*) + J_h (x - e_k) + J_u (u - u*)`, computed in f64 from the
 //! linearisations the checkpoint hands over ([`AnalysisInputs`]).
 
@@ -44,7 +54,14 @@ pub struct ErrorDecomposition {
     pub one_step: f64,
     /// One step from the GRU's state, best regime.
     pub one_step_best: f64,
+    /// Share of the free rollout's squared error in its worst [`WORST_FRACTION`] of bins.
+    pub worst_bins_share: f64,
+    /// The free rollout's largest one-bin error over the RMS state.
+    pub worst_bin_error: f64,
 }
+
+/// The fraction of bins [`ErrorDecomposition::worst_bins_share`] sums over.
+pub const WORST_FRACTION: f64 = 0.05;
 
 /// The regimes in the shape one step needs.
 struct Regimes<'a> {
@@ -197,6 +214,7 @@ pub fn decompose(inputs: &AnalysisInputs) -> Option<ErrorDecomposition> {
     );
     let mut offset = vec![0.0; k * d];
     let mut next = vec![0.0; d];
+    let mut free_bins = Vec::with_capacity(bins);
     let (mut free, mut sel, mut best, mut one, mut one_best, mut den) =
         (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for piece in 0..ho.segments {
@@ -219,7 +237,9 @@ pub fn decompose(inputs: &AnalysisInputs) -> Option<ErrorDecomposition> {
 
             regimes.step(regimes.select(&a_free), &offset, &a_free, &mut next);
             a_free.copy_from_slice(&next);
-            free += sqdist(&a_free, &h);
+            let e = sqdist(&a_free, &h);
+            free += e;
+            free_bins.push(e);
 
             regimes.step(kh, &offset, &a_sel, &mut next);
             a_sel.copy_from_slice(&next);
@@ -241,13 +261,30 @@ pub fn decompose(inputs: &AnalysisInputs) -> Option<ErrorDecomposition> {
         return None;
     }
     let rel = |num: f64| (num / den).sqrt();
+    let (worst_bins_share, worst_bin_error) = spread_of(&mut free_bins, free, den);
     Some(ErrorDecomposition {
         free_rollout: rel(free),
         selection_from_gru: rel(sel),
         best_selection: rel(best),
         one_step: rel(one),
         one_step_best: rel(one_best),
+        worst_bins_share,
+        worst_bin_error,
     })
+}
+
+/// [`ErrorDecomposition::worst_bins_share`] and [`ErrorDecomposition::worst_bin_error`] from the
+/// per-bin squared errors (reordered), their sum and `sum |h_t|^2`; both finite and positive.
+fn spread_of(errors: &mut [f64], total: f64, den: f64) -> (f64, f64) {
+    errors.sort_unstable_by(|a, b| b.total_cmp(a));
+    let worst = ((errors.len() as f64 * WORST_FRACTION).ceil() as usize).max(1);
+    let share = if total > 0.0 {
+        errors.iter().take(worst).sum::<f64>() / total
+    } else {
+        0.0
+    };
+    let largest = errors.first().copied().unwrap_or(0.0);
+    (share, (largest * errors.len() as f64 / den).sqrt())
 }
 
 #[cfg(test)]
@@ -376,6 +413,34 @@ mod tests {
         let r = decompose(&ai).expect("decomposition");
         assert!(r.one_step > 1e-3 && r.selection_from_gru > 1e-3, "{r:?}");
         assert!(r.one_step_best <= r.one_step + 1e-12, "{r:?}");
+    }
+
+    /// The spread figures: an error confined to one bin puts all of it in the worst bins, an
+    /// even error puts 5 % there, and a bin as far off as the RMS state scores 1.
+    #[test]
+    fn the_spread_tells_one_event_from_an_even_error() {
+        let mut one = vec![0.0; 100];
+        one[37] = 4.0;
+        // sum |h|^2 = 400 over 100 bins: RMS state 2, the bad bin 2 off.
+        assert_eq!(spread_of(&mut one, 4.0, 400.0), (1.0, 1.0));
+        let mut even = vec![1.0; 100];
+        let (share, worst) = spread_of(&mut even, 100.0, 400.0);
+        assert!((share - 0.05).abs() < 1e-12 && (worst - 0.5).abs() < 1e-12);
+        assert_eq!(spread_of(&mut [0.0; 10], 0.0, 1.0), (0.0, 0.0));
+    }
+
+    /// An exact system's rollout has no error to spread; a noisy one reports a share between
+    /// the even 5 % and all of it.
+    #[test]
+    fn the_spread_is_reported_with_the_decomposition() {
+        let r = decompose(&system(3, 0.0, 1)).expect("decomposition");
+        assert!(r.worst_bin_error < 1e-5, "{r:?}");
+        let r = decompose(&system(3, 0.05, 2)).expect("decomposition");
+        assert!(
+            r.worst_bins_share > WORST_FRACTION && r.worst_bins_share <= 1.0,
+            "{r:?}"
+        );
+        assert!(r.worst_bin_error > r.free_rollout, "{r:?}");
     }
 
     /// With one regime there is nothing to choose: choosing from the GRU and choosing the best
