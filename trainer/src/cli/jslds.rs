@@ -189,6 +189,11 @@ pub struct TrainArgs {
     /// nearest one snaps onto it, or a redundant one moves there).
     #[arg(long)]
     pub cover_attractors: bool,
+    /// Probability that a stream restarts from the zero state at a chunk (0: only at the start
+    /// of its stretch). The held-out and validation pieces start from zero; this trains those
+    /// starts.
+    #[arg(long, default_value_t = 0.0)]
+    pub reset_prob: f64,
     /// Held-out fraction (the last bins).
     #[arg(long, default_value_t = 0.2)]
     pub heldout: f64,
@@ -354,6 +359,7 @@ fn train(a: TrainArgs) -> Result<()> {
         reseed_every: a.reseed_every,
         reseed_until: a.reseed_until,
         cover_attractors: a.cover_attractors,
+        reset_prob: a.reset_prob,
         seed: a.seed,
         backend: a.backend,
         ..TrainConfig::default()

@@ -103,6 +103,14 @@ pub struct TrainConfig {
     /// ([`super::attractors::cover`]). Off by default; older checkpoints: off.
     #[serde(default)]
     pub cover_attractors: bool,
+    /// Probability that a stream restarts both paths from the zero state at a chunk, beside its
+    /// own restart at the start of its stretch (0 = never, the default; older checkpoints: 0).
+    /// The held-out and validation rollouts start each piece from zero, a state the carried
+    /// streams otherwise see once an epoch; the restarts put those starts into training. Drawn
+    /// from the seed, the step and the stream ([`super::train::random_restart`]), so a
+    /// resumed run draws the same.
+    #[serde(default)]
+    pub reset_prob: f64,
     /// Stop as diverged when the loss exceeds this multiple of the best loss so far.
     pub divergence_factor: f32,
     /// Warm-up of the linear path: the weights of its NLL (`l_lin`), of the approximation
@@ -168,6 +176,7 @@ impl Default for TrainConfig {
             reseed_every: 50,
             reseed_until: 1000,
             cover_attractors: false,
+            reset_prob: 0.0,
             divergence_factor: 1e3,
             warmup: 0,
             lr_final: 1.0,

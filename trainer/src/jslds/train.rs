@@ -381,6 +381,11 @@ impl Trainer {
             self.model.use_gate = true;
         }
         let (starts, restart) = self.prep.streams.at(self.step);
+        let restart: Vec<bool> = restart
+            .iter()
+            .enumerate()
+            .map(|(r, &z)| z || random_restart(cfg.seed, step, r, cfg.reset_prob))
+            .collect();
         let (u, y) = self
             .prep
             .session
@@ -620,10 +625,33 @@ fn check_config(cfg: &TrainConfig) -> Result<(), TrainError> {
             w.free_points, cfg.regimes
         ));
     }
+    if !(cfg.reset_prob.is_finite() && (0.0..=1.0).contains(&cfg.reset_prob)) {
+        return bad(format!(
+            "restart probability {} must be in [0, 1]",
+            cfg.reset_prob
+        ));
+    }
     if !(cfg.bin_s.is_finite() && cfg.bin_s > 0.0) {
         return bad(format!("bin width {} s must be positive", cfg.bin_s));
     }
     Ok(())
+}
+
+/// Whether stream `stream` restarts from zero at step `step` (1-based), with probability `p`:
+/// a hash of the seed, the step and the stream (SplitMix64's finaliser), so that the draws
+/// need no state and a resumed run repeats them.
+pub fn random_restart(seed: u64, step: usize, stream: usize, p: f64) -> bool {
+    if p <= 0.0 {
+        return false;
+    }
+    let mut z = seed
+        ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (stream as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    // The top 53 bits as a uniform number in [0, 1).
+    ((z >> 11) as f64) * (1.0 / (1u64 << 53) as f64) < p
 }
 
 /// Moves expansion points that no bin selected onto random GRU states of the batch (their
@@ -828,5 +856,76 @@ mod stop_tests {
         }
         let msg = err.to_string();
         assert!(msg.contains("`nll`") && msg.contains("--lr"), "{msg}");
+    }
+}
+
+#[cfg(test)]
+mod restart_tests {
+    use super::*;
+    use crate::jslds::config::Backend;
+    use crate::jslds::tests::{seeded, tiny_config, toy_counts};
+
+    #[test]
+    fn restarts_are_drawn_at_the_asked_rate_and_repeat() {
+        let draws = |seed: u64, p: f64| -> Vec<bool> {
+            (1..=1000)
+                .flat_map(|step| (0..16).map(move |r| random_restart(seed, step, r, p)))
+                .collect()
+        };
+        assert!(draws(3, 0.0).iter().all(|&z| !z));
+        assert!(draws(3, 1.0).iter().all(|&z| z));
+        let quarter = draws(3, 0.25);
+        let rate = quarter.iter().filter(|&&z| z).count() as f64 / quarter.len() as f64;
+        assert!((rate - 0.25).abs() < 0.02, "rate {rate}");
+        assert_eq!(quarter, draws(3, 0.25), "not repeatable");
+        assert_ne!(quarter, draws(4, 0.25), "the seed does not matter");
+        // Not one stream or one step alone: every stream restarts somewhere.
+        for r in 0..16 {
+            assert!(
+                (0..1000).any(|s| quarter[s * 16 + r]),
+                "stream {r} never restarts"
+            );
+        }
+    }
+
+    /// With restarts at every chunk the carried states are never read: poisoned carries
+    /// train on. Without restarts the same poison stops training (the carry is used).
+    #[test]
+    fn a_restart_replaces_both_carried_states_with_zero() {
+        let _guard = seeded();
+        let (t, n) = (1200, 9);
+        let counts = toy_counts(t, n);
+        let run = |p: f64| {
+            let cfg = TrainConfig {
+                reset_prob: p,
+                ..tiny_config(Backend::Flex)
+            };
+            let mut tr = Trainer::new(&counts, n, &cfg).unwrap();
+            tr.train_step().unwrap();
+            tr.carry_h.fill(f32::NAN);
+            tr.carry_a.fill(f32::NAN);
+            tr.train_step()
+        };
+        assert!(run(1.0).is_ok());
+        assert!(matches!(run(0.0), Err(TrainError::NonFinite { .. })));
+    }
+
+    #[test]
+    fn the_restart_probability_must_be_a_probability() {
+        for p in [-0.1, 1.5, f64::NAN] {
+            let cfg = TrainConfig {
+                reset_prob: p,
+                ..TrainConfig::default()
+            };
+            let err = check_config(&cfg).expect_err("accepted");
+            assert!(err.to_string().contains("restart probability"), "{err}");
+        }
+        for p in [0.0, 0.05, 1.0] {
+            let cfg = TrainConfig {
+                reset_prob: p,
+                ..TrainConfig::default()
+            };
+            assert!(check_config(&cfg).is_ok());
+        }
     }
 }
