@@ -297,3 +297,37 @@ fn a_diverging_run_stops_clearly_and_writes_no_checkpoint() {
     );
     assert!(!ckpt.join("checkpoint.json").exists());
 }
+
+/// `--reset-prob` is kept in the checkpoint (a resumed run draws the same restarts), and a
+/// value that is not a probability is refused before training, naming the option.
+#[test]
+fn reset_prob_is_recorded_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let sess = dir.path().join("ff");
+    let ckpt = dir.path().join("ckpt");
+    flipflop_session(&sess);
+    let phy = sess.join("phy");
+    train_tiny(
+        &phy,
+        &ckpt,
+        &["--steps", "10", "--eval-every", "10", "--reset-prob", "0.5"],
+    );
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ckpt.join("checkpoint.json")).unwrap())
+            .unwrap();
+    assert_eq!(side["config"]["reset_prob"].as_f64(), Some(0.5));
+    let out = run(&[
+        "jslds",
+        "train",
+        "--data",
+        p(&phy),
+        "--out",
+        p(&dir.path().join("bad")),
+        "--reset-prob",
+        "1.5",
+        "--quiet",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("restart probability 1.5"), "{err}");
+}
