@@ -627,7 +627,7 @@ fn check_config(cfg: &TrainConfig) -> Result<(), TrainError> {
     }
     if !(cfg.reset_prob.is_finite() && (0.0..=1.0).contains(&cfg.reset_prob)) {
         return bad(format!(
-            "restart probability {} must be in [0, 1]",
+            "restart probability {} (--reset-prob) must be in [0, 1]",
             cfg.reset_prob
         ));
     }
