@@ -27,6 +27,11 @@ fn flipflop_session(sess: &Path) {
 /// `jslds train` of a tiny model (d = 6, K = 4, 4 streams of 32-bin chunks) on `phy` into
 /// `ckpt`, with `extra` options.
 fn train_tiny(phy: &Path, ckpt: &Path, extra: &[&str]) -> String {
+    ok(&tiny_args(phy, ckpt, extra))
+}
+
+/// The arguments of [`train_tiny`], for a run expected to fail.
+fn tiny_args<'a>(phy: &'a Path, ckpt: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "jslds",
         "train",
@@ -45,7 +50,7 @@ fn train_tiny(phy: &Path, ckpt: &Path, extra: &[&str]) -> String {
         "--quiet",
     ];
     args.extend_from_slice(extra);
-    ok(&args)
+    args
 }
 
 #[test]
@@ -262,29 +267,11 @@ fn a_diverging_run_stops_clearly_and_writes_no_checkpoint() {
     let ckpt = dir.path().join("ckpt");
     flipflop_session(&sess);
     let phy = sess.join("phy");
-    let out = run(&[
-        "jslds",
-        "train",
-        "--data",
-        p(&phy),
-        "--out",
-        p(&ckpt),
-        "--latent",
-        "6",
-        "--regimes",
-        "4",
-        "--batch",
-        "4",
-        "--chunk",
-        "32",
-        "--steps",
-        "60",
-        "--eval-every",
-        "15",
-        "--lr",
-        "1000",
-        "--quiet",
-    ]);
+    let out = run(&tiny_args(
+        &phy,
+        &ckpt,
+        &["--steps", "60", "--eval-every", "15", "--lr", "1000"],
+    ));
     assert!(!out.status.success(), "a learning rate of 1000 trained");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
