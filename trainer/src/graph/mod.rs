@@ -27,7 +27,7 @@ pub mod correlation;
 pub mod edges;
 mod error;
 pub mod features;
-mod rng;
+pub(crate) mod rng;
 mod sequence;
 pub mod surrogate;
 mod window;

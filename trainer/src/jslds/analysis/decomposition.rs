@@ -24,7 +24,6 @@
 //!   `k` chosen from `h_{t-1}`: the linearisation error of a single step, nothing accumulated.
 //! * `one_step_best`: the same with the best regime for each step (`<= one_step`).
 //!
-//!
 //! Two figures say how the free rollout's error is spread over the bins, which tells a missed
 //! flip (the linear path in the wrong corner for a whole quiet stretch: bins whose error is as
 //! large as the state) from errors confined to the transitions:
@@ -274,7 +273,8 @@ pub fn decompose(inputs: &AnalysisInputs) -> Option<ErrorDecomposition> {
 }
 
 /// [`ErrorDecomposition::worst_bins_share`] and [`ErrorDecomposition::worst_bin_error`] from the
-/// per-bin squared errors (reordered), their sum and `sum |h_t|^2`; both finite and positive.
+/// per-bin squared errors (reordered), their sum and `sum |h_t|^2 > 0`; both finite and
+/// non-negative.
 fn spread_of(errors: &mut [f64], total: f64, den: f64) -> (f64, f64) {
     errors.sort_unstable_by(|a, b| b.total_cmp(a));
     let worst = ((errors.len() as f64 * WORST_FRACTION).ceil() as usize).max(1);
