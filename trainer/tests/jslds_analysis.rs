@@ -158,6 +158,7 @@ fn known_system(bins: usize, neurons: usize) -> AnalysisInputs {
             counts,
             train_mean_counts: mean,
             inputs: Vec::new(),
+            continuous_relative_error: None,
         }),
         curves: curves(),
         model_step: None,
@@ -361,6 +362,7 @@ fn heldout_from_truth(
         counts: cts,
         train_mean_counts: mean,
         inputs: Vec::new(),
+        continuous_relative_error: None,
     }
 }
 

@@ -86,6 +86,30 @@ fn analyze_a_trained_model_against_its_truth() {
         "{dec}"
     );
     assert!(part("worst_bin_error") >= rel * (1.0 - 1e-3), "{dec}");
+    // One error a piece, in pieces of the reported length; the whole is a weighted mean of
+    // their squares, so it lies between the smallest and the largest.
+    let pieces: Vec<f64> = v["relative_error_pieces"]
+        .as_array()
+        .expect("relative_error_pieces")
+        .iter()
+        .map(|x| x.as_f64().expect("a piece's error"))
+        .collect();
+    let (bins, len) = (
+        v["heldout_bins"].as_u64().unwrap(),
+        v["heldout_segment_len"].as_u64().unwrap(),
+    );
+    assert_eq!(pieces.len() as u64, bins / len, "{pieces:?}");
+    let lo = pieces.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = pieces.iter().copied().fold(0.0, f64::max);
+    assert!(
+        lo <= rel * (1.0 + 1e-4) && rel <= hi * (1.0 + 1e-4),
+        "{rel} vs {pieces:?}"
+    );
+    let cont = v["relative_error_continuous"]
+        .as_f64()
+        .expect("relative_error_continuous");
+    assert!(cont.is_finite() && cont >= 0.0, "{cont}");
+    assert!(out.contains("continuous"), "{out}");
     let regimes = v["regimes"].as_array().expect("regimes");
     assert_eq!(regimes.len(), 3);
     let mut occupancy = 0.0;

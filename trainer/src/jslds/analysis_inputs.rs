@@ -133,6 +133,11 @@ pub struct HeldOut {
     /// older analysis inputs: the error decomposition then is left out).
     #[serde(default)]
     pub inputs: Vec<f32>,
+    /// `||H - A|| / ||H||` over the same held-out bins from one rollout that starts from zero
+    /// at the session's first bin and never restarts (the way a device runs from power-on;
+    /// [`crate::jslds::eval::continuous_relative_error`]); absent in older analysis inputs.
+    #[serde(default)]
+    pub continuous_relative_error: Option<f64>,
 }
 
 /// Training curves, one entry per logged step.

@@ -159,3 +159,126 @@ impl HeldOutRollout {
         }
     }
 }
+
+/// Bins a [`continuous_relative_error`] rollout runs at a time (its states carry over): bounds
+/// the tensors a step list holds without changing the result.
+const CONTINUOUS_CHUNK: usize = 4096;
+
+/// `||H - A||_F / ||H||_F` over the bins `[from, session.bins)` of **one** rollout of both
+/// paths that starts from zero at the session's first bin and runs through every bin before
+/// `from` (training and validation bins included) without a restart: the way a device runs
+/// from power-on. The held-out [`heldout_rollout`] instead restarts both paths from zero at
+/// each piece, which scores a start from the centre of the state space once a piece. `None`
+/// when `from` leaves no bin or `H` is zero there.
+pub fn continuous_relative_error(model: &Jslds, session: &Session, from: usize) -> Option<f64> {
+    if from >= session.bins {
+        return None;
+    }
+    let device = model.points.device();
+    let d = model.latent();
+    let m = session.n_in;
+    let mut h = Tensor::<2>::zeros([1, d], &device);
+    let mut a = Tensor::<2>::zeros([1, d], &device);
+    let (mut num, mut den) = (0f64, 0f64);
+    let mut start = 0;
+    while start < session.bins {
+        let len = CONTINUOUS_CHUNK.min(session.bins - start);
+        let u = Tensor::<3>::from_data(
+            burn::tensor::TensorData::new(
+                session.inputs[start * m..(start + len) * m].to_vec(),
+                [1, len, m],
+            ),
+            &device,
+        );
+        let roll = model.rollout(u, h, a);
+        // Bins of this chunk at or after `from`.
+        let skip = from.saturating_sub(start).min(len);
+        if skip < len {
+            let hs = to_vec(roll.h.narrow(1, skip, len - skip));
+            let as_ = to_vec(roll.a.narrow(1, skip, len - skip));
+            for (x, y) in hs.iter().zip(&as_) {
+                num += f64::from(x - y).powi(2);
+                den += f64::from(*x).powi(2);
+            }
+        }
+        h = roll.h_last.detach();
+        a = roll.a_last.detach();
+        start += len;
+    }
+    (den > 0.0).then(|| (num / den).sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    use super::*;
+    use crate::jslds::model::JsldsConfig;
+    use crate::jslds::tests::seeded;
+
+    /// A random model with spread expansion points and a session of `bins` bins of
+    /// pseudo-random inputs.
+    fn system(bins: usize) -> (Jslds, Session) {
+        let _guard = seeded();
+        let device = Device::flex();
+        device.seed(11);
+        let (m, n, d, k) = (3, 5, 4, 6);
+        let mut model = JsldsConfig {
+            inputs: m,
+            outputs: n,
+            latent: d,
+            regimes: k,
+            learn_anchor: false,
+            gate: false,
+        }
+        .init(&device);
+        let pts = Tensor::<2>::random([k, d], Distribution::Normal(0.0, 0.5), &device);
+        model.points = model.points.map(|_| pts);
+        let mut s = 7u64;
+        let inputs = (0..bins * m)
+            .map(|_| {
+                s = crate::graph::rng::mix64(s);
+                (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+            })
+            .collect();
+        let session = Session {
+            inputs,
+            counts: vec![0.0; bins * n],
+            n_in: m,
+            neurons: n,
+            bins,
+        };
+        (model, session)
+    }
+
+    /// The continuous score runs in chunks of [`CONTINUOUS_CHUNK`] bins; carrying both states
+    /// across the chunks must give the error of one unbroken rollout (here the one-piece
+    /// [`rollout_range`]), and it must differ from the held-out pieces' restarts.
+    #[test]
+    fn continuous_error_is_one_unbroken_rollout() {
+        let bins = CONTINUOUS_CHUNK + 700;
+        let (model, session) = system(bins);
+        let from = CONTINUOUS_CHUNK - 300; // the scored bins straddle a chunk boundary
+        let whole = rollout_range(&model, &session, 0..bins, 1).expect("one piece");
+        let d = whole.latent;
+        let (mut num, mut den) = (0f64, 0f64);
+        for (h, a) in whole.h[from * d..].iter().zip(&whole.a[from * d..]) {
+            num += f64::from(h - a).powi(2);
+            den += f64::from(*h).powi(2);
+        }
+        let expected = (num / den).sqrt();
+        let got = continuous_relative_error(&model, &session, from).expect("bins to score");
+        assert!(expected > 1e-3, "the paths differ: {expected}");
+        assert!(
+            (got - expected).abs() < 1e-4 * expected.max(1.0),
+            "chunked {got} vs unbroken {expected}"
+        );
+        let pieces = heldout_rollout(&model, &session, from, 4).expect("pieces");
+        let restarted = pieces.eval(&session).relative_error as f64;
+        assert!(
+            (restarted - got).abs() > 1e-6,
+            "restarts from zero give another score ({restarted})"
+        );
+        assert_eq!(continuous_relative_error(&model, &session, bins), None);
+    }
+}

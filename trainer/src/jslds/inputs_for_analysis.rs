@@ -12,7 +12,7 @@ use super::analysis_inputs::{
 use super::attractors;
 use super::checkpoint::{self, DataSource};
 use super::config::SelectionKind;
-use super::eval::heldout_rollout;
+use super::eval::{continuous_relative_error, heldout_rollout};
 use super::session::{mean_counts, Session};
 use crate::data::{load_counts, Counts, LoadOptions};
 
@@ -86,6 +86,8 @@ pub fn analysis_inputs(ckpt: &Path, data: Option<&Path>) -> Result<AnalysisInput
                     )
                 })?;
             let bins = r.bins();
+            let continuous_relative_error =
+                continuous_relative_error(model, &session, s.heldout_start);
             let train_mean_counts = mean_counts(&counts.data, n, s.training_bins());
             Some(HeldOut {
                 first_bin: r.first_bin,
@@ -100,6 +102,7 @@ pub fn analysis_inputs(ckpt: &Path, data: Option<&Path>) -> Result<AnalysisInput
                 rates: r.rates,
                 rates_linear: r.rates_linear,
                 train_mean_counts,
+                continuous_relative_error,
             })
         }
     };

@@ -105,6 +105,23 @@ fn print_summary(r: &super::Report, path: &Path) {
         "  {:<34}: {:.4}  ({} bins)",
         "held-out relative error |h-a|/|h|", r.relative_error, r.heldout_bins
     );
+    let pieces: Vec<String> = r
+        .relative_error_pieces
+        .iter()
+        .map(|p| p.map_or("-".into(), |x| format!("{x:.4}")))
+        .collect();
+    println!(
+        "  {:<34}: {}  ({} bins each, each from zero)",
+        "  by piece",
+        pieces.join(" / "),
+        r.heldout_segment_len
+    );
+    if let Some(c) = r.relative_error_continuous {
+        println!(
+            "  {:<34}: {c:.4}  (one rollout from the session's start, no restart)",
+            "  the same bins, continuous"
+        );
+    }
     if let Some(e) = &r.error_decomposition {
         println!(
             "  {:<34}: {:.4} choosing from the GRU's state, {:.4} with the best regime a step",

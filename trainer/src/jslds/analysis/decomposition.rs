@@ -384,6 +384,7 @@ mod tests {
             counts: Vec::new(),
             train_mean_counts: Vec::new(),
             inputs,
+            continuous_relative_error: None,
         });
         ai
     }

@@ -17,6 +17,25 @@ pub fn relative_error(h: &Mat, a: &Mat) -> Option<f64> {
     (den > 0.0).then(|| (num / den).sqrt())
 }
 
+/// [`relative_error`] of each run of `piece_len` rows on its own (the held-out pieces, each a
+/// restart from zero), in order; `None` for a piece where `h` is zero. Rows after the last
+/// whole piece are left out; no piece when `piece_len` is 0.
+pub fn piece_errors(h: &Mat, a: &Mat, piece_len: usize) -> Vec<Option<f64>> {
+    if piece_len == 0 || h.cols != a.cols || h.rows != a.rows {
+        return Vec::new();
+    }
+    let width = piece_len * h.cols;
+    h.data
+        .chunks_exact(width)
+        .zip(a.data.chunks_exact(width))
+        .map(|(hp, ap)| {
+            let hp = Mat::from_vec(piece_len, h.cols, hp.to_vec())?;
+            let ap = Mat::from_vec(piece_len, a.cols, ap.to_vec())?;
+            relative_error(&hp, &ap)
+        })
+        .collect()
+}
+
 /// Floor on a predicted expected count, so that a bin with spikes where the model predicts
 /// exactly zero costs a large but finite log-likelihood.
 const MIN_RATE: f64 = 1e-12;
@@ -68,6 +87,21 @@ mod tests {
         assert!((relative_error(&h, &a).unwrap() - 0.1).abs() < 1e-12);
         assert_eq!(relative_error(&h, &h), Some(0.0));
         assert_eq!(relative_error(&Mat::zeros(2, 2), &a), None);
+    }
+
+    #[test]
+    fn piece_errors_score_each_piece_alone() {
+        // Two pieces of 2 rows: the first exact, the second off by 0.5 in one of |h| = 5.
+        let h = Mat::from_vec(5, 1, vec![3.0, 4.0, 3.0, 4.0, 9.0]).unwrap();
+        let a = Mat::from_vec(5, 1, vec![3.0, 4.0, 3.0, 4.5, 0.0]).unwrap();
+        let p = piece_errors(&h, &a, 2);
+        assert_eq!(p.len(), 2, "the fifth row fills no piece");
+        assert_eq!(p[0], Some(0.0));
+        assert!((p[1].unwrap() - 0.1).abs() < 1e-12);
+        let zero = Mat::zeros(2, 1);
+        assert_eq!(piece_errors(&zero, &a, 2).len(), 0, "shapes differ");
+        assert_eq!(piece_errors(&zero, &zero, 2), vec![None]);
+        assert!(piece_errors(&h, &a, 0).is_empty());
     }
 
     /// Counts drawn from known time-varying rates (a fixed pseudo-random stream).

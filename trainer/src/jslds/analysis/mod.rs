@@ -44,7 +44,7 @@ pub use view::View;
 use crate::data::Counts;
 use crate::jslds::analysis_inputs::AnalysisInputs;
 use baseline::{fit_rate_threshold, RateThresholdBaseline};
-use metrics::{co_bps, relative_error};
+use metrics::{co_bps, piece_errors, relative_error};
 use regime::{analyse_regime, occupancy, RegimeReport};
 use truth_match::{match_truth, ModelSide};
 use view::columns;
@@ -127,8 +127,14 @@ pub fn analyze(
         None => None,
     };
 
+    let relative_error_pieces = piece_errors(&ho.h, &ho.a, ho.segment_len);
     let report = Report {
         relative_error,
+        relative_error_pieces,
+        relative_error_continuous: inputs
+            .heldout
+            .as_ref()
+            .and_then(|h| h.continuous_relative_error),
         error_decomposition: decomposition::decompose(inputs),
         co_bps: co,
         regimes_occupied: regimes.iter().filter(|r| r.occupancy > 0.0).count(),

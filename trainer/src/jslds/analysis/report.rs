@@ -13,6 +13,14 @@ use super::truth_match::TruthMatch;
 pub struct Report {
     /// `||H - A||_F / ||H||_F` over the held-out full rollout.
     pub relative_error: f64,
+    /// `relative_error` of each held-out piece on its own (each piece restarts both paths
+    /// from zero), in time order: the error sits in a few events, so its spread over the
+    /// pieces says how far one model's figure can be trusted.
+    pub relative_error_pieces: Vec<Option<f64>>,
+    /// The same held-out bins scored on one rollout from the session's first bin with no
+    /// restart (as a device runs from power-on); absent when the analysis inputs lack it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative_error_continuous: Option<f64>,
     /// What `relative_error` comes from: the regime choice or the linearisation (see
     /// [`super::decomposition`]); absent when the held-out inputs are not available.
     #[serde(skip_serializing_if = "Option::is_none")]
