@@ -132,11 +132,7 @@ impl HeldOutRollout {
 
     /// The summary against the session's counts.
     pub fn eval(&self, session: &Session) -> Eval {
-        let (mut num, mut den) = (0f64, 0f64);
-        for (h, a) in self.h.iter().zip(&self.a) {
-            num += ((h - a) as f64).powi(2);
-            den += (*h as f64).powi(2);
-        }
+        let (num, den) = squared_error(&self.h, &self.a);
         let n = session.neurons;
         let (mut nll, mut nll_lin) = (0f64, 0f64);
         for t in 0..self.bins() {
@@ -158,6 +154,14 @@ impl HeldOutRollout {
             nll_linear: (nll_lin / bins) as f32,
         }
     }
+}
+
+/// `(sum |h - a|^2, sum |h|^2)` over paired states, in f64: the two halves of a relative
+/// error, which a rollout run in chunks adds up before taking the ratio.
+fn squared_error(h: &[f32], a: &[f32]) -> (f64, f64) {
+    h.iter().zip(a).fold((0.0, 0.0), |(num, den), (x, y)| {
+        (num + f64::from(x - y).powi(2), den + f64::from(*x).powi(2))
+    })
 }
 
 /// Bins a [`continuous_relative_error`] rollout runs at a time (its states carry over): bounds
@@ -194,12 +198,12 @@ pub fn continuous_relative_error(model: &Jslds, session: &Session, from: usize) 
         // Bins of this chunk at or after `from`.
         let skip = from.saturating_sub(start).min(len);
         if skip < len {
-            let hs = to_vec(roll.h.narrow(1, skip, len - skip));
-            let as_ = to_vec(roll.a.narrow(1, skip, len - skip));
-            for (x, y) in hs.iter().zip(&as_) {
-                num += f64::from(x - y).powi(2);
-                den += f64::from(*x).powi(2);
-            }
+            let (n, d) = squared_error(
+                &to_vec(roll.h.narrow(1, skip, len - skip)),
+                &to_vec(roll.a.narrow(1, skip, len - skip)),
+            );
+            num += n;
+            den += d;
         }
         h = roll.h_last.detach();
         a = roll.a_last.detach();

@@ -7,13 +7,13 @@ use super::mat::Mat;
 /// `||H - A||_F / ||H||_F` over all bins and latent units of the held-out full rollout.
 /// `None` when `H` is all zeros (the ratio is undefined).
 pub fn relative_error(h: &Mat, a: &Mat) -> Option<f64> {
-    let num: f64 = h
-        .data
-        .iter()
-        .zip(&a.data)
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum();
-    let den: f64 = h.data.iter().map(|x| x * x).sum();
+    relative_error_of(&h.data, &a.data)
+}
+
+/// [`relative_error`] of two equally long runs of values.
+fn relative_error_of(h: &[f64], a: &[f64]) -> Option<f64> {
+    let num: f64 = h.iter().zip(a).map(|(x, y)| (x - y) * (x - y)).sum();
+    let den: f64 = h.iter().map(|x| x * x).sum();
     (den > 0.0).then(|| (num / den).sqrt())
 }
 
@@ -28,11 +28,7 @@ pub fn piece_errors(h: &Mat, a: &Mat, piece_len: usize) -> Vec<Option<f64>> {
     h.data
         .chunks_exact(width)
         .zip(a.data.chunks_exact(width))
-        .map(|(hp, ap)| {
-            let hp = Mat::from_vec(piece_len, h.cols, hp.to_vec())?;
-            let ap = Mat::from_vec(piece_len, a.cols, ap.to_vec())?;
-            relative_error(&hp, &ap)
-        })
+        .map(|(hp, ap)| relative_error_of(hp, ap))
         .collect()
 }
 
